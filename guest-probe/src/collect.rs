@@ -1,0 +1,167 @@
+//! One collection run: every collector over one [`Source`], turned into the
+//! canonical document plus its blobs, and back.
+
+use crate::blob::{BlobId, Blobs};
+use crate::facts::{Facts, ModuleLoad, ProbeInfo, Probed, SCHEMA_VERSION};
+use crate::frame::Entry;
+use crate::source::Source;
+use crate::{acpi, cpuid, fw_cfg, memmap, pci, smbios, virtio, PROBE_VERSION};
+
+/// Name of the fact document inside a stream or output directory.
+pub const DOCUMENT: &str = "facts.toml";
+/// Directory (and entry name prefix) of blobs.
+pub const BLOB_DIR: &str = "blobs";
+
+/// Facts plus the blobs they refer to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collection {
+    /// The typed document.
+    pub facts: Facts,
+    /// Raw data referred to by id.
+    pub blobs: Blobs,
+}
+
+/// Run every collector. Never fails: what cannot be read is recorded as
+/// unavailable with the reason.
+pub fn collect(src: &dyn Source, modules: Vec<ModuleLoad>) -> Collection {
+    let mut blobs = Blobs::default();
+    let kernel_release = src
+        .read_file("/proc/sys/kernel/osrelease")
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_else(|e| format!("unavailable: {e}"));
+    let pci = Probed::from_result(pci::collect(src, &mut blobs));
+    let virtio = match &pci {
+        Probed::Available(map) => Probed::Available(virtio::collect(src, map)),
+        Probed::Unavailable { unavailable } => Probed::Unavailable {
+            unavailable: format!("PCI unavailable: {unavailable}"),
+        },
+    };
+    let facts = Facts {
+        schema: SCHEMA_VERSION,
+        probe: ProbeInfo {
+            version: PROBE_VERSION.into(),
+            arch: std::env::consts::ARCH.into(),
+            kernel_release,
+            modules,
+        },
+        acpi: Probed::from_result(acpi::collect(src, &mut blobs)),
+        smbios: Probed::from_result(smbios::collect(src, &mut blobs)),
+        cpuid: Probed::from_result(cpuid::collect(src)),
+        memory_map: Probed::from_result(memmap::collect(src)),
+        fw_cfg: Probed::from_result(fw_cfg::collect(src, &mut blobs)),
+        pci,
+        virtio,
+    };
+    Collection { facts, blobs }
+}
+
+/// Why a received collection cannot be used.
+#[derive(Debug)]
+pub enum CollectionError {
+    /// No fact document among the entries.
+    NoDocument,
+    /// The document does not parse as this schema.
+    Document(String),
+    /// The document was written by a newer probe schema.
+    NewerSchema(u32),
+    /// An entry that is neither the document nor a well-named blob.
+    UnexpectedEntry(String),
+    /// A blob whose bytes do not hash to its name.
+    BlobMismatch(String),
+    /// The document refers to a blob that is not there.
+    MissingBlob(String),
+}
+
+impl std::fmt::Display for CollectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CollectionError::NoDocument => write!(f, "no {DOCUMENT} in the probe output"),
+            CollectionError::Document(e) => write!(f, "{DOCUMENT} does not parse: {e}"),
+            CollectionError::NewerSchema(v) => {
+                write!(
+                    f,
+                    "{DOCUMENT} has schema {v}, newer than this build understands ({SCHEMA_VERSION})"
+                )
+            }
+            CollectionError::UnexpectedEntry(n) => {
+                write!(f, "unexpected entry {n:?} in the probe output")
+            }
+            CollectionError::BlobMismatch(n) => {
+                write!(f, "blob {n}: contents do not match its name")
+            }
+            CollectionError::MissingBlob(n) => {
+                write!(f, "{DOCUMENT} refers to blob {n}, which is missing")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CollectionError {}
+
+impl Collection {
+    /// The canonical TOML document.
+    pub fn document(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        toml::to_string(&self.facts).unwrap_or_else(|e| format!("# serialisation failed: {e}\n"))
+    }
+
+    /// Entries for the transport framing: document first, then blobs by id.
+    pub fn to_entries(&self) -> Vec<Entry> {
+        let mut out = vec![Entry {
+            name: DOCUMENT.into(),
+            data: self.document().into_bytes(),
+        }];
+        out.extend(self.blobs.iter().map(|(id, data)| Entry {
+            name: format!("{BLOB_DIR}/{id}"),
+            data: data.clone(),
+        }));
+        out
+    }
+
+    /// Rebuild a collection from received entries, verifying every blob and
+    /// that every blob the document names is present.
+    pub fn from_entries(entries: Vec<Entry>) -> Result<Collection, CollectionError> {
+        let mut doc = None;
+        let mut blobs = Blobs::default();
+        for e in entries {
+            if e.name == DOCUMENT {
+                doc = Some(String::from_utf8(e.data).map_err(|e| CollectionError::Document(e.to_string()))?);
+            } else if let Some(id) = e.name.strip_prefix(&format!("{BLOB_DIR}/")).and_then(BlobId::parse) {
+                if blobs.put(e.data) != id {
+                    return Err(CollectionError::BlobMismatch(id.to_string()));
+                }
+            } else {
+                return Err(CollectionError::UnexpectedEntry(e.name));
+            }
+        }
+        let doc = doc.ok_or(CollectionError::NoDocument)?;
+        let facts = parse_document(&doc)?;
+        for id in referenced_blobs(&doc) {
+            if blobs.get(&id).is_none() {
+                return Err(CollectionError::MissingBlob(id.to_string()));
+            }
+        }
+        Ok(Collection { facts, blobs })
+    }
+}
+
+/// Parse a fact document, refusing a newer schema with a clear message.
+pub fn parse_document(doc: &str) -> Result<Facts, CollectionError> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        schema: u32,
+    }
+    let head: Head = toml::from_str(doc).map_err(|e| CollectionError::Document(e.to_string()))?;
+    if head.schema > SCHEMA_VERSION {
+        return Err(CollectionError::NewerSchema(head.schema));
+    }
+    toml::from_str(doc).map_err(|e| CollectionError::Document(e.to_string()))
+}
+
+/// Every blob id the document text mentions (quoted 64-hex strings).
+pub fn referenced_blobs(doc: &str) -> Vec<BlobId> {
+    let mut ids: Vec<BlobId> = doc.split('"').filter_map(BlobId::parse).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}

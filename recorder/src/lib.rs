@@ -1,0 +1,4 @@
+//! Recorder library.
+pub mod elf;
+pub mod initramfs;
+pub mod kmod;

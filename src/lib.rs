@@ -1,0 +1,1 @@
+//! machine-abi library.

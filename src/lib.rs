@@ -1,1 +1,11 @@
-//! machine-abi library.
+//! machine-abi: record the guest ABI of every versioned machine type and
+//! fail when a later build changes it.
+//!
+//! Data flows one way: the guest probe's facts are captured by the
+//! recorder, stored in the [`db`], compared by [`diff`] and [`check`], and
+//! rendered by [`report`].
+
+pub mod check;
+pub mod db;
+pub mod diff;
+pub mod report;

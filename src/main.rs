@@ -1,1 +1,483 @@
-fn main() {}
+//! The `machine-abi` command line.
+
+use clap::{Args, Parser, Subcommand};
+use machine_abi::check::{self, CheckReport, MachineResult, Outcome, EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR};
+use machine_abi::db::{Db, Record};
+use machine_abi::diff::{self, flatten};
+use machine_abi::report::{self, Format};
+use recorder::boot::{self, BootSettings, Profile};
+use recorder::qemu::{self, MachineType, Qemu};
+use recorder::record::{Capture, RecordError, Recorder, RecorderConfig};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(
+    name = "machine-abi",
+    version,
+    about = "Record the guest ABI of QEMU machine types and fail when a build changes it"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Boot machine types of a QEMU binary and write their records into a database.
+    Record(RunArgs),
+    /// Boot every machine type the database and the binary share and compare with the baselines.
+    Check {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Compare two records, or the newest records of two databases.
+    Diff {
+        /// Record file or database directory.
+        a: PathBuf,
+        /// Record file or database directory.
+        b: PathBuf,
+    },
+    /// List the records of a database.
+    List {
+        /// Database directory.
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Print the facts of a record as `path = value` lines.
+    Show {
+        /// Database directory.
+        #[arg(long)]
+        db: PathBuf,
+        /// Machine type.
+        machine: String,
+        /// Device profile.
+        #[arg(long, default_value = "default")]
+        profile: String,
+        /// QEMU version of the record (default: the baseline).
+        #[arg(long)]
+        qemu_version: Option<String>,
+        /// Only facts whose path starts with this.
+        #[arg(long)]
+        path: Option<String>,
+    },
+    /// Decode a captured serial log (framed probe stream) into facts.toml and blobs/.
+    Decode {
+        /// Captured console text.
+        log: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The qemu-system-x86_64 binary.
+    #[arg(long)]
+    qemu: PathBuf,
+    /// Data directories (-L), searched in order; put the firmware first.
+    #[arg(long = "data-dir")]
+    data_dirs: Vec<PathBuf>,
+    /// Guest kernel (bzImage).
+    #[arg(long)]
+    kernel: PathBuf,
+    /// The kernel's module directory (lib/modules/<release>), for --module.
+    #[arg(long)]
+    modules_dir: Option<PathBuf>,
+    /// Kernel module for the probe to load (with its dependencies).
+    #[arg(long = "module")]
+    modules: Vec<String>,
+    /// The static guest-probe binary (default: the one scripts/build-probe builds).
+    #[arg(long)]
+    probe: Option<PathBuf>,
+    /// The abi-db directory.
+    #[arg(long)]
+    db: PathBuf,
+    /// Machine type globs (default: every versioned machine type).
+    #[arg(long = "machine")]
+    machines: Vec<String>,
+    /// Also take aliases and unversioned machine types.
+    #[arg(long)]
+    all_machines: bool,
+    /// Device profiles to record (default: default).
+    #[arg(long = "profile")]
+    profiles: Vec<String>,
+    /// Parallel boots (default: number of CPUs).
+    #[arg(short, long)]
+    jobs: Option<usize>,
+    /// Per-boot timeout in seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Also write the probe's fixture tree of every boot into DIR/<machine>/.
+    #[arg(long)]
+    capture_fixtures: Option<PathBuf>,
+}
+
+struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Record(args) => record(&args),
+        Command::Check { run, format } => check(&run, format),
+        Command::Diff { a, b } => diff_cmd(&a, &b),
+        Command::List { db } => list(&db),
+        Command::Show {
+            db,
+            machine,
+            profile,
+            qemu_version,
+            path,
+        } => show(&db, &machine, &profile, qemu_version.as_deref(), path.as_deref()),
+        Command::Decode { log, out } => decode(&log, &out),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(Failure(msg)) => {
+            eprintln!("machine-abi: error: {msg}");
+            ExitCode::from(EXIT_ERROR as u8)
+        }
+    }
+}
+
+fn default_probe() -> PathBuf {
+    if let Some(p) = std::env::var_os("MACHINE_ABI_PROBE") {
+        return p.into();
+    }
+    // target/{debug,release}/machine-abi → target/x86_64-unknown-linux-gnu/release/guest-probe
+    let exe = std::env::current_exe().unwrap_or_default();
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    target.join("x86_64-unknown-linux-gnu/release/guest-probe")
+}
+
+fn recorder(args: &RunArgs) -> Result<Recorder, Failure> {
+    let config = RecorderConfig {
+        qemu: Qemu {
+            binary: args.qemu.clone(),
+            data_dirs: args.data_dirs.clone(),
+        },
+        kernel: args.kernel.clone(),
+        modules_dir: args.modules_dir.clone(),
+        modules: args.modules.clone(),
+        probe: args.probe.clone().unwrap_or_else(default_probe),
+        settings: BootSettings {
+            timeout: Duration::from_secs(args.timeout),
+            ..BootSettings::default()
+        },
+        capture_fixture: args.capture_fixtures.is_some(),
+    };
+    Ok(Recorder::new(config)?)
+}
+
+fn profiles(args: &RunArgs) -> Result<Vec<&'static Profile>, Failure> {
+    let names = if args.profiles.is_empty() {
+        vec!["default".to_string()]
+    } else {
+        args.profiles.clone()
+    };
+    names
+        .iter()
+        .map(|n| {
+            boot::profile(n).ok_or_else(|| {
+                let known: Vec<&str> = boot::PROFILES.iter().map(|p| p.name).collect();
+                Failure(format!("unknown profile {n:?} (known: {})", known.join(", ")))
+            })
+        })
+        .collect()
+}
+
+fn jobs(args: &RunArgs) -> usize {
+    args.jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Boot everything, printing one line per finished boot on stderr.
+fn run_all(rec: &Recorder, work: &[(MachineType, &'static Profile)], jobs: usize) -> Vec<Result<Capture, RecordError>> {
+    let total = work.len();
+    let started = Instant::now();
+    let mut done = 0;
+    let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let results = rec.record_all(work, jobs, |i, r| {
+        done += 1;
+        let (m, p) = &work[i];
+        let status = match r {
+            Ok(c) => format!("ok in {:.1}s", c.boot_time.as_secs_f64()),
+            Err(_) => "FAILED".to_string(),
+        };
+        if tty {
+            eprint!("\r\x1b[K[{done}/{total}] {m} ({}) {status}", p.name);
+            if done == total {
+                eprintln!();
+            }
+        } else {
+            eprintln!("[{done}/{total}] {m} ({}) {status}", p.name);
+        }
+    });
+    eprintln!(
+        "{total} boots in {:.1}s with {jobs} jobs",
+        started.elapsed().as_secs_f64()
+    );
+    results
+}
+
+fn write_fixtures(dir: &Path, captures: &[Capture]) -> Result<(), Failure> {
+    for c in captures {
+        let base = dir.join(format!("{}-{}", c.machine, c.profile));
+        for e in &c.fixture {
+            let rel = e.name.trim_start_matches("capture/");
+            let p = base.join(rel);
+            if rel.split('/').any(|s| s == "..") {
+                return Err(Failure(format!("refusing fixture path {rel:?}")));
+            }
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&p, &e.data)?;
+        }
+        std::fs::write(base.join("facts.toml"), c.collection.document())?;
+    }
+    Ok(())
+}
+
+fn record(args: &RunArgs) -> Result<i32, Failure> {
+    let db = Db::open_or_create(&args.db)?;
+    let rec = recorder(args)?;
+    let machines = rec_machines(args)?;
+    if machines.is_empty() {
+        return Err(Failure(format!(
+            "no machine type of {} matches {:?}",
+            args.qemu.display(),
+            args.machines
+        )));
+    }
+    let profiles = profiles(args)?;
+    let work: Vec<(MachineType, &'static Profile)> = machines
+        .iter()
+        .flat_map(|m| profiles.iter().map(move |p| (m.clone(), *p)))
+        .collect();
+    let results = run_all(&rec, &work, jobs(args));
+    let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    if !failed.is_empty() {
+        for e in failed.into_iter().filter_map(Result::err) {
+            eprintln!("machine-abi: {e}");
+        }
+        eprintln!(
+            "machine-abi: nothing written to {}: a release snapshot is all or nothing",
+            args.db.display()
+        );
+        return Ok(EXIT_ERROR);
+    }
+    let captures: Vec<Capture> = ok.into_iter().filter_map(Result::ok).collect();
+    if let Some(dir) = &args.capture_fixtures {
+        write_fixtures(dir, &captures)?;
+    }
+    let paths = db.write(&captures)?;
+    for p in paths {
+        println!("wrote {}", p.display());
+    }
+    Ok(EXIT_CLEAN)
+}
+
+fn rec_machines(args: &RunArgs) -> Result<Vec<MachineType>, Failure> {
+    let q = Qemu {
+        binary: args.qemu.clone(),
+        data_dirs: args.data_dirs.clone(),
+    };
+    Ok(qemu::select(&q.machines()?, &args.machines, args.all_machines))
+}
+
+fn check(args: &RunArgs, format: Format) -> Result<i32, Failure> {
+    let db = Db::open(&args.db)?;
+    let baselines = check::baselines(db.load_all()?);
+    if baselines.is_empty() {
+        return Err(Failure(format!(
+            "{} has no records to check against",
+            args.db.display()
+        )));
+    }
+    let rec = recorder(args)?;
+    let q = Qemu {
+        binary: args.qemu.clone(),
+        data_dirs: args.data_dirs.clone(),
+    };
+    let offered: Vec<MachineType> = q.machines()?.into_iter().map(|m| m.name).collect();
+    let arch = std::env::consts::ARCH.to_string();
+    let mut work = Vec::new();
+    let mut results = Vec::new();
+    for ((a, machine, profile_name), baseline) in &baselines {
+        if *a != arch || (!args.machines.is_empty() && !args.machines.iter().any(|g| machine.matches(g))) {
+            continue;
+        }
+        let Some(profile) = boot::profile(profile_name) else {
+            results.push(MachineResult {
+                machine: machine.clone(),
+                profile: profile_name.clone(),
+                baseline: baseline.key.clone(),
+                outcome: Outcome::Failed {
+                    error: format!("profile {profile_name:?} unknown to this machine-abi"),
+                },
+                input_notes: vec![],
+            });
+            continue;
+        };
+        if offered.contains(machine) {
+            work.push((machine.clone(), profile));
+        } else {
+            results.push(MachineResult {
+                machine: machine.clone(),
+                profile: profile_name.clone(),
+                baseline: baseline.key.clone(),
+                outcome: Outcome::Removed,
+                input_notes: vec![],
+            });
+        }
+    }
+    for (i, r) in run_all(&rec, &work, jobs(args)).into_iter().enumerate() {
+        let (m, p) = &work[i];
+        let baseline = &baselines[&(arch.clone(), m.clone(), p.name.to_string())];
+        results.push(match r {
+            Ok(c) => check::compare(&db, baseline, &c),
+            Err(e) => MachineResult {
+                machine: m.clone(),
+                profile: p.name.into(),
+                baseline: baseline.key.clone(),
+                outcome: Outcome::Failed { error: e.to_string() },
+                input_notes: vec![],
+            },
+        });
+    }
+    results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
+    let report = CheckReport {
+        qemu: rec.identity().clone(),
+        results,
+    };
+    print!("{}", report::render(&report, format));
+    Ok(report.exit_code())
+}
+
+/// Records to compare from a path: a record file, or the newest record per
+/// (arch, machine, profile) of a database.
+fn load_side(p: &Path) -> Result<(Db, Vec<Record>), Failure> {
+    if p.is_dir() {
+        let db = Db::open(p)?;
+        let mut newest: std::collections::BTreeMap<_, Record> = std::collections::BTreeMap::new();
+        for r in db.load_all()? {
+            newest.insert((r.key.arch.clone(), r.key.machine.clone(), r.key.profile.clone()), r);
+        }
+        Ok((db, newest.into_values().collect()))
+    } else {
+        // records/<arch>/<machine>/<profile>/<v>.toml: the database is four levels up.
+        let root = p
+            .ancestors()
+            .nth(5)
+            .ok_or_else(|| Failure(format!("{}: not inside an abi-db", p.display())))?;
+        let db = Db::open(root)?;
+        let r = db.load_record(p)?;
+        Ok((db, vec![r]))
+    }
+}
+
+fn diff_cmd(a: &Path, b: &Path) -> Result<i32, Failure> {
+    let (da, ra) = load_side(a)?;
+    let (dbb, rb) = load_side(b)?;
+    let single = ra.len() == 1 && rb.len() == 1;
+    let mut changed = 0;
+    for x in &ra {
+        let y = rb.iter().find(|y| {
+            single || (&y.key.arch, &y.key.machine, &y.key.profile) == (&x.key.arch, &x.key.machine, &x.key.profile)
+        });
+        let Some(y) = y else {
+            println!("{}: only in {}", x.key, a.display());
+            changed += 1;
+            continue;
+        };
+        let drifts = diff::diff(&x.facts, &y.facts, &|id| da.blob(id).ok(), &|id| dbb.blob(id).ok());
+        if drifts.is_empty() {
+            continue;
+        }
+        changed += 1;
+        println!("{} → {}: {} facts differ", x.key, y.key, drifts.len());
+        for d in drifts {
+            let detail = d.detail.map(|s| format!(" ({s})")).unwrap_or_default();
+            println!(
+                "  {}: {} → {}{detail}",
+                d.path,
+                d.old.as_deref().unwrap_or("(absent)"),
+                d.new.as_deref().unwrap_or("(absent)")
+            );
+        }
+    }
+    Ok(if changed == 0 { EXIT_CLEAN } else { EXIT_DRIFT })
+}
+
+fn list(db: &Path) -> Result<i32, Failure> {
+    let db = Db::open(db)?;
+    for r in db.load_all()? {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            r.key.arch, r.key.machine, r.key.profile, r.key.qemu_version, r.provenance.qemu.package
+        );
+    }
+    Ok(EXIT_CLEAN)
+}
+
+fn show(db: &Path, machine: &str, profile: &str, version: Option<&str>, prefix: Option<&str>) -> Result<i32, Failure> {
+    let db = Db::open(db)?;
+    let mut matching: Vec<Record> = db
+        .load_all()?
+        .into_iter()
+        .filter(|r| r.key.machine.0 == machine && r.key.profile == profile)
+        .filter(|r| version.is_none_or(|v| r.key.qemu_version.to_string() == v))
+        .collect();
+    if matching.is_empty() {
+        return Err(Failure(format!(
+            "no record of {machine} ({profile}){}",
+            version.map(|v| format!(" by QEMU {v}")).unwrap_or_default()
+        )));
+    }
+    let r = matching.remove(0);
+    println!("# {} — {}", r.key, r.provenance.qemu.package);
+    for (p, v) in flatten(&r.facts) {
+        if prefix.is_none_or(|x| p.as_str().starts_with(x)) {
+            println!("{p} = {v}");
+        }
+    }
+    Ok(EXIT_CLEAN)
+}
+
+fn decode(log: &Path, out: &Path) -> Result<i32, Failure> {
+    let text = String::from_utf8_lossy(&std::fs::read(log)?).into_owned();
+    let entries = guest_probe::frame::decode(&text).map_err(|e| Failure(format!("{}: {e}", log.display())))?;
+    let (fixture, entries): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.name.starts_with("capture/"));
+    let c = guest_probe::Collection::from_entries(entries).map_err(|e| Failure(format!("{}: {e}", log.display())))?;
+    std::fs::create_dir_all(out.join("blobs"))?;
+    for (id, data) in c.blobs.iter() {
+        std::fs::write(out.join("blobs").join(id.as_str()), data)?;
+    }
+    std::fs::write(out.join("facts.toml"), c.document())?;
+    for e in fixture {
+        let p = out.join(&e.name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(p, e.data)?;
+    }
+    println!("decoded {} blobs and facts.toml into {}", c.blobs.len(), out.display());
+    Ok(EXIT_CLEAN)
+}

@@ -136,7 +136,7 @@ impl Collection {
         }
         let doc = doc.ok_or(CollectionError::NoDocument)?;
         let facts = parse_document(&doc)?;
-        for id in referenced_blobs(&doc) {
+        for id in facts.blob_ids() {
             if blobs.get(&id).is_none() {
                 return Err(CollectionError::MissingBlob(id.to_string()));
             }
@@ -156,12 +156,4 @@ pub fn parse_document(doc: &str) -> Result<Facts, CollectionError> {
         return Err(CollectionError::NewerSchema(head.schema));
     }
     toml::from_str(doc).map_err(|e| CollectionError::Document(e.to_string()))
-}
-
-/// Every blob id the document text mentions (quoted 64-hex strings).
-pub fn referenced_blobs(doc: &str) -> Vec<BlobId> {
-    let mut ids: Vec<BlobId> = doc.split('"').filter_map(BlobId::parse).collect();
-    ids.sort();
-    ids.dedup();
-    ids
 }

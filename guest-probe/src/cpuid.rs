@@ -166,6 +166,8 @@ mod tests {
     fn bogus_maximum_is_bounded() {
         // A CPU that claims 2^32-1 basic leaves and answers the same everywhere.
         let n = dump(&|_, _| Ok([0xffff_ffff, 0, 0, 0])).unwrap();
-        assert!(n.len() <= MAX_RANGE as usize * 2, "{}", n.len());
+        assert!(n.len() <= 3 * (MAX_RANGE * MAX_SUB) as usize, "{}", n.len());
+        assert!(n.contains_key("000000ff.00000000"));
+        assert!(!n.contains_key("00000100.00000000"));
     }
 }

@@ -70,6 +70,32 @@ pub struct Facts {
     pub virtio: Probed<BTreeMap<PciAddress, Probed<VirtioDevice>>>,
 }
 
+impl Facts {
+    /// Every blob the document refers to, sorted and deduplicated.
+    pub fn blob_ids(&self) -> Vec<BlobId> {
+        let mut ids = Vec::new();
+        if let Some(pci) = self.pci.available() {
+            ids.extend(pci.values().filter_map(Probed::available).map(|f| f.config.clone()));
+        }
+        if let Some(acpi) = self.acpi.available() {
+            ids.extend(acpi.values().filter_map(Probed::available).map(|t| t.blob.clone()));
+        }
+        if let Some(s) = self.smbios.available() {
+            ids.extend([s.entry_point.clone(), s.table.clone()]);
+        }
+        if let Some(fw) = self.fw_cfg.available() {
+            ids.extend(
+                fw.files
+                    .values()
+                    .filter_map(|f| f.content.as_ref()?.available().cloned()),
+            );
+        }
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
 /// Provenance of a fact document from inside the guest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,4 +1,9 @@
-//! Recorder library.
+//! The host side of machine-abi: inspect a QEMU binary, build the probe's
+//! initramfs, boot machine types under TCG and capture verified facts.
+
+pub mod boot;
 pub mod elf;
 pub mod initramfs;
 pub mod kmod;
+pub mod qemu;
+pub mod record;

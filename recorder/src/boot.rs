@@ -1,0 +1,317 @@
+//! Boot one machine type under TCG with the probe as `/init`, with a pinned
+//! command line and a hard timeout, and capture the first serial port.
+
+use crate::qemu::{MachineType, Qemu};
+use std::fmt;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A named set of devices added to the machine type's own defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// Name recorded in every record (`default`, `virtio`).
+    pub name: &'static str,
+    /// What it is for.
+    pub description: &'static str,
+    /// Extra QEMU arguments.
+    pub args: &'static [&'static str],
+}
+
+/// Every device profile this build knows.
+pub const PROFILES: &[Profile] = &[
+    Profile {
+        name: "default",
+        description: "the machine type's default devices only",
+        args: &[],
+    },
+    Profile {
+        name: "virtio",
+        description: "defaults plus one of each common virtio-pci device",
+        args: &[
+            "-netdev",
+            "hubport,id=net0,hubid=0",
+            "-device",
+            "virtio-net-pci,netdev=net0",
+            "-blockdev",
+            "driver=null-co,node-name=disk0,size=1048576",
+            "-device",
+            "virtio-blk-pci,drive=disk0",
+            "-device",
+            "virtio-scsi-pci",
+            "-device",
+            "virtio-serial-pci",
+            "-device",
+            "virtio-rng-pci",
+            "-device",
+            "virtio-balloon-pci",
+        ],
+    },
+];
+
+/// Look a profile up by name.
+pub fn profile(name: &str) -> Option<&'static Profile> {
+    PROFILES.iter().find(|p| p.name == name)
+}
+
+/// The fixed parts of every boot.
+#[derive(Clone, Debug)]
+pub struct BootSettings {
+    /// Guest RAM in MiB.
+    pub memory_mib: u32,
+    /// vCPUs.
+    pub cpus: u32,
+    /// Kernel command line.
+    pub append: String,
+    /// Wall-clock limit of one boot.
+    pub timeout: Duration,
+}
+
+impl Default for BootSettings {
+    fn default() -> Self {
+        BootSettings {
+            memory_mib: 512,
+            cpus: 2,
+            // panic=-1: a probe that dies takes the VM down at once (-no-reboot).
+            append: "console=ttyS0 panic=-1 quiet".into(),
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Files a boot uses; the command line refers to them by placeholder so that
+/// the recorded line is the same on every machine.
+pub struct BootFiles<'a> {
+    /// Guest kernel.
+    pub kernel: &'a Path,
+    /// Initramfs with the probe.
+    pub initrd: &'a Path,
+    /// Where the serial port is written.
+    pub serial: &'a Path,
+}
+
+/// The exact QEMU arguments, with `$QEMU`, `$DATA0…`, `$KERNEL`, `$INITRD`
+/// and `$SERIAL` standing for paths.
+pub fn command_line(qemu: &Qemu, machine: &MachineType, profile: &Profile, s: &BootSettings) -> Vec<String> {
+    let mut args = vec!["$QEMU".to_string()];
+    for i in 0..qemu.data_dirs.len() {
+        args.extend(["-L".into(), format!("$DATA{i}")]);
+    }
+    let fixed = [
+        "-machine",
+        &machine.0,
+        "-accel",
+        "tcg",
+        "-m",
+        &s.memory_mib.to_string(),
+        "-smp",
+        &s.cpus.to_string(),
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-no-reboot",
+        "-serial",
+        "file:$SERIAL",
+        "-kernel",
+        "$KERNEL",
+        "-initrd",
+        "$INITRD",
+        "-append",
+        &s.append,
+    ]
+    .map(String::from);
+    args.extend(fixed);
+    args.extend(profile.args.iter().map(|a| a.to_string()));
+    args
+}
+
+fn substitute(arg: &str, qemu: &Qemu, files: &BootFiles) -> String {
+    let mut out = arg
+        .replace("$KERNEL", &files.kernel.to_string_lossy())
+        .replace("$INITRD", &files.initrd.to_string_lossy())
+        .replace("$SERIAL", &files.serial.to_string_lossy());
+    for (i, d) in qemu.data_dirs.iter().enumerate() {
+        out = out.replace(&format!("$DATA{i}"), &d.to_string_lossy());
+    }
+    out
+}
+
+/// How a boot failed.
+#[derive(Debug)]
+pub enum BootError {
+    /// QEMU could not be started.
+    Spawn(String),
+    /// QEMU exited unsuccessfully (crashed, killed, refused the options).
+    Exited {
+        /// Exit status as text.
+        status: String,
+        /// Last lines of QEMU's stderr.
+        stderr: String,
+    },
+    /// The boot did not end within the timeout; QEMU was killed.
+    Timeout {
+        /// The limit.
+        after: Duration,
+        /// Last lines of QEMU's stderr.
+        stderr: String,
+    },
+    /// Reading the serial capture failed.
+    Capture(String),
+}
+
+impl fmt::Display for BootError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stderr = |s: &str| {
+            if s.is_empty() {
+                String::new()
+            } else {
+                format!("; QEMU stderr:\n{s}")
+            }
+        };
+        match self {
+            BootError::Spawn(e) => write!(f, "cannot start QEMU: {e}"),
+            BootError::Exited { status, stderr: s } => write!(f, "QEMU {status}{}", stderr(s)),
+            BootError::Timeout { after, stderr: s } => {
+                write!(
+                    f,
+                    "boot hung: no power-off within {}s, QEMU killed{}",
+                    after.as_secs(),
+                    stderr(s)
+                )
+            }
+            BootError::Capture(e) => write!(f, "cannot read the serial capture: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BootError {}
+
+/// The last `n` lines of a text, for error messages.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// What one boot produced.
+pub struct BootOutput {
+    /// Everything the first serial port printed.
+    pub serial: String,
+    /// Wall time of the boot.
+    pub elapsed: Duration,
+}
+
+/// Run QEMU with the given command line (placeholders filled in) and wait
+/// for it to power off, at most `timeout`.
+pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -> Result<BootOutput, BootError> {
+    let args: Vec<String> = line[1..].iter().map(|a| substitute(a, qemu, files)).collect();
+    let _ = fs::remove_file(files.serial);
+    let started = Instant::now();
+    let mut child = Command::new(&qemu.binary)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| BootError::Spawn(format!("{}: {e}", qemu.binary.display())))?;
+    // Drain stderr on a thread so a chatty QEMU cannot block on a full pipe.
+    let mut pipe = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(p) = pipe.as_mut() {
+            let _ = p.read_to_string(&mut s);
+        }
+        s
+    });
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if started.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break Err(());
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(BootError::Spawn(format!("waiting for QEMU: {e}"))),
+        }
+    };
+    let stderr = tail(&reader.join().unwrap_or_default(), 20);
+    let elapsed = started.elapsed();
+    match status {
+        Err(()) => Err(BootError::Timeout { after: timeout, stderr }),
+        Ok(st) if !st.success() => Err(BootError::Exited {
+            status: describe_status(st),
+            stderr,
+        }),
+        Ok(_) => {
+            let bytes =
+                fs::read(files.serial).map_err(|e| BootError::Capture(format!("{}: {e}", files.serial.display())))?;
+            Ok(BootOutput {
+                serial: String::from_utf8_lossy(&bytes).into_owned(),
+                elapsed,
+            })
+        }
+    }
+}
+
+fn describe_status(st: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (st.code(), st.signal()) {
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(sig)) => format!("was killed by signal {sig}"),
+        _ => "ended abnormally".into(),
+    }
+}
+
+/// A private scratch directory removed on drop.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// Create a fresh directory under the system temp dir.
+    pub fn new(tag: &str) -> std::io::Result<Scratch> {
+        let base = std::env::temp_dir();
+        for n in 0..1000u32 {
+            let p = base.join(format!("machine-abi-{tag}-{}-{n}", std::process::id()));
+            match fs::create_dir(&p) {
+                Ok(()) => return Ok(Scratch(p)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(std::io::Error::other("no free scratch directory name"))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_is_placeholder_only() {
+        let q = Qemu {
+            binary: "/x/qemu".into(),
+            data_dirs: vec!["/fw".into(), "/data".into()],
+        };
+        let m = MachineType("pc-q35-7.2".into());
+        let line = command_line(&q, &m, profile("virtio").unwrap(), &BootSettings::default());
+        assert_eq!(&line[..5], ["$QEMU", "-L", "$DATA0", "-L", "$DATA1"]);
+        assert!(line.windows(2).any(|w| w == ["-machine", "pc-q35-7.2"]));
+        assert!(line.windows(2).any(|w| w == ["-accel", "tcg"]));
+        assert!(line.iter().any(|a| a == "-no-reboot"));
+        assert!(!line.iter().any(|a| a.contains("/fw") || a.contains("/x/")), "{line:?}");
+        assert!(line.iter().any(|a| a.starts_with("virtio-net-pci")));
+    }
+}

@@ -1,0 +1,302 @@
+//! A QEMU system emulator binary: its version, its machine types, and the
+//! provenance facts about it that go into every record.
+
+use crate::elf;
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A machine type name such as `pc-q35-7.2`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MachineType(pub String);
+
+impl MachineType {
+    /// The version a versioned machine type promises, e.g. `7.2` of
+    /// `pc-q35-7.2`; `None` for unversioned types (`microvm`, `isapc`).
+    pub fn version(&self) -> Option<Version> {
+        let (_, v) = self.0.rsplit_once('-')?;
+        Version::parse(v)
+    }
+
+    /// The family without the version, e.g. `pc-q35`.
+    pub fn family(&self) -> &str {
+        match self.version() {
+            Some(_) => self.0.rsplit_once('-').map_or(&self.0, |(f, _)| f),
+            None => &self.0,
+        }
+    }
+
+    /// Whether `pattern` (shell glob: `*`, `?`, `[...]`) matches the name.
+    pub fn matches(&self, pattern: &str) -> bool {
+        glob::Pattern::new(pattern).is_ok_and(|p| p.matches(&self.0))
+    }
+}
+
+impl fmt::Display for MachineType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A dotted numeric version (`7.2`, `10.0.2`), ordered numerically.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Version(Vec<u32>);
+
+impl Version {
+    /// Parse `N(.N)*`.
+    pub fn parse(text: &str) -> Option<Version> {
+        let parts: Option<Vec<u32>> = text.split('.').map(|p| p.parse().ok()).collect();
+        parts.filter(|p| !p.is_empty()).map(Version)
+    }
+
+    /// The numeric components.
+    pub fn parts(&self) -> &[u32] {
+        &self.0
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let n = self.0.len().max(other.0.len());
+        (0..n)
+            .map(|i| self.0.get(i).unwrap_or(&0).cmp(other.0.get(i).unwrap_or(&0)))
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal)
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        f.write_str(&s.join("."))
+    }
+}
+
+impl TryFrom<String> for Version {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Version::parse(&s).ok_or_else(|| format!("not a version: {s:?}"))
+    }
+}
+
+impl From<Version> for String {
+    fn from(v: Version) -> String {
+        v.to_string()
+    }
+}
+
+/// One line of `-machine help`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MachineInfo {
+    /// The machine type.
+    pub name: MachineType,
+    /// Its description.
+    pub description: String,
+    /// The type this name is an alias of, if it is an alias (`q35`, `pc`).
+    pub alias_of: Option<MachineType>,
+}
+
+/// Something went wrong running or reading the QEMU binary.
+#[derive(Debug)]
+pub struct QemuError {
+    /// The binary.
+    pub binary: PathBuf,
+    /// What failed.
+    pub message: String,
+}
+
+impl fmt::Display for QemuError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.binary.display(), self.message)
+    }
+}
+
+impl std::error::Error for QemuError {}
+
+/// A QEMU binary and the data directories it is run with.
+#[derive(Clone, Debug)]
+pub struct Qemu {
+    /// The `qemu-system-*` executable.
+    pub binary: PathBuf,
+    /// Directories passed with `-L`, searched in order (firmware first).
+    pub data_dirs: Vec<PathBuf>,
+}
+
+/// What identifies a QEMU build, recorded in every record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QemuIdentity {
+    /// Upstream version, e.g. `7.2.22`.
+    pub version: Version,
+    /// Package string from `-version`, e.g. `Debian 1:7.2+dfsg-7+deb12u18+b3`.
+    pub package: String,
+    /// blake3 of the binary.
+    pub blake3: String,
+    /// ELF GNU build-id.
+    pub build_id: Option<String>,
+}
+
+impl Qemu {
+    fn err(&self, message: impl Into<String>) -> QemuError {
+        QemuError {
+            binary: self.binary.clone(),
+            message: message.into(),
+        }
+    }
+
+    fn output(&self, args: &[&str]) -> Result<String, QemuError> {
+        let out = Command::new(&self.binary)
+            .args(args)
+            .output()
+            .map_err(|e| self.err(format!("cannot run: {e}")))?;
+        if !out.status.success() {
+            return Err(self.err(format!(
+                "{} exited with {}: {}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Version, package string, hash and build-id of the binary.
+    pub fn identity(&self) -> Result<QemuIdentity, QemuError> {
+        let text = self.output(&["-version"])?;
+        let (version, package) = parse_version_line(text.lines().next().unwrap_or(""))
+            .ok_or_else(|| self.err(format!("unrecognised -version output {:?}", text.trim())))?;
+        let bytes = std::fs::read(&self.binary).map_err(|e| self.err(format!("cannot read: {e}")))?;
+        let build_id = elf::build_id(&bytes).map_err(|e| self.err(format!("ELF: {e}")))?;
+        Ok(QemuIdentity {
+            version,
+            package,
+            blake3: blake3::hash(&bytes).to_hex().to_string(),
+            build_id,
+        })
+    }
+
+    /// Every machine type the binary offers.
+    pub fn machines(&self) -> Result<Vec<MachineInfo>, QemuError> {
+        Ok(parse_machine_help(&self.output(&["-machine", "help"])?))
+    }
+
+    /// Find a file the way QEMU does with `-L`: first data directory that has it.
+    pub fn find_data_file(&self, name: &str) -> Option<PathBuf> {
+        self.data_dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())
+    }
+}
+
+/// Parse `QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)`.
+pub fn parse_version_line(line: &str) -> Option<(Version, String)> {
+    let rest = line.strip_prefix("QEMU emulator version ")?;
+    let (ver, pkg) = match rest.split_once(' ') {
+        Some((v, p)) => (v, p.trim().trim_start_matches('(').trim_end_matches(')').to_string()),
+        None => (rest.trim(), String::new()),
+    };
+    Some((Version::parse(ver)?, pkg))
+}
+
+/// Parse the output of `-machine help`.
+pub fn parse_machine_help(text: &str) -> Vec<MachineInfo> {
+    text.lines()
+        .skip_while(|l| !l.starts_with("Supported machines"))
+        .skip(1)
+        .filter_map(|line| {
+            let (name, desc) = line.split_once(' ')?;
+            let desc = desc.trim();
+            let alias_of = desc
+                .rsplit_once("(alias of ")
+                .and_then(|(_, a)| a.split_once(')'))
+                .map(|(a, _)| MachineType(a.to_string()));
+            let description = desc
+                .split(" (alias of ")
+                .next()
+                .unwrap_or(desc)
+                .trim_end_matches(" (default)")
+                .to_string();
+            Some(MachineInfo {
+                name: MachineType(name.to_string()),
+                description,
+                alias_of,
+            })
+        })
+        .collect()
+}
+
+/// Select machine types: versioned, non-alias ones matching any glob (all
+/// when no glob is given); `all` keeps aliases and unversioned types too.
+pub fn select(machines: &[MachineInfo], globs: &[String], all: bool) -> Vec<MachineType> {
+    let mut out: Vec<MachineType> = machines
+        .iter()
+        .filter(|m| all || (m.alias_of.is_none() && m.name.version().is_some()))
+        .filter(|m| globs.is_empty() || globs.iter().any(|g| m.name.matches(g)))
+        .map(|m| m.name.clone())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The blake3 of a file, for provenance.
+pub fn file_blake3(path: &Path) -> std::io::Result<String> {
+    Ok(blake3::hash(&std::fs::read(path)?).to_hex().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HELP: &str = "Supported machines are:\n\
+        microvm              microvm (i386)\n\
+        pc                   Standard PC (i440FX + PIIX, 1996) (alias of pc-i440fx-7.2)\n\
+        pc-i440fx-7.2        Standard PC (i440FX + PIIX, 1996) (default)\n\
+        pc-i440fx-7.1        Standard PC (i440FX + PIIX, 1996)\n\
+        q35                  Standard PC (Q35 + ICH9, 2009) (alias of pc-q35-7.2)\n\
+        pc-q35-7.2           Standard PC (Q35 + ICH9, 2009)\n\
+        pc-q35-2.10          Standard PC (Q35 + ICH9, 2009)\n\
+        none                 empty machine\n";
+
+    #[test]
+    fn machine_help_and_selection() {
+        let m = parse_machine_help(HELP);
+        assert_eq!(m.len(), 8);
+        assert_eq!(m[1].alias_of, Some(MachineType("pc-i440fx-7.2".into())));
+        assert_eq!(m[2].description, "Standard PC (i440FX + PIIX, 1996)");
+        let names = |v: Vec<MachineType>| v.into_iter().map(|m| m.0).collect::<Vec<_>>();
+        assert_eq!(
+            names(select(&m, &[], false)),
+            ["pc-i440fx-7.1", "pc-i440fx-7.2", "pc-q35-2.10", "pc-q35-7.2"]
+        );
+        assert_eq!(
+            names(select(&m, &["pc-q35-*".into()], false)),
+            ["pc-q35-2.10", "pc-q35-7.2"]
+        );
+        assert!(select(&m, &[], true).contains(&MachineType("q35".into())));
+    }
+
+    #[test]
+    fn versions_order_numerically() {
+        let v = |s| Version::parse(s).unwrap();
+        assert!(v("2.10") > v("2.9"));
+        assert!(v("10.0") > v("7.2.22"));
+        assert_eq!(v("7.2"), v("7.2"));
+        assert_eq!(MachineType("pc-q35-2.10".into()).version(), Some(v("2.10")));
+        assert_eq!(MachineType("pc-q35-2.10".into()).family(), "pc-q35");
+        assert_eq!(MachineType("microvm".into()).version(), None);
+        let (ver, pkg) = parse_version_line("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)").unwrap();
+        assert_eq!(
+            (ver.to_string(), pkg.as_str()),
+            ("7.2.22".into(), "Debian 1:7.2+dfsg-7+deb12u18+b3")
+        );
+    }
+}

@@ -1,0 +1,427 @@
+//! Recording: build the initramfs once, boot every requested machine type
+//! (in parallel), verify each stream and return typed captures with full
+//! provenance.
+
+use crate::boot::{self, BootFiles, BootSettings, Profile, Scratch};
+use crate::initramfs::Initramfs;
+use crate::kmod::ModuleTree;
+use crate::qemu::{file_blake3, MachineType, Qemu, QemuIdentity};
+use guest_probe::collect::{Collection, CollectionError};
+use guest_probe::frame::{self, Entry, FrameError};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Accelerator every recording uses: deterministic, and KVM is not available
+/// on the machines this runs on.
+pub const ACCELERATOR: &str = "tcg";
+
+/// Where a record came from, down to the hashes of every input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The QEMU build.
+    pub qemu: QemuIdentity,
+    /// The BIOS image used.
+    pub firmware: Firmware,
+    /// The guest kernel.
+    pub kernel: Kernel,
+    /// The probe.
+    pub probe: Probe,
+    /// Accelerator (`tcg`).
+    pub accelerator: String,
+    /// The exact QEMU arguments, paths as placeholders.
+    pub command_line: Vec<String>,
+}
+
+/// Firmware identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Firmware {
+    /// File name (`bios-256k.bin`).
+    pub bios: String,
+    /// Its blake3.
+    pub bios_blake3: String,
+    /// Version string found in the image, if any.
+    pub bios_version: Option<String>,
+    /// blake3 over the names and hashes of every ROM in the first data dir.
+    pub rom_set_blake3: String,
+}
+
+/// Kernel identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kernel {
+    /// Version string from the bzImage header.
+    pub version: String,
+    /// blake3 of the image.
+    pub blake3: String,
+    /// Modules loaded by the probe, in order.
+    pub modules: Vec<String>,
+}
+
+/// Probe identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    /// Probe version.
+    pub version: String,
+    /// blake3 of the static binary.
+    pub blake3: String,
+    /// blake3 of the initramfs built around it.
+    pub initramfs_blake3: String,
+}
+
+/// What a successful boot yields.
+#[derive(Clone, Debug)]
+pub struct Capture {
+    /// Machine type booted.
+    pub machine: MachineType,
+    /// Device profile.
+    pub profile: String,
+    /// Where it came from.
+    pub provenance: Provenance,
+    /// The verified facts and blobs.
+    pub collection: Collection,
+    /// Extra `capture/…` entries (fixture tree), when asked for.
+    pub fixture: Vec<Entry>,
+    /// Wall time of the boot.
+    pub boot_time: Duration,
+}
+
+/// Why a machine type could not be recorded.
+#[derive(Debug)]
+pub struct RecordError {
+    /// Machine type.
+    pub machine: MachineType,
+    /// Device profile.
+    pub profile: String,
+    /// Cause.
+    pub cause: Cause,
+    /// Last lines of the serial console, if any were captured.
+    pub serial_tail: String,
+}
+
+/// The cause of a [`RecordError`].
+#[derive(Debug)]
+pub enum Cause {
+    /// QEMU crashed, hung or could not start.
+    Boot(boot::BootError),
+    /// The serial stream is missing, truncated or corrupt.
+    Stream(FrameError),
+    /// The stream decoded but its contents do not hold together.
+    Content(CollectionError),
+    /// Local I/O (scratch files).
+    Io(String),
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): ", self.machine, self.profile)?;
+        match &self.cause {
+            Cause::Boot(e) => write!(f, "{e}")?,
+            Cause::Stream(e) => write!(f, "probe stream: {e}")?,
+            Cause::Content(e) => write!(f, "probe output: {e}")?,
+            Cause::Io(e) => write!(f, "{e}")?,
+        }
+        if !self.serial_tail.is_empty() && !matches!(self.cause, Cause::Boot(_)) {
+            write!(f, "\n  last serial lines:\n{}", indent(&self.serial_tail))?;
+        }
+        Ok(())
+    }
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+impl std::error::Error for RecordError {}
+
+/// Why the recorder could not even be set up.
+#[derive(Debug)]
+pub struct SetupError(pub String);
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+/// Inputs of a recording run.
+pub struct RecorderConfig {
+    /// QEMU and its data dirs.
+    pub qemu: Qemu,
+    /// Guest kernel image.
+    pub kernel: PathBuf,
+    /// Module tree of that kernel (needed only when modules are asked for).
+    pub modules_dir: Option<PathBuf>,
+    /// Modules the probe loads as PID 1.
+    pub modules: Vec<String>,
+    /// The static probe binary.
+    pub probe: PathBuf,
+    /// Boot settings.
+    pub settings: BootSettings,
+    /// Ask the probe to also send its fixture tree.
+    pub capture_fixture: bool,
+}
+
+/// A prepared recorder: initramfs built, inputs hashed.
+pub struct Recorder {
+    config: RecorderConfig,
+    identity: QemuIdentity,
+    firmware: Firmware,
+    kernel: Kernel,
+    probe: Probe,
+    scratch: Scratch,
+    initrd: PathBuf,
+}
+
+impl Recorder {
+    /// Hash the inputs and build the initramfs.
+    pub fn new(mut config: RecorderConfig) -> Result<Recorder, SetupError> {
+        let e = |what: &str, p: &Path, err: &dyn fmt::Display| SetupError(format!("{what} {}: {err}", p.display()));
+        let identity = config.qemu.identity().map_err(|err| SetupError(err.to_string()))?;
+        let probe_bytes = std::fs::read(&config.probe).map_err(|err| e("cannot read probe", &config.probe, &err))?;
+        check_static(&probe_bytes).map_err(|err| e("probe", &config.probe, &err))?;
+        let kernel_bytes =
+            std::fs::read(&config.kernel).map_err(|err| e("cannot read kernel", &config.kernel, &err))?;
+        let mut ird = Initramfs::new();
+        let mut module_names = Vec::new();
+        let mut list = String::new();
+        if !config.modules.is_empty() {
+            let dir = config
+                .modules_dir
+                .as_ref()
+                .ok_or_else(|| SetupError("modules asked for but no module directory given".into()))?;
+            let tree = ModuleTree::open(dir).map_err(|err| SetupError(err.to_string()))?;
+            let names: Vec<&str> = config.modules.iter().map(String::as_str).collect();
+            for m in tree.resolve(&names).map_err(|err| SetupError(err.to_string()))? {
+                let data = std::fs::read(&m.path).map_err(|err| e("cannot read module", &m.path, &err))?;
+                let file = format!("{}.ko", m.name);
+                ird.add_file(&format!("probe/{file}"), data, 0o644)
+                    .map_err(|err| SetupError(err.to_string()))?;
+                list.push_str(&file);
+                list.push('\n');
+                module_names.push(m.name);
+            }
+        }
+        let ie = |err: crate::initramfs::InitramfsError| SetupError(err.to_string());
+        ird.add_file("probe/modules", list.into_bytes(), 0o644).map_err(ie)?;
+        ird.add_file("init", probe_bytes.clone(), 0o755).map_err(ie)?;
+        for d in ["dev", "proc", "sys"] {
+            ird.add_dir(d).map_err(ie)?;
+        }
+        let image = ird.to_bytes();
+        let scratch = Scratch::new("record").map_err(|err| SetupError(format!("scratch directory: {err}")))?;
+        let initrd = scratch.path().join("initrd.cpio");
+        std::fs::write(&initrd, &image).map_err(|err| e("cannot write", &initrd, &err))?;
+        let firmware = firmware(&config.qemu).map_err(SetupError)?;
+        config.modules = module_names.clone();
+        Ok(Recorder {
+            kernel: Kernel {
+                version: kernel_version(&kernel_bytes).unwrap_or_else(|| "unknown".into()),
+                blake3: blake3::hash(&kernel_bytes).to_hex().to_string(),
+                modules: module_names,
+            },
+            probe: Probe {
+                version: guest_probe::PROBE_VERSION.into(),
+                blake3: blake3::hash(&probe_bytes).to_hex().to_string(),
+                initramfs_blake3: blake3::hash(&image).to_hex().to_string(),
+            },
+            identity,
+            firmware,
+            config,
+            scratch,
+            initrd,
+        })
+    }
+
+    /// The QEMU build being recorded.
+    pub fn identity(&self) -> &QemuIdentity {
+        &self.identity
+    }
+
+    /// Boot one machine type with one profile and verify what it sent.
+    pub fn record(&self, machine: &MachineType, profile: &Profile) -> Result<Capture, RecordError> {
+        let fail = |cause, serial: &str| RecordError {
+            machine: machine.clone(),
+            profile: profile.name.into(),
+            cause,
+            serial_tail: boot::tail(serial, 15),
+        };
+        let mut settings = self.config.settings.clone();
+        if self.config.capture_fixture {
+            settings.append.push_str(" mabi.capture=1");
+        }
+        let line = boot::command_line(&self.config.qemu, machine, profile, &settings);
+        let serial = self
+            .scratch
+            .path()
+            .join(format!("{}-{}.serial", machine.0, profile.name));
+        let files = BootFiles {
+            kernel: &self.config.kernel,
+            initrd: &self.initrd,
+            serial: &serial,
+        };
+        let out = boot::run(&self.config.qemu, &line, &files, settings.timeout).map_err(|e| {
+            let text = std::fs::read(&serial)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            fail(Cause::Boot(e), &text)
+        })?;
+        let _ = std::fs::remove_file(&serial);
+        let entries = frame::decode(&out.serial).map_err(|e| fail(Cause::Stream(e), &out.serial))?;
+        let (fixture, entries): (Vec<Entry>, Vec<Entry>) =
+            entries.into_iter().partition(|e| e.name.starts_with("capture/"));
+        let collection = Collection::from_entries(entries).map_err(|e| fail(Cause::Content(e), &out.serial))?;
+        Ok(Capture {
+            machine: machine.clone(),
+            profile: profile.name.into(),
+            provenance: Provenance {
+                qemu: self.identity.clone(),
+                firmware: self.firmware.clone(),
+                kernel: self.kernel.clone(),
+                probe: self.probe.clone(),
+                accelerator: ACCELERATOR.into(),
+                command_line: line,
+            },
+            collection,
+            fixture,
+            boot_time: out.elapsed,
+        })
+    }
+
+    /// Record many (machine, profile) pairs on `jobs` threads. `progress` is
+    /// called on the calling thread as each finishes (index, result). Results
+    /// come back in input order.
+    pub fn record_all(
+        &self,
+        work: &[(MachineType, &'static Profile)],
+        jobs: usize,
+        mut progress: impl FnMut(usize, &Result<Capture, RecordError>),
+    ) -> Vec<Result<Capture, RecordError>> {
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel();
+        let mut results: Vec<Option<Result<Capture, RecordError>>> = (0..work.len()).map(|_| None).collect();
+        std::thread::scope(|s| {
+            for _ in 0..jobs.max(1).min(work.len().max(1)) {
+                let tx = tx.clone();
+                let next = &next;
+                s.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((m, p)) = work.get(i) else { break };
+                    if tx.send((i, self.record(m, p))).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for (i, r) in rx {
+                progress(i, &r);
+                results[i] = Some(r);
+            }
+        });
+        results
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.unwrap_or_else(|| {
+                    let (m, p) = &work[i];
+                    Err(RecordError {
+                        machine: m.clone(),
+                        profile: p.name.into(),
+                        cause: Cause::Io("worker thread ended without a result".into()),
+                        serial_tail: String::new(),
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
+/// The probe must be static: the initramfs has no dynamic loader.
+fn check_static(bytes: &[u8]) -> Result<(), String> {
+    let elf = goblin::elf::Elf::parse(bytes).map_err(|e| format!("not an ELF executable: {e}"))?;
+    if elf.interpreter.is_some() {
+        return Err("is dynamically linked; build it with scripts/build-probe (static, +crt-static)".into());
+    }
+    Ok(())
+}
+
+/// Version string of a bzImage (setup header field `kernel_version`).
+pub fn kernel_version(image: &[u8]) -> Option<String> {
+    if image.get(0x202..0x206)? != b"HdrS" {
+        return None;
+    }
+    let off = u16::from_le_bytes([*image.get(0x20e)?, *image.get(0x20f)?]) as usize + 0x200;
+    let s = image.get(off..)?;
+    let end = s.iter().position(|&b| b == 0)?;
+    Some(String::from_utf8_lossy(&s[..end]).into_owned())
+}
+
+fn firmware(qemu: &Qemu) -> Result<Firmware, String> {
+    let bios = "bios-256k.bin";
+    let path = qemu
+        .find_data_file(bios)
+        .ok_or_else(|| format!("{bios} not found in any -L data directory"))?;
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut roms = Vec::new();
+    if let Some(dir) = qemu.data_dirs.first() {
+        let listing = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for entry in listing.flatten() {
+            let p = entry.path();
+            if p.is_file() {
+                let h = file_blake3(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                roms.push(format!("{} {h}\n", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    roms.sort();
+    Ok(Firmware {
+        bios: bios.into(),
+        bios_blake3: blake3::hash(&bytes).to_hex().to_string(),
+        bios_version: seabios_version(&bytes),
+        rom_set_blake3: blake3::hash(roms.concat().as_bytes()).to_hex().to_string(),
+    })
+}
+
+/// SeaBIOS keeps its version as a NUL-terminated string such as
+/// `1.16.3-debian-1.16.3-2~bpo12+1`; take the first string shaped like that.
+fn seabios_version(bytes: &[u8]) -> Option<String> {
+    bytes.split(|&b| b == 0).map(String::from_utf8_lossy).find_map(|s| {
+        let mut parts = s.splitn(4, ['.', '-']);
+        let numeric = (0..3).all(|_| {
+            parts
+                .next()
+                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        });
+        (numeric && s.len() < 80 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.into_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seabios_version_string() {
+        let img = b"\0junk\0SeaBIOS (version %s)\x001.16.3-debian-1.16.3-2~bpo12+1\0more\0";
+        assert_eq!(seabios_version(img).as_deref(), Some("1.16.3-debian-1.16.3-2~bpo12+1"));
+        assert_eq!(seabios_version(b"\0no version\0"), None);
+    }
+
+    #[test]
+    fn kernel_version_from_header() {
+        let mut img = vec![0u8; 0x400];
+        img[0x202..0x206].copy_from_slice(b"HdrS");
+        img[0x20e..0x210].copy_from_slice(&0x100u16.to_le_bytes());
+        img[0x300..0x305].copy_from_slice(b"6.1.0");
+        assert_eq!(kernel_version(&img).as_deref(), Some("6.1.0"));
+        assert_eq!(kernel_version(&[0u8; 16]), None);
+    }
+}

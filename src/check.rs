@@ -1,0 +1,143 @@
+//! The check: boot every machine type both the binary and the database
+//! know, compare each with its baseline, and say what drifted.
+
+use crate::db::{Db, Record, RecordKey};
+use crate::diff::{self, Drift};
+use recorder::qemu::{MachineType, QemuIdentity};
+use recorder::record::Capture;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Outcome for one (machine type, profile).
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Facts identical to the baseline.
+    Clean,
+    /// Facts differ.
+    Drifted {
+        /// Every differing fact.
+        drifts: Vec<Drift>,
+    },
+    /// The database has the machine type, the binary does not.
+    Removed,
+    /// The machine type could not be checked.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// One checked machine type.
+#[derive(Clone, Debug, Serialize)]
+pub struct MachineResult {
+    /// Machine type.
+    pub machine: MachineType,
+    /// Device profile.
+    pub profile: String,
+    /// The baseline compared against.
+    pub baseline: RecordKey,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Differences in inputs between baseline and this run (kernel, probe,
+    /// firmware), which can explain drift that is not QEMU's doing.
+    pub input_notes: Vec<String>,
+}
+
+/// The whole check.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    /// The QEMU build checked.
+    pub qemu: QemuIdentity,
+    /// Per machine type, sorted.
+    pub results: Vec<MachineResult>,
+}
+
+/// Exit code for a clean check.
+pub const EXIT_CLEAN: i32 = 0;
+/// Exit code when something drifted.
+pub const EXIT_DRIFT: i32 = 1;
+/// Exit code when the check could not be completed.
+pub const EXIT_ERROR: i32 = 2;
+
+impl CheckReport {
+    /// 2 if anything could not be checked, else 1 if anything drifted, else 0.
+    pub fn exit_code(&self) -> i32 {
+        if self.results.iter().any(|r| matches!(r.outcome, Outcome::Failed { .. })) {
+            EXIT_ERROR
+        } else if self
+            .results
+            .iter()
+            .any(|r| matches!(r.outcome, Outcome::Drifted { .. } | Outcome::Removed))
+        {
+            EXIT_DRIFT
+        } else {
+            EXIT_CLEAN
+        }
+    }
+}
+
+/// The baseline of each (arch, machine, profile): the record of the oldest
+/// QEMU release, i.e. the release that introduced the machine type.
+pub fn baselines(records: Vec<Record>) -> BTreeMap<(String, MachineType, String), Record> {
+    let mut out: BTreeMap<(String, MachineType, String), Record> = BTreeMap::new();
+    for r in records {
+        let k = (r.key.arch.clone(), r.key.machine.clone(), r.key.profile.clone());
+        match out.get(&k) {
+            Some(existing) if existing.key.qemu_version <= r.key.qemu_version => {}
+            _ => {
+                out.insert(k, r);
+            }
+        }
+    }
+    out
+}
+
+/// Compare one capture with its baseline.
+pub fn compare(db: &Db, baseline: &Record, capture: &Capture) -> MachineResult {
+    let drifts = diff::diff(
+        &baseline.facts,
+        &capture.collection.facts,
+        &|id| db.blob(id).ok(),
+        &|id| capture.collection.blobs.get(id).map(<[u8]>::to_vec),
+    );
+    MachineResult {
+        machine: capture.machine.clone(),
+        profile: capture.profile.clone(),
+        baseline: baseline.key.clone(),
+        outcome: if drifts.is_empty() {
+            Outcome::Clean
+        } else {
+            Outcome::Drifted { drifts }
+        },
+        input_notes: input_notes(baseline, capture),
+    }
+}
+
+fn input_notes(baseline: &Record, capture: &Capture) -> Vec<String> {
+    let (a, b) = (&baseline.provenance, &capture.provenance);
+    let mut notes = Vec::new();
+    if a.kernel.blake3 != b.kernel.blake3 {
+        notes.push(format!(
+            "guest kernel differs from the baseline's ({} → {})",
+            a.kernel.version, b.kernel.version
+        ));
+    }
+    if a.probe.blake3 != b.probe.blake3 {
+        notes.push(format!(
+            "probe binary differs from the baseline's (version {} → {})",
+            a.probe.version, b.probe.version
+        ));
+    }
+    if a.firmware.bios_blake3 != b.firmware.bios_blake3 {
+        notes.push(format!(
+            "BIOS differs from the baseline's ({} → {})",
+            a.firmware.bios_version.as_deref().unwrap_or("?"),
+            b.firmware.bios_version.as_deref().unwrap_or("?")
+        ));
+    }
+    if a.command_line[1..] != b.command_line[1..] {
+        notes.push("QEMU command line differs from the baseline's".into());
+    }
+    notes
+}

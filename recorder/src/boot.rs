@@ -29,7 +29,7 @@ pub const PROFILES: &[Profile] = &[
     },
     Profile {
         name: "virtio",
-        description: "defaults plus one of each common virtio-pci device",
+        description: "one of each common virtio-pci device; its -netdev replaces the default NIC",
         args: &[
             "-netdev",
             "hubport,id=net0,hubid=0",

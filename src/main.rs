@@ -66,6 +66,15 @@ enum Command {
         #[arg(long)]
         path: Option<String>,
     },
+    /// Measure: record the selected machine types into a scratch database and
+    /// compare per-boot time with bare boots (probe powers off at once).
+    Bench {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Bare boots to time (sequentially, one job).
+        #[arg(long, default_value_t = 3)]
+        bare_boots: usize,
+    },
     /// Decode a captured serial log (framed probe stream) into facts.toml and blobs/.
     Decode {
         /// Captured console text.
@@ -142,6 +151,7 @@ fn main() -> ExitCode {
             path,
         } => show(&db, &machine, &profile, qemu_version.as_deref(), path.as_deref()),
         Command::Decode { log, out } => decode(&log, &out),
+        Command::Bench { run, bare_boots } => bench(&run, bare_boots),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
@@ -480,4 +490,98 @@ fn decode(log: &Path, out: &Path) -> Result<i32, Failure> {
     }
     println!("decoded {} blobs and facts.toml into {}", c.blobs.len(), out.display());
     Ok(EXIT_CLEAN)
+}
+
+fn dir_size(p: &Path) -> u64 {
+    walkdir::WalkDir::new(p)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+fn bench(args: &RunArgs, bare_boots: usize) -> Result<i32, Failure> {
+    if args.db.exists() {
+        return Err(Failure(format!(
+            "{}: bench writes a fresh database; give a path that does not exist",
+            args.db.display()
+        )));
+    }
+    let rec = recorder(args)?;
+    let machines = rec_machines(args)?;
+    let profiles = profiles(args)?;
+    let work: Vec<(MachineType, &'static Profile)> = machines
+        .iter()
+        .flat_map(|m| profiles.iter().map(move |p| (m.clone(), *p)))
+        .collect();
+    let Some((first, first_profile)) = work.first().cloned() else {
+        return Err(Failure("no machine type selected".into()));
+    };
+    let jobs = jobs(args);
+    let started = Instant::now();
+    let results = run_all(&rec, &work, jobs);
+    let wall = started.elapsed();
+    let mut captures = Vec::new();
+    let mut failures = 0;
+    for r in results {
+        match r {
+            Ok(c) => captures.push(c),
+            Err(e) => {
+                failures += 1;
+                eprintln!("machine-abi: {e}");
+            }
+        }
+    }
+    let db = Db::open_or_create(&args.db)?;
+    db.write(&captures)?;
+    let load_start = Instant::now();
+    let loaded = db.load_all()?.len();
+    let load = load_start.elapsed();
+    let mut times: Vec<f64> = captures.iter().map(|c| c.boot_time.as_secs_f64()).collect();
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+    let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
+    let probe_boots: Vec<f64> = (0..bare_boots)
+        .map(|_| rec.record(&first, first_profile).map(|c| c.boot_time.as_secs_f64()))
+        .collect::<Result<_, _>>()?;
+    let bare: Vec<f64> = (0..bare_boots)
+        .map(|_| rec.bare_boot(&first, first_profile).map(|d| d.as_secs_f64()))
+        .collect::<Result<_, _>>()?;
+    let avg = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let q = rec.identity();
+    println!(
+        "QEMU {} ({}), {} jobs, {} CPUs",
+        q.version,
+        q.package,
+        jobs,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!("machine types recorded:      {} ({} failed)", captures.len(), failures);
+    println!("wall time, all boots:        {:.1} s", wall.as_secs_f64());
+    println!(
+        "per boot (parallel), mean:   {mean:.2} s   median {median:.2} s   min {:.2} s   max {:.2} s",
+        times.first().unwrap_or(&0.0),
+        times.last().unwrap_or(&0.0)
+    );
+    println!(
+        "{first} sequential, probe:   {:.2} s (mean of {bare_boots})",
+        avg(&probe_boots)
+    );
+    println!(
+        "{first} sequential, bare:    {:.2} s (mean of {bare_boots}; same kernel+initramfs, powers off at once)",
+        avg(&bare)
+    );
+    println!(
+        "probe overhead per boot:     {:+.1} %",
+        (avg(&probe_boots) / avg(&bare).max(1e-9) - 1.0) * 100.0
+    );
+    println!(
+        "database size:               {} bytes ({} records)",
+        dir_size(&args.db),
+        loaded
+    );
+    println!("database load time:          {:.1} ms", load.as_secs_f64() * 1000.0);
+    Ok(if failures == 0 { EXIT_CLEAN } else { EXIT_ERROR })
 }

@@ -296,6 +296,30 @@ impl Recorder {
         })
     }
 
+    /// Boot once with the probe told to power off at once (`mabi.poweroff=1`):
+    /// the cost of firmware and kernel alone, for benchmarks.
+    pub fn bare_boot(&self, machine: &MachineType, profile: &Profile) -> Result<Duration, RecordError> {
+        let mut settings = self.config.settings.clone();
+        settings.append.push_str(" mabi.poweroff=1");
+        let line = boot::command_line(&self.config.qemu, machine, profile, &settings);
+        let serial = self
+            .scratch
+            .path()
+            .join(format!("{}-{}-bare.serial", machine.0, profile.name));
+        let files = BootFiles {
+            kernel: &self.config.kernel,
+            initrd: &self.initrd,
+            serial: &serial,
+        };
+        let out = boot::run(&self.config.qemu, &line, &files, settings.timeout).map_err(|e| RecordError {
+            machine: machine.clone(),
+            profile: profile.name.into(),
+            cause: Cause::Boot(e),
+            serial_tail: String::new(),
+        })?;
+        Ok(out.elapsed)
+    }
+
     /// Record many (machine, profile) pairs on `jobs` threads. `progress` is
     /// called on the calling thread as each finishes (index, result). Results
     /// come back in input order.

@@ -1,0 +1,14 @@
+# Shared paths for the scripts: source it. Fixtures come from scripts/fetch-qemu.
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FIX=${MACHINE_ABI_FIXTURES:-$repo/.cache/fixtures}
+MABI="$repo/target/release/machine-abi"
+PROBE="$repo/target/x86_64-unknown-linux-gnu/release/guest-probe"
+# qemu_args VERSION: the --qemu/--data-dir/--kernel arguments for one release.
+qemu_args() {
+  echo --qemu "$FIX/qemu-$1/usr/bin/qemu-system-x86_64" --data-dir "$FIX/firmware" \
+    --data-dir "$FIX/qemu-$1/usr/share/qemu" --kernel "$FIX/kernel/vmlinuz" --probe "$PROBE"
+}
+build_all() {
+  (cd "$repo" && cargo build --release --locked -q) || return 1
+  "$repo/scripts/build-probe" -q >/dev/null || return 1
+}

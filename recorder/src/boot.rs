@@ -209,7 +209,10 @@ pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -
     let args: Vec<String> = line[1..].iter().map(|a| substitute(a, qemu, files)).collect();
     let _ = fs::remove_file(files.serial);
     let started = Instant::now();
+    use std::os::unix::process::CommandExt;
+    // Own process group, so a timeout also kills whatever a wrapper forked.
     let mut child = Command::new(&qemu.binary)
+        .process_group(0)
         .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -229,6 +232,8 @@ pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -
         match child.try_wait() {
             Ok(Some(status)) => break Ok(status),
             Ok(None) if started.elapsed() >= timeout => {
+                // SAFETY: signals the process group we created above.
+                unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
                 let _ = child.kill();
                 let _ = child.wait();
                 break Err(());

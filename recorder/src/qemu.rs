@@ -142,7 +142,7 @@ pub struct QemuIdentity {
     pub package: String,
     /// blake3 of the binary.
     pub blake3: String,
-    /// ELF GNU build-id.
+    /// ELF GNU build-id (absent when the binary is a wrapper script).
     pub build_id: Option<String>,
 }
 
@@ -176,7 +176,8 @@ impl Qemu {
         let (version, package) = parse_version_line(text.lines().next().unwrap_or(""))
             .ok_or_else(|| self.err(format!("unrecognised -version output {:?}", text.trim())))?;
         let bytes = std::fs::read(&self.binary).map_err(|e| self.err(format!("cannot read: {e}")))?;
-        let build_id = elf::build_id(&bytes).map_err(|e| self.err(format!("ELF: {e}")))?;
+        // A wrapper script in front of QEMU has no build-id; that is not an error.
+        let build_id = elf::build_id(&bytes).ok().flatten();
         Ok(QemuIdentity {
             version,
             package,

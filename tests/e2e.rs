@@ -1,0 +1,718 @@
+//! End-to-end tests of the `machine-abi` binary against real QEMU releases,
+//! real firmware and a real guest kernel (see scripts/fetch-qemu and
+//! scripts/build-probe).
+//!
+//! Every test boots real guests under TCG, so they share as much as they can:
+//! one baseline database (pc-q35-7.2 and pc-i440fx-7.2 recorded with QEMU 7.2)
+//! is recorded once per test process and only ever read; tests that need to
+//! change a database work on a copy.
+//!
+//! Without the fixtures or the probe each test prints why it is skipped and
+//! passes, unless `CI=true`, where a missing fixture fails the test.
+//!
+//! Run with `cargo test --release --test e2e -- --test-threads=2`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+const BIN: &str = env!("CARGO_BIN_EXE_machine-abi");
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+/// The machine types of the baseline.
+const Q35: &str = "pc-q35-7.2";
+const I440FX: &str = "pc-i440fx-7.2";
+
+// ---------------------------------------------------------------------------
+// Fixtures
+
+/// The two QEMU releases under test.
+#[derive(Clone, Copy, Debug)]
+enum Release {
+    V7_2,
+    V10_0,
+}
+
+impl Release {
+    fn dir(self) -> &'static str {
+        match self {
+            Release::V7_2 => "qemu-7.2",
+            Release::V10_0 => "qemu-10.0",
+        }
+    }
+}
+
+/// The fixture tree, a private copy of the probe and a per-process scratch
+/// directory.
+struct Fixtures {
+    dir: PathBuf,
+    /// A copy of the probe taken once per test process, so that a rebuild of
+    /// the probe while the tests run cannot make records of one run differ.
+    probe: PathBuf,
+    /// Scratch directory under target/tmp for this test process.
+    work: PathBuf,
+}
+
+fn fixture_dir() -> PathBuf {
+    std::env::var_os("MACHINE_ABI_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(REPO).join(".cache/fixtures"))
+}
+
+fn probe_path() -> PathBuf {
+    Path::new(REPO).join("target/x86_64-unknown-linux-gnu/release/guest-probe")
+}
+
+static FIXTURES: OnceLock<Result<Fixtures, String>> = OnceLock::new();
+
+/// The fixtures, or `None` (with a skip message) when some are missing.
+/// With `CI=true` a missing fixture panics instead: CI must never skip.
+fn fixtures(test: &str) -> Option<&'static Fixtures> {
+    let dir = fixture_dir();
+    let mut needed = vec![
+        dir.join("firmware/bios-256k.bin"),
+        dir.join("kernel/vmlinuz"),
+        dir.join("kernel/modules"),
+    ];
+    for r in [Release::V7_2, Release::V10_0] {
+        needed.push(dir.join(r.dir()).join("usr/bin/qemu-system-x86_64"));
+        needed.push(dir.join(r.dir()).join("usr/share/qemu"));
+    }
+    needed.push(probe_path());
+    let missing: Vec<String> = needed
+        .iter()
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        let msg = format!(
+            "missing test fixtures: {}; run scripts/fetch-qemu and scripts/build-probe",
+            missing.join(", ")
+        );
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{msg}");
+        }
+        eprintln!("skipping {test}: {msg}");
+        return None;
+    }
+    match FIXTURES.get_or_init(|| set_up(dir)) {
+        Ok(f) => Some(f),
+        Err(e) => panic!("setting up the e2e fixtures failed: {e}"),
+    }
+}
+
+fn set_up(dir: PathBuf) -> Result<Fixtures, String> {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    remove_stale_work_dirs(tmp);
+    let work = tempfile::Builder::new()
+        .prefix("e2e-")
+        .tempdir_in(tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?
+        .keep();
+    let probe = work.join("guest-probe");
+    fs::copy(probe_path(), &probe).map_err(|e| format!("copying {}: {e}", probe_path().display()))?;
+    Ok(Fixtures { dir, probe, work })
+}
+
+/// Statics are never dropped, so every test process leaves its scratch
+/// directory behind; remove those older than a few hours.
+fn remove_stale_work_dirs(tmp: &Path) {
+    let Ok(entries) = fs::read_dir(tmp) else { return };
+    let cutoff = SystemTime::now() - Duration::from_secs(6 * 3600);
+    for e in entries.flatten() {
+        let old = e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < cutoff);
+        if old && e.file_name().to_string_lossy().starts_with("e2e-") {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+impl Fixtures {
+    fn qemu(&self, r: Release) -> PathBuf {
+        self.dir.join(r.dir()).join("usr/bin/qemu-system-x86_64")
+    }
+
+    fn modules(&self) -> PathBuf {
+        self.dir.join("kernel/modules")
+    }
+
+    /// Arguments shared by `record` and `check`: QEMU (or a stand-in for
+    /// it), firmware first, then the release's own data, kernel, probe, jobs.
+    fn boot_args(&self, r: Release, qemu: Option<&Path>) -> Vec<OsString> {
+        let qemu = qemu.map_or_else(|| self.qemu(r), Path::to_path_buf);
+        let mut v: Vec<OsString> = vec!["--qemu".into(), qemu.into()];
+        v.extend(["--data-dir".into(), self.dir.join("firmware").into()]);
+        v.extend([
+            "--data-dir".into(),
+            self.dir.join(r.dir()).join("usr/share/qemu").into(),
+        ]);
+        v.extend(["--kernel".into(), self.dir.join("kernel/vmlinuz").into()]);
+        v.extend(["--probe".into(), self.probe.clone().into()]);
+        v.extend(["-j".into(), "2".into()]);
+        v
+    }
+}
+
+/// Arguments to record the two baseline machine types with QEMU 7.2.
+fn record_baseline_args(fx: &Fixtures, db: &Path) -> Vec<OsString> {
+    let mut a = vec![OsString::from("record")];
+    a.extend(fx.boot_args(Release::V7_2, None));
+    a.extend(["--db".into(), db.into()]);
+    a.extend(["--machine".into(), Q35.into(), "--machine".into(), I440FX.into()]);
+    a
+}
+
+static BASELINE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+
+/// The shared baseline database (recorded on first use). Read it, never
+/// write it: copy it first.
+fn baseline(fx: &Fixtures) -> &'static Path {
+    let r = BASELINE.get_or_init(|| {
+        let db = fx.work.join("baseline");
+        let run = machine_abi(record_baseline_args(fx, &db), &[]);
+        if run.code == Some(0) {
+            Ok(db)
+        } else {
+            Err(run.to_string())
+        }
+    });
+    match r {
+        Ok(p) => p,
+        Err(e) => panic!("recording the shared baseline database failed:\n{e}"),
+    }
+}
+
+static SHIM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+
+/// An ELF executable that runs `/bin/sh $MABI_WRAPPER_SCRIPT args…`, built
+/// from tests/wrappers/exec-shim.rs. machine-abi insists on an ELF `--qemu`
+/// (it reads the build-id), so the wrapper scripts go through this.
+fn shim(fx: &Fixtures) -> &'static Path {
+    let r = SHIM.get_or_init(|| {
+        let src = Path::new(REPO).join("tests/wrappers/exec-shim.rs");
+        let out = fx.work.join("qemu-system-x86_64");
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        let o = Command::new(&rustc)
+            .args(["--edition", "2021", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .output()
+            .map_err(|e| format!("running {}: {e}", rustc.to_string_lossy()))?;
+        if !o.status.success() {
+            return Err(format!(
+                "rustc {} failed: {}",
+                src.display(),
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+        Ok(out)
+    });
+    match r {
+        Ok(p) => p,
+        Err(e) => panic!("building the QEMU wrapper shim failed: {e}"),
+    }
+}
+
+/// Environment that makes the shim act as QEMU wrapped by `script`
+/// (a file in tests/wrappers/).
+fn wrapper_env(fx: &Fixtures, script: &str, real: Release) -> Vec<(&'static str, OsString)> {
+    let script = Path::new(REPO).join("tests/wrappers").join(script);
+    assert!(script.is_file(), "{} is missing", script.display());
+    vec![
+        ("MABI_WRAPPER_SCRIPT", script.into()),
+        ("MABI_REAL_QEMU", fx.qemu(real).into()),
+    ]
+}
+
+// ---------------------------------------------------------------------------
+// Running the binary
+
+/// One finished run of machine-abi.
+struct Run {
+    args: Vec<OsString>,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let args: Vec<_> = self.args.iter().map(|a| a.to_string_lossy()).collect();
+        writeln!(f, "$ machine-abi {}", args.join(" "))?;
+        writeln!(f, "exit code: {:?}", self.code)?;
+        writeln!(f, "--- stdout ---\n{}", self.stdout)?;
+        write!(f, "--- stderr ---\n{}", self.stderr)
+    }
+}
+
+impl Run {
+    fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "unexpected exit code\n{self}");
+        self
+    }
+}
+
+fn machine_abi<I, S>(args: I, envs: &[(&str, OsString)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+    let mut cmd = Command::new(BIN);
+    cmd.args(&args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    Run {
+        args,
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `check` of a release (or a stand-in for it) against a database.
+fn check_args(fx: &Fixtures, r: Release, qemu: Option<&Path>, db: &Path, extra: &[&str]) -> Vec<OsString> {
+    let mut a = vec![OsString::from("check")];
+    a.extend(fx.boot_args(r, qemu));
+    a.extend(["--db".into(), db.into()]);
+    a.extend(extra.iter().map(OsString::from));
+    a
+}
+
+// ---------------------------------------------------------------------------
+// Database trees
+
+/// Every directory (`None`) and file (its bytes) under a root, by relative path.
+type Tree = BTreeMap<String, Option<Vec<u8>>>;
+
+fn tree(root: &Path) -> Tree {
+    let mut t = Tree::new();
+    for e in walkdir::WalkDir::new(root).min_depth(1) {
+        let e = e.unwrap_or_else(|e| panic!("walking {}: {e}", root.display()));
+        let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let content = if e.file_type().is_dir() {
+            None
+        } else {
+            Some(fs::read(e.path()).unwrap_or_else(|err| panic!("{}: {err}", e.path().display())))
+        };
+        t.insert(rel, content);
+    }
+    t
+}
+
+/// Panic with the paths that differ between two trees.
+fn assert_same_tree(a: &Tree, b: &Tree, what: &str) {
+    if a == b {
+        return;
+    }
+    let mut report = Vec::new();
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for k in keys {
+        match (a.get(k), b.get(k)) {
+            (Some(_), None) => report.push(format!("  only in the first: {k}")),
+            (None, Some(_)) => report.push(format!("  only in the second: {k}")),
+            (Some(x), Some(y)) if x != y => {
+                let first_line = match (x, y) {
+                    (Some(x), Some(y)) => String::from_utf8_lossy(x)
+                        .lines()
+                        .zip(String::from_utf8_lossy(y).lines())
+                        .find(|(l, r)| l != r)
+                        .map(|(l, r)| format!(": {l:?} vs {r:?}"))
+                        .unwrap_or_default(),
+                    _ => " (file vs directory)".into(),
+                };
+                report.push(format!("  differs: {k}{first_line}"));
+            }
+            _ => {}
+        }
+    }
+    panic!("{what}: the database trees differ:\n{}", report.join("\n"));
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for (rel, content) in tree(from) {
+        let p = to.join(&rel);
+        match content {
+            None => fs::create_dir_all(&p).unwrap(),
+            Some(bytes) => {
+                fs::create_dir_all(p.parent().unwrap()).unwrap();
+                fs::write(&p, bytes).unwrap();
+            }
+        }
+    }
+}
+
+/// A fresh copy of the baseline database.
+fn baseline_copy(fx: &Fixtures) -> tempfile::TempDir {
+    let base = baseline(fx);
+    let dir = tempfile::tempdir_in(&fx.work).unwrap();
+    copy_tree(base, dir.path());
+    assert_same_tree(&tree(base), &tree(dir.path()), "copy of the baseline");
+    dir
+}
+
+/// The record files of one (machine, profile) in a database.
+fn record_files(db: &Path, machine: &str, profile: &str) -> Vec<PathBuf> {
+    let dir = db.join("records/x86_64").join(machine).join(profile);
+    let mut v: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The one record of (machine, profile) in a database.
+fn only_record(db: &Path, machine: &str, profile: &str) -> PathBuf {
+    let files = record_files(db, machine, profile);
+    assert_eq!(
+        files.len(),
+        1,
+        "expected one record of {machine} ({profile}): {files:?}"
+    );
+    files.into_iter().next().unwrap()
+}
+
+/// The `COULD NOT CHECK` line of a machine type in a text report.
+fn could_not_check_line<'a>(run: &'a Run, machine: &str) -> &'a str {
+    run.stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{machine} (")) && l.contains("COULD NOT CHECK"))
+        .unwrap_or_else(|| panic!("no COULD NOT CHECK line for {machine}\n{run}"))
+}
+
+/// A failed check of one machine type: exit 2, the failure line names the
+/// machine type and contains `cause`, the summary counts it, and the
+/// database is untouched.
+fn assert_check_fails(fx: &Fixtures, qemu: Option<&Path>, extra: &[&str], envs: &[(&str, OsString)], cause: &str) {
+    let db = baseline(fx);
+    let before = tree(db);
+    let mut args = vec!["--machine", Q35];
+    args.extend_from_slice(extra);
+    let run = machine_abi(check_args(fx, Release::V7_2, qemu, db, &args), envs);
+    run.expect_code(2);
+    let line = could_not_check_line(&run, Q35);
+    assert!(
+        line.contains(&format!("{Q35} (default): ")) && line.contains(cause),
+        "the failure line must name {Q35} and say {cause:?}: {line:?}\n{run}"
+    );
+    let summary = run.stdout.lines().rev().find(|l| !l.is_empty()).unwrap_or("");
+    assert!(
+        summary.starts_with("1 machine types checked, 0 drifted") && summary.ends_with("1 could not be checked"),
+        "summary {summary:?}\n{run}"
+    );
+    assert_same_tree(&before, &tree(db), "check must not change the database");
+}
+
+// ---------------------------------------------------------------------------
+// The tests
+
+#[test]
+fn record_is_reproducible() {
+    let Some(fx) = fixtures("record_is_reproducible") else {
+        return;
+    };
+    let first = tree(baseline(fx));
+    for m in [Q35, I440FX] {
+        assert!(
+            first
+                .keys()
+                .any(|k| k.starts_with(&format!("records/x86_64/{m}/default/")) && k.ends_with(".toml")),
+            "the baseline has no record of {m}: {:?}",
+            first.keys().collect::<Vec<_>>()
+        );
+    }
+    assert!(
+        first.keys().any(|k| k.starts_with("blobs/")),
+        "the baseline has no blobs"
+    );
+    for n in 2..=3 {
+        let db = tempfile::tempdir_in(&fx.work).unwrap();
+        let run = machine_abi(record_baseline_args(fx, db.path()), &[]);
+        run.expect_code(0);
+        assert_same_tree(&first, &tree(db.path()), &format!("recording #1 vs recording #{n}"));
+    }
+}
+
+#[test]
+fn check_same_release_is_clean() {
+    let Some(fx) = fixtures("check_same_release_is_clean") else {
+        return;
+    };
+    let db = baseline(fx);
+    let run = machine_abi(check_args(fx, Release::V7_2, None, db, &[]), &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("2 machine types checked, 0 drifted"), "{run}");
+}
+
+#[test]
+fn check_new_release_reports_drift() {
+    let Some(fx) = fixtures("check_new_release_reports_drift") else {
+        return;
+    };
+    let db = baseline(fx);
+
+    let run = machine_abi(check_args(fx, Release::V10_0, None, db, &[]), &[]);
+    run.expect_code(1);
+    let block = run
+        .stdout
+        .split("\n\n")
+        .find(|b| b.starts_with(&format!("{Q35} (default) against QEMU ")))
+        .unwrap_or_else(|| panic!("no block for {Q35}\n{run}"));
+    for table in ["acpi.APIC", "acpi.DSDT"] {
+        assert!(
+            block.lines().any(|l| l.trim_start().starts_with(table)),
+            "the {Q35} block does not mention {table}:\n{block}"
+        );
+    }
+    let summary = run.stdout.lines().rev().find(|l| !l.is_empty()).unwrap_or("");
+    assert!(
+        summary.starts_with("2 machine types checked, 2 drifted"),
+        "summary {summary:?}\n{run}"
+    );
+
+    let run = machine_abi(check_args(fx, Release::V10_0, None, db, &["--format", "json"]), &[]);
+    run.expect_code(1);
+    let doc: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("check --format json is not JSON: {e}\n{run}"));
+    let results = doc["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results array\n{run}"));
+    assert_eq!(results.len(), 2, "{run}");
+    for r in results {
+        assert_eq!(r["outcome"]["status"], "drifted", "{r:#}");
+    }
+    let q35 = results
+        .iter()
+        .find(|r| r["machine"] == Q35)
+        .unwrap_or_else(|| panic!("no result for {Q35}\n{run}"));
+    let paths: Vec<&str> = q35["outcome"]["drifts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no drifts array: {q35:#}"))
+        .iter()
+        .filter_map(|d| d["path"].as_str())
+        .collect();
+    for table in ["acpi.APIC", "acpi.DSDT"] {
+        assert!(
+            paths.iter().any(|p| p.starts_with(table)),
+            "no {table} drift in {paths:?}"
+        );
+    }
+}
+
+#[test]
+fn qemu_killed_mid_boot() {
+    let Some(fx) = fixtures("qemu_killed_mid_boot") else {
+        return;
+    };
+    let shim = shim(fx);
+    let envs = wrapper_env(fx, "qemu-killed-mid-boot.sh", Release::V7_2);
+    assert_check_fails(fx, Some(shim), &[], &envs, "killed by signal 9");
+
+    // record: all or nothing, so nothing may be written.
+    let db = baseline_copy(fx);
+    let before = tree(db.path());
+    let mut args = vec![OsString::from("record")];
+    args.extend(fx.boot_args(Release::V7_2, Some(shim)));
+    args.extend(["--db".into(), db.path().into(), "--machine".into(), Q35.into()]);
+    let run = machine_abi(args, &envs);
+    run.expect_code(2);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(&format!("{Q35} (default): ")))
+        .unwrap_or_else(|| panic!("no error line naming {Q35}\n{run}"));
+    assert!(line.contains("killed by signal 9"), "{line:?}\n{run}");
+    assert!(run.stderr.contains("nothing written"), "{run}");
+    assert_same_tree(
+        &before,
+        &tree(db.path()),
+        "a failed record must not change the database",
+    );
+}
+
+#[test]
+fn boot_hang_times_out() {
+    let Some(fx) = fixtures("boot_hang_times_out") else {
+        return;
+    };
+    assert_check_fails(fx, None, &["--timeout", "2"], &[], "hung");
+}
+
+#[test]
+fn corrupted_stream() {
+    let Some(fx) = fixtures("corrupted_stream") else { return };
+    let envs = wrapper_env(fx, "qemu-corrupt-stream.sh", Release::V7_2);
+    assert_check_fails(fx, Some(shim(fx)), &[], &envs, "corrupt");
+}
+
+#[test]
+fn newer_schema_database_is_refused() {
+    let Some(fx) = fixtures("newer_schema_database_is_refused") else {
+        return;
+    };
+    let db = baseline_copy(fx);
+    let meta = db.path().join("abi-db.toml");
+    let text = fs::read_to_string(&meta).unwrap();
+    let newer: String = text
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("schema") {
+                "schema = 99"
+            } else {
+                l
+            }
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        newer.contains("schema = 99") && newer != text,
+        "no schema line in {text:?}"
+    );
+    fs::write(&meta, newer).unwrap();
+
+    let list = machine_abi([OsStr::new("list"), OsStr::new("--db"), db.path().as_os_str()], &[]);
+    list.expect_code(2);
+    assert!(list.stderr.contains("newer"), "{list}");
+    let check = machine_abi(check_args(fx, Release::V7_2, None, db.path(), &[]), &[]);
+    check.expect_code(2);
+    assert!(check.stderr.contains("newer"), "{check}");
+}
+
+#[test]
+fn truncated_record_is_refused() {
+    let Some(fx) = fixtures("truncated_record_is_refused") else {
+        return;
+    };
+    let db = baseline_copy(fx);
+    let list = machine_abi([OsStr::new("list"), OsStr::new("--db"), db.path().as_os_str()], &[]);
+    list.expect_code(0);
+    assert_eq!(list.stdout.lines().count(), 2, "{list}");
+
+    let record = only_record(db.path(), Q35, "default");
+    let bytes = fs::read(&record).unwrap();
+    fs::write(&record, &bytes[..bytes.len() / 2]).unwrap();
+    let list = machine_abi([OsStr::new("list"), OsStr::new("--db"), db.path().as_os_str()], &[]);
+    list.expect_code(2);
+    assert!(
+        list.stderr.contains(&record.display().to_string()),
+        "the error must name {}\n{list}",
+        record.display()
+    );
+}
+
+#[test]
+fn probe_loads_modules() {
+    let Some(fx) = fixtures("probe_loads_modules") else {
+        return;
+    };
+    let db = tempfile::tempdir_in(&fx.work).unwrap();
+    let mut args = vec![OsString::from("record")];
+    args.extend(fx.boot_args(Release::V7_2, None));
+    args.extend(["--db".into(), db.path().into(), "--machine".into(), Q35.into()]);
+    args.extend([
+        "--module".into(),
+        "msr".into(),
+        "--modules-dir".into(),
+        fx.modules().into(),
+    ]);
+    machine_abi(args, &[]).expect_code(0);
+
+    let path = only_record(db.path(), Q35, "default");
+    let text = fs::read_to_string(&path).unwrap();
+    let record: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let loads = record
+        .get("facts")
+        .and_then(|f| f.get("probe"))
+        .and_then(|p| p.get("modules"))
+        .and_then(toml::Value::as_array)
+        .unwrap_or_else(|| panic!("{}: no facts.probe.modules", path.display()));
+    let loads: Vec<(&str, &str)> = loads
+        .iter()
+        .map(|m| {
+            let s = |k: &str| m.get(k).and_then(toml::Value::as_str).unwrap_or("");
+            (s("name"), s("result"))
+        })
+        .collect();
+    assert!(loads.contains(&("msr.ko", "loaded")), "module loads: {loads:?}");
+    let provenance = record
+        .get("provenance")
+        .and_then(|p| p.get("kernel"))
+        .and_then(|k| k.get("modules"))
+        .and_then(toml::Value::as_array)
+        .unwrap_or_else(|| panic!("{}: no provenance.kernel.modules", path.display()));
+    assert!(
+        provenance.iter().any(|m| m.as_str() == Some("msr")),
+        "provenance.kernel.modules: {provenance:?}"
+    );
+}
+
+#[test]
+fn virtio_profile_records_virtio_facts() {
+    let Some(fx) = fixtures("virtio_profile_records_virtio_facts") else {
+        return;
+    };
+    let db = tempfile::tempdir_in(&fx.work).unwrap();
+    let mut args = vec![OsString::from("record")];
+    args.extend(fx.boot_args(Release::V7_2, None));
+    args.extend(["--db".into(), db.path().into(), "--machine".into(), Q35.into()]);
+    args.extend(["--profile".into(), "virtio".into()]);
+    machine_abi(args, &[]).expect_code(0);
+
+    let show = machine_abi(
+        [
+            OsStr::new("show"),
+            OsStr::new("--db"),
+            db.path().as_os_str(),
+            OsStr::new(Q35),
+            OsStr::new("--profile"),
+            OsStr::new("virtio"),
+            OsStr::new("--path"),
+            OsStr::new("virtio"),
+        ],
+        &[],
+    );
+    show.expect_code(0);
+
+    // virtio."0000:00:02.0".transport = modern
+    // virtio."0000:00:02.0".features[0] = 0x30bf8024
+    #[derive(Default, Debug)]
+    struct Device {
+        transport: Option<String>,
+        features: Vec<String>,
+    }
+    let mut devices: BTreeMap<String, Device> = BTreeMap::new();
+    for line in show.stdout.lines().filter(|l| !l.starts_with('#')) {
+        let (path, value) = line
+            .split_once(" = ")
+            .unwrap_or_else(|| panic!("not a fact line: {line:?}\n{show}"));
+        let rest = path
+            .strip_prefix("virtio.\"")
+            .unwrap_or_else(|| panic!("not a virtio device fact: {line:?}\n{show}"));
+        let (addr, field) = rest
+            .split_once("\".")
+            .unwrap_or_else(|| panic!("not a virtio device fact: {line:?}\n{show}"));
+        let d = devices.entry(addr.to_string()).or_default();
+        if field == "transport" {
+            d.transport = Some(value.to_string());
+        } else if field.starts_with("features[") {
+            d.features.push(value.to_string());
+        }
+    }
+    assert!(
+        devices.len() >= 6,
+        "expected at least 6 virtio devices: {devices:#?}\n{show}"
+    );
+    for (addr, d) in &devices {
+        assert_eq!(d.transport.as_deref(), Some("modern"), "{addr}: {d:?}");
+        let nonzero = |v: &String| u64::from_str_radix(v.trim_start_matches("0x"), 16).is_ok_and(|n| n != 0);
+        assert!(d.features.iter().any(nonzero), "{addr}: no feature bits: {d:?}");
+    }
+}

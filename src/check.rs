@@ -125,8 +125,8 @@ fn input_notes(baseline: &Record, capture: &Capture) -> Vec<String> {
     }
     if a.probe.blake3 != b.probe.blake3 {
         notes.push(format!(
-            "probe binary differs from the baseline's (version {} → {})",
-            a.probe.version, b.probe.version
+            "probe binary differs from the baseline's (version {} blake3 {:.12} → version {} blake3 {:.12})",
+            a.probe.version, a.probe.blake3, b.probe.version, b.probe.blake3
         ));
     }
     if a.firmware.bios_blake3 != b.firmware.bios_blake3 {

@@ -31,14 +31,20 @@ const LEGACY_CONFIG: u64 = 0x14;
 /// we are past it (no device config has that many `ff` bytes in a row).
 const FF_RUN: usize = 64;
 
-fn past_end(config: &[u8]) -> bool {
-    config.len() >= FF_RUN && config[config.len() - FF_RUN..].iter().all(|&b| b == 0xff)
-}
-
-fn trim_ff(config: &mut Vec<u8>) {
+/// Read device config bytewise from `offset` in a BAR, at most `length` (and
+/// [`MAX_CONFIG`]) bytes, stopping past the end and trimming the `ff` tail.
+fn read_config(src: &dyn Source, dev: &str, bar: u8, offset: u64, length: u64) -> io::Result<Vec<u8>> {
+    let mut config = Vec::new();
+    for i in 0..length.min(u64::from(MAX_CONFIG)) {
+        config.push(src.bar_read(dev, bar, offset + i, 1)? as u8);
+        if config.len() >= FF_RUN && config[config.len() - FF_RUN..].iter().all(|&b| b == 0xff) {
+            break;
+        }
+    }
     while config.last() == Some(&0xff) {
         config.pop();
     }
+    Ok(config)
 }
 
 /// A virtio vendor capability: where one register block lives.
@@ -114,16 +120,10 @@ fn modern(
         src.bar_write(dev, c.bar, c.offset + QUEUE_SELECT, 2, u32::from(q))?;
         queue_sizes.push(src.bar_read(dev, c.bar, c.offset + QUEUE_SIZE, 2)? as u16);
     }
-    let mut config = Vec::new();
-    if let Some(d) = devcfg {
-        for i in 0..u64::from(d.length.min(MAX_CONFIG)) {
-            config.push(src.bar_read(dev, d.bar, d.offset + i, 1)? as u8);
-            if past_end(&config) {
-                break;
-            }
-        }
-    }
-    trim_ff(&mut config);
+    let config = match devcfg {
+        Some(d) => read_config(src, dev, d.bar, d.offset, u64::from(d.length))?,
+        None => Vec::new(),
+    };
     Ok(VirtioDevice {
         pci_device: Hex16(f.device.0),
         transport: "modern".into(),
@@ -151,14 +151,7 @@ fn legacy(src: &dyn Source, dev: &str, f: &PciFunction) -> io::Result<VirtioDevi
         }
         queue_sizes.push(size);
     }
-    let mut config = Vec::new();
-    for off in LEGACY_CONFIG..bar.size.0.min(LEGACY_CONFIG + u64::from(MAX_CONFIG)) {
-        config.push(src.bar_read(dev, 0, off, 1)? as u8);
-        if past_end(&config) {
-            break;
-        }
-    }
-    trim_ff(&mut config);
+    let config = read_config(src, dev, 0, LEGACY_CONFIG, bar.size.0.saturating_sub(LEGACY_CONFIG))?;
     Ok(VirtioDevice {
         pci_device: Hex16(f.device.0),
         transport: "legacy".into(),

@@ -3,10 +3,12 @@
 
 use crate::db::{Db, Record, RecordKey};
 use crate::diff::{self, Drift};
+use crate::rules::Severity;
 use recorder::qemu::{MachineType, QemuIdentity};
 use recorder::record::Capture;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// Outcome for one (machine type, profile).
 #[derive(Clone, Debug, Serialize)]
@@ -37,11 +39,44 @@ pub struct MachineResult {
     pub profile: String,
     /// The baseline compared against.
     pub baseline: RecordKey,
+    /// The baseline's record file.
+    pub record: PathBuf,
     /// What happened.
     pub outcome: Outcome,
     /// Differences in inputs between baseline and this run (kernel, probe,
     /// firmware), which can explain drift that is not QEMU's doing.
     pub input_notes: Vec<String>,
+}
+
+impl MachineResult {
+    /// A result against `baseline` with no input notes.
+    pub fn new(db: &Db, baseline: &RecordKey, profile: &str, outcome: Outcome) -> MachineResult {
+        MachineResult {
+            machine: baseline.machine.clone(),
+            profile: profile.to_string(),
+            baseline: baseline.clone(),
+            record: db.record_path(baseline),
+            outcome,
+            input_notes: Vec::new(),
+        }
+    }
+
+    /// The drifts, if any.
+    pub fn drifts(&self) -> &[Drift] {
+        match &self.outcome {
+            Outcome::Drifted { drifts } => drifts,
+            _ => &[],
+        }
+    }
+
+    /// True when this result makes the check fail at `threshold`.
+    pub fn fails(&self, threshold: Severity) -> bool {
+        match &self.outcome {
+            Outcome::Clean => false,
+            Outcome::Drifted { drifts } => drifts.iter().any(|d| d.severity >= threshold),
+            Outcome::Removed | Outcome::Failed { .. } => true,
+        }
+    }
 }
 
 /// The whole check.
@@ -61,15 +96,12 @@ pub const EXIT_DRIFT: i32 = 1;
 pub const EXIT_ERROR: i32 = 2;
 
 impl CheckReport {
-    /// 2 if anything could not be checked, else 1 if anything drifted, else 0.
-    pub fn exit_code(&self) -> i32 {
+    /// 2 if anything could not be checked, else 1 if a machine type was
+    /// removed or drifted at or above `threshold`, else 0.
+    pub fn exit_code(&self, threshold: Severity) -> i32 {
         if self.results.iter().any(|r| matches!(r.outcome, Outcome::Failed { .. })) {
             EXIT_ERROR
-        } else if self
-            .results
-            .iter()
-            .any(|r| matches!(r.outcome, Outcome::Drifted { .. } | Outcome::Removed))
-        {
+        } else if self.results.iter().any(|r| r.fails(threshold)) {
             EXIT_DRIFT
         } else {
             EXIT_CLEAN
@@ -101,16 +133,14 @@ pub fn compare(db: &Db, baseline: &Record, capture: &Capture) -> MachineResult {
         &|id| db.blob(id).ok(),
         &|id| capture.collection.blobs.get(id).map(<[u8]>::to_vec),
     );
+    let outcome = if drifts.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Drifted { drifts }
+    };
     MachineResult {
-        machine: capture.machine.clone(),
-        profile: capture.profile.clone(),
-        baseline: baseline.key.clone(),
-        outcome: if drifts.is_empty() {
-            Outcome::Clean
-        } else {
-            Outcome::Drifted { drifts }
-        },
         input_notes: input_notes(baseline, capture),
+        ..MachineResult::new(db, &baseline.key, &capture.profile, outcome)
     }
 }
 

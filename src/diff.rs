@@ -1,21 +1,34 @@
-//! The diff engine: flatten two fact documents into `path → value` maps and
-//! report every difference as a [`Drift`]. Bytes are compared first (blob
-//! ids); where a blob differs, the first differing offset is located.
+//! The diff engine: flatten two fact documents into `path → value` maps,
+//! compare, and turn every difference into a classified [`Drift`].
+//!
+//! Bytes are compared first (blob ids, then flattened values). Only where
+//! a raw fact (an ACPI table, a config space, the SMBIOS table, a CPUID
+//! leaf) differs are both sides decoded, and the decoded items replace the
+//! raw drift, so the report names the object or field that changed.
 
+use crate::decode::{self, Decoded};
+use crate::rules::{self, Category, Severity, Subject};
 use guest_probe::blob::BlobId;
+use guest_probe::facts::Probed;
 use guest_probe::Facts;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Where a fact lives in the document, e.g.
-/// `acpi.APIC.header.revision` or `pci."0000:00:02.0".capabilities[offset=0xc8].id`.
+/// `acpi.APIC.header.revision`, `pci."0000:00:02.0"."cap MSI-X.table_size"`
+/// or `acpi.DSDT."Method \_SB.PCI0.EDSM"`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct FactPath(String);
 
 impl FactPath {
+    /// Wrap a path text (as printed by `show`).
+    pub fn new(text: impl Into<String>) -> FactPath {
+        FactPath(text.into())
+    }
+
     /// The path text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -26,9 +39,7 @@ impl FactPath {
         self.0.split(['.', '[']).next().unwrap_or("")
     }
 
-    fn child(&self, key: &str) -> FactPath {
-        let plain = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        let seg = if plain { key.to_string() } else { format!("\"{key}\"") };
+    fn join(&self, seg: String) -> FactPath {
         FactPath(if self.0.is_empty() {
             seg
         } else {
@@ -36,9 +47,91 @@ impl FactPath {
         })
     }
 
-    fn element(&self, label: &str) -> FactPath {
+    /// A map key below this path; quoted unless it is a plain word.
+    pub fn child(&self, key: &str) -> FactPath {
+        let plain = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        self.join(if plain { key.to_string() } else { quote(key) })
+    }
+
+    /// A decoded item below this path. Keys made of words and dots stay
+    /// dotted (`header.revision`); anything else is one quoted segment.
+    pub fn item(&self, key: &str) -> FactPath {
+        let plain = !key.is_empty()
+            && !key.starts_with('.')
+            && !key.ends_with('.')
+            && !key.contains("..")
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        self.join(if plain { key.to_string() } else { quote(key) })
+    }
+
+    /// A list element, labelled by index or by its identity field.
+    pub fn element(&self, label: &str) -> FactPath {
         FactPath(format!("{}[{label}]", self.0))
     }
+
+    /// True if `self` is `other` or lies below it.
+    pub fn is_within(&self, other: &FactPath) -> bool {
+        self.0 == other.0
+            || (self.0.starts_with(&other.0) && matches!(self.0.as_bytes().get(other.0.len()), Some(b'.' | b'[')))
+    }
+
+    /// The segments, unquoted, with list labels as their own segments:
+    /// `pci."0000:00:02.0".bars[index=0].size` → `pci`, `0000:00:02.0`,
+    /// `bars`, `[index=0]`, `size`.
+    pub fn segments(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let mut chars = self.0.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if cur.is_empty() => {
+                    for q in chars.by_ref() {
+                        if q == '"' {
+                            break;
+                        }
+                        cur.push(q);
+                    }
+                    out.push(std::mem::take(&mut cur));
+                    if chars.peek() == Some(&'.') {
+                        chars.next();
+                    }
+                }
+                '.' => {
+                    if !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                }
+                '[' => {
+                    if !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                    let mut label = String::from("[");
+                    for q in chars.by_ref() {
+                        label.push(q);
+                        if q == ']' {
+                            break;
+                        }
+                    }
+                    out.push(label);
+                    if chars.peek() == Some(&'.') {
+                        chars.next();
+                    }
+                }
+                _ => cur.push(c),
+            }
+        }
+        if !cur.is_empty() {
+            out.push(cur);
+        }
+        out
+    }
+}
+
+fn quote(key: &str) -> String {
+    // Keys never carry quotes of their own; replace any so a path stays parseable.
+    format!("\"{}\"", key.replace('"', "'"))
 }
 
 impl fmt::Display for FactPath {
@@ -50,14 +143,43 @@ impl fmt::Display for FactPath {
 /// One fact that differs between the baseline and the new observation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drift {
+    /// Stable id of the rule this drift falls under (see `machine-abi explain`).
+    pub rule: String,
+    /// Part of the machine.
+    pub category: Category,
+    /// How much it matters.
+    pub severity: Severity,
     /// Which fact.
     pub path: FactPath,
     /// Baseline value; `None` when the fact is new.
     pub old: Option<String>,
     /// Observed value; `None` when the fact disappeared.
     pub new: Option<String>,
-    /// For blobs: sizes and the first differing byte.
+    /// For blobs no decoder covers: sizes and the first differing byte.
     pub detail: Option<String>,
+}
+
+impl Drift {
+    fn classified(path: FactPath, old: Option<String>, new: Option<String>, selector_shift: bool) -> Drift {
+        let segments = path.segments();
+        let rule = rules::classify(
+            &Subject {
+                segments: &segments,
+                old: old.as_deref(),
+                new: new.as_deref(),
+            },
+            selector_shift,
+        );
+        Drift {
+            rule: rule.id.to_string(),
+            category: rule.category,
+            severity: rule.severity,
+            path,
+            old,
+            new,
+            detail: None,
+        }
+    }
 }
 
 /// List elements that carry their own identity are keyed by it, so that an
@@ -96,10 +218,12 @@ fn walk(path: FactPath, v: &Value, out: &mut BTreeMap<FactPath, String>) {
                     k.len() == n
                 })
             });
+            // Plain indices are zero-padded so `[10]` sorts after `[9]`.
+            let width = items.len().saturating_sub(1).to_string().len();
             for (i, item) in items.iter().enumerate() {
                 let label = match key_field {
                     Some(f) => format!("{f}={}", item.get(*f).map(scalar).unwrap_or_default()),
-                    None => i.to_string(),
+                    None => format!("{i:0width$}"),
                 };
                 walk(path.element(&label), item, out);
             }
@@ -121,40 +245,307 @@ pub fn flatten(facts: &Facts) -> BTreeMap<FactPath, String> {
     out
 }
 
-/// Compare two fact documents. `old_blob`/`new_blob` fetch blob bytes so a
-/// changed blob can be located; they may return `None`.
-pub fn diff(
-    old: &Facts,
-    new: &Facts,
-    old_blob: &dyn Fn(&BlobId) -> Option<Vec<u8>>,
-    new_blob: &dyn Fn(&BlobId) -> Option<Vec<u8>>,
-) -> Vec<Drift> {
-    let a = flatten(old);
-    let b = flatten(new);
-    let mut out = Vec::new();
-    let mut paths: Vec<&FactPath> = a.keys().chain(b.keys()).collect();
-    paths.sort();
-    paths.dedup();
-    for p in paths {
-        let (x, y) = (a.get(p), b.get(p));
+/// Fetches a blob's bytes by id, if it can.
+pub type BlobSource<'a> = &'a dyn Fn(&BlobId) -> Option<Vec<u8>>;
+
+/// A raw fact with a decoder: where decoded items go, which raw paths the
+/// decoded items make redundant, and the decoded view of each side.
+struct Node {
+    /// Decoded items are reported below this path; an added or removed node
+    /// is reported as this one path.
+    at: FactPath,
+    /// Raw paths the decoded items replace.
+    covers: Vec<FactPath>,
+    /// Decoded old and new side (`None`: absent or undecodable).
+    old: Option<Decoded>,
+    new: Option<Decoded>,
+    /// One-line description of each side, for an added or removed node.
+    old_summary: Option<String>,
+    new_summary: Option<String>,
+}
+
+fn available<T>(p: &Probed<T>) -> Option<&T> {
+    p.available()
+}
+
+fn acpi_nodes(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, out: &mut Vec<Node>) {
+    let root = FactPath(String::new()).child("acpi");
+    let table = |f: &Facts, name: &str| available(&f.acpi)?.get(name).and_then(available).cloned();
+    let names: BTreeSet<String> = [old, new]
+        .iter()
+        .filter_map(|f| available(&f.acpi))
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    for name in names {
+        let (a, b) = (table(old, &name), table(new, &name));
+        if a.as_ref().map(|t| &t.blob) == b.as_ref().map(|t| &t.blob) {
+            continue;
+        }
+        let summary = |t: &Option<guest_probe::facts::AcpiTable>| {
+            t.as_ref().map(|t| match &t.header {
+                Some(h) => format!("{} revision {}, {} bytes", h.signature, h.revision, t.size),
+                None => format!("{} bytes", t.size),
+            })
+        };
+        let at = root.child(&name);
+        out.push(Node {
+            covers: vec![at.clone()],
+            old: a.as_ref().and_then(|t| ob(&t.blob)).map(|b| decode::acpi_table(&b)),
+            new: b.as_ref().and_then(|t| nb(&t.blob)).map(|b| decode::acpi_table(&b)),
+            old_summary: summary(&a),
+            new_summary: summary(&b),
+            at,
+        });
+    }
+}
+
+/// Raw PCI facts that the config space decoder also reads.
+const PCI_DECODED: &[&str] = &[
+    "config",
+    "vendor",
+    "device",
+    "subsystem_vendor",
+    "subsystem",
+    "class",
+    "revision",
+    "header_type",
+    "interrupt_pin",
+    "capabilities",
+    "ext_capabilities",
+    "bridge",
+];
+
+fn pci_nodes(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, out: &mut Vec<Node>) {
+    let root = FactPath(String::new()).child("pci");
+    let function =
+        |f: &Facts, a: &guest_probe::facts::PciAddress| available(&f.pci)?.get(a).and_then(available).cloned();
+    let addrs: BTreeSet<_> = [old, new]
+        .iter()
+        .filter_map(|f| available(&f.pci))
+        .flat_map(|m| m.keys().copied())
+        .collect();
+    for addr in addrs {
+        let (a, b) = (function(old, &addr), function(new, &addr));
+        if a == b {
+            continue;
+        }
+        let at = root.child(&addr.to_string());
+        let summary = |f: &Option<guest_probe::facts::PciFunction>| {
+            f.as_ref()
+                .map(|f| format!("{}:{} class {} revision {}", f.vendor, f.device, f.class, f.revision))
+        };
+        let both = a.is_some() && b.is_some();
+        out.push(Node {
+            // A function present on both sides keeps its raw BARs, topology
+            // and sizes; one that came or went is reported as a whole.
+            covers: if both {
+                PCI_DECODED.iter().map(|k| at.child(k)).collect()
+            } else {
+                vec![at.clone()]
+            },
+            old: a.as_ref().and_then(|f| ob(&f.config)).map(|b| decode::pci_config(&b)),
+            new: b.as_ref().and_then(|f| nb(&f.config)).map(|b| decode::pci_config(&b)),
+            old_summary: summary(&a),
+            new_summary: summary(&b),
+            at,
+        });
+    }
+}
+
+fn smbios_nodes(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, out: &mut Vec<Node>) {
+    let (Some(a), Some(b)) = (available(&old.smbios), available(&new.smbios)) else {
+        return;
+    };
+    let root = FactPath(String::new()).child("smbios");
+    if a.table != b.table {
+        out.push(Node {
+            at: root.child("table"),
+            covers: vec![root.child("table"), root.child("structures")],
+            old: ob(&a.table).map(|t| decode::smbios_table(&t)),
+            new: nb(&b.table).map(|t| decode::smbios_table(&t)),
+            old_summary: Some(a.table.as_str().to_string()),
+            new_summary: Some(b.table.as_str().to_string()),
+        });
+    }
+    if a.entry_point != b.entry_point {
+        out.push(Node {
+            at: root.child("entry_point"),
+            covers: vec![root.child("entry_point")],
+            old: ob(&a.entry_point).map(|t| decode::smbios_entry_point(&t)),
+            new: nb(&b.entry_point).map(|t| decode::smbios_entry_point(&t)),
+            old_summary: Some(a.entry_point.as_str().to_string()),
+            new_summary: Some(b.entry_point.as_str().to_string()),
+        });
+    }
+}
+
+/// `"eax ebx ecx edx"` as the probe records a leaf.
+fn cpuid_regs(text: &str) -> Option<[u32; 4]> {
+    let mut regs = [0u32; 4];
+    let mut parts = text.split_whitespace();
+    for r in &mut regs {
+        *r = u32::from_str_radix(parts.next()?.trim_start_matches("0x"), 16).ok()?;
+    }
+    parts.next().is_none().then_some(regs)
+}
+
+/// `LLLLLLLL.SSSSSSSS` → (leaf, subleaf).
+fn cpuid_key(key: &str) -> Option<(u32, u32)> {
+    let (l, s) = key.split_once('.')?;
+    Some((u32::from_str_radix(l, 16).ok()?, u32::from_str_radix(s, 16).ok()?))
+}
+
+fn cpuid_nodes(old: &Facts, new: &Facts, out: &mut Vec<Node>) {
+    let (Some(a), Some(b)) = (available(&old.cpuid), available(&new.cpuid)) else {
+        return;
+    };
+    let root = FactPath(String::new()).child("cpuid");
+    for x in a {
+        let Some(y) = b.iter().find(|y| y.cpu == x.cpu) else {
+            continue;
+        };
         if x == y {
             continue;
         }
-        let detail = match (x.and_then(|s| BlobId::parse(s)), y.and_then(|s| BlobId::parse(s))) {
-            (Some(i), Some(j)) => match (old_blob(&i), new_blob(&j)) {
-                (Some(u), Some(v)) => Some(blob_detail(&u, &v)),
-                _ => None,
-            },
-            _ => None,
+        let vendor = |c: &guest_probe::facts::CpuCpuid| {
+            c.leaves
+                .get("00000000.00000000")
+                .and_then(|t| cpuid_regs(t))
+                .map(decode::cpuid_vendor)
+                .unwrap_or_default()
         };
-        out.push(Drift {
-            path: p.clone(),
-            old: x.cloned(),
-            new: y.cloned(),
-            detail,
-        });
+        let (va, vb) = (vendor(x), vendor(y));
+        let leaves = root.element(&format!("cpu={}", x.cpu)).child("leaves");
+        let keys: BTreeSet<&String> = x.leaves.keys().chain(y.leaves.keys()).collect();
+        for key in keys {
+            let (p, q) = (x.leaves.get(key), y.leaves.get(key));
+            if p == q {
+                continue;
+            }
+            let Some((leaf, sub)) = cpuid_key(key) else {
+                continue;
+            };
+            let dec = |t: Option<&String>, v: &str| {
+                t.and_then(|t| cpuid_regs(t))
+                    .map(|r| decode::cpuid_leaf(v, leaf, sub, r))
+            };
+            let at = leaves.child(key);
+            out.push(Node {
+                covers: vec![at.clone()],
+                old: dec(p, &va),
+                new: dec(q, &vb),
+                old_summary: p.cloned(),
+                new_summary: q.cloned(),
+                at,
+            });
+        }
     }
+}
+
+/// fw_cfg selectors are handed out in file name order: a file's selector
+/// moves when files are added or removed before it. True when the move of
+/// `name` is exactly what the added and removed files explain.
+fn selector_shift_explained(old: &Facts, new: &Facts, name: &str) -> bool {
+    let (Some(a), Some(b)) = (available(&old.fw_cfg), available(&new.fw_cfg)) else {
+        return false;
+    };
+    let (Some(x), Some(y)) = (a.files.get(name), b.files.get(name)) else {
+        return false;
+    };
+    let (old_sel, new_sel) = (i64::from(x.selector.0), i64::from(y.selector.0));
+    let added = b
+        .files
+        .iter()
+        .filter(|(n, f)| !a.files.contains_key(*n) && i64::from(f.selector.0) < new_sel)
+        .count() as i64;
+    let removed = a
+        .files
+        .iter()
+        .filter(|(n, f)| !b.files.contains_key(*n) && i64::from(f.selector.0) < old_sel)
+        .count() as i64;
+    added != removed && new_sel - old_sel == added - removed
+}
+
+/// Compare two fact documents. `old_blob`/`new_blob` fetch blob bytes so
+/// changed blobs can be decoded; without them raw drift is reported.
+pub fn diff(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSource) -> Vec<Drift> {
+    if old == new {
+        return Vec::new();
+    }
+    let a = flatten(old);
+    let b = flatten(new);
+    let mut raw: BTreeMap<FactPath, (Option<&String>, Option<&String>)> = BTreeMap::new();
+    for p in a.keys().chain(b.keys()) {
+        let (x, y) = (a.get(p), b.get(p));
+        if x != y {
+            raw.insert(p.clone(), (x, y));
+        }
+    }
+
+    let mut nodes = Vec::new();
+    acpi_nodes(old, new, old_blob, new_blob, &mut nodes);
+    pci_nodes(old, new, old_blob, new_blob, &mut nodes);
+    smbios_nodes(old, new, old_blob, new_blob, &mut nodes);
+    cpuid_nodes(old, new, &mut nodes);
+
+    let mut out = Vec::new();
+    for node in nodes {
+        let covered: Vec<FactPath> = raw
+            .keys()
+            .filter(|p| node.covers.iter().any(|c| p.is_within(c)))
+            .cloned()
+            .collect();
+        if covered.is_empty() {
+            continue;
+        }
+        let drifts = match (&node.old, &node.new) {
+            (Some(x), Some(y)) => decoded_drifts(&node.at, x, y),
+            (None, _) | (_, None) if node.old_summary.is_none() || node.new_summary.is_none() => {
+                vec![Drift::classified(
+                    node.at.clone(),
+                    node.old_summary.clone(),
+                    node.new_summary.clone(),
+                    false,
+                )]
+            }
+            // Present on both sides but a blob is missing: keep the raw drift.
+            _ => continue,
+        };
+        if drifts.is_empty() {
+            // Different bytes that decode identically cannot happen with a
+            // complete decoder; keep the raw drift rather than hide it.
+            continue;
+        }
+        for p in covered {
+            raw.remove(&p);
+        }
+        out.extend(drifts);
+    }
+
+    for (p, (x, y)) in raw {
+        let shift = p.category() == "fw_cfg"
+            && p.as_str().ends_with(".selector")
+            && selector_shift_explained(old, new, &p.segments()[2]);
+        let mut d = Drift::classified(p, x.cloned(), y.cloned(), shift);
+        if let (Some(i), Some(j)) = (x.and_then(|s| BlobId::parse(s)), y.and_then(|s| BlobId::parse(s))) {
+            if let (Some(u), Some(v)) = (old_blob(&i), new_blob(&j)) {
+                d.detail = Some(blob_detail(&u, &v));
+            }
+        }
+        out.push(d);
+    }
+    out.sort_by(|x, y| x.path.cmp(&y.path));
     out
+}
+
+fn decoded_drifts(at: &FactPath, old: &Decoded, new: &Decoded) -> Vec<Drift> {
+    let keys: BTreeSet<&String> = old.items().keys().chain(new.items().keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (x, y) = (old.get(k), new.get(k));
+            (x != y).then(|| Drift::classified(at.item(k), x.map(str::to_string), y.map(str::to_string), false))
+        })
+        .collect()
 }
 
 /// Describe how two byte strings differ: sizes, count and first offset.
@@ -185,6 +576,29 @@ mod tests {
             "pci.\"0000:00:02.0\"[offset=0xc8]"
         );
         assert_eq!(FactPath("pci.\"x\"".into()).category(), "pci");
+        assert_eq!(
+            root.child("acpi").child("APIC").item("header.revision").as_str(),
+            "acpi.APIC.header.revision"
+        );
+        assert_eq!(
+            root.child("acpi").child("DSDT").item("Method \\_SB.PCI0.EDSM").as_str(),
+            "acpi.DSDT.\"Method \\_SB.PCI0.EDSM\""
+        );
+    }
+
+    #[test]
+    fn segments_undo_quoting() {
+        let p = FactPath::new("pci.\"0000:00:02.0\".bars[index=0].size");
+        assert_eq!(p.segments(), ["pci", "0000:00:02.0", "bars", "[index=0]", "size"]);
+        let p = FactPath::new("acpi.DSDT.\"Method \\_SB.PCI0.EDSM\"");
+        assert_eq!(p.segments(), ["acpi", "DSDT", "Method \\_SB.PCI0.EDSM"]);
+        let p = FactPath::new("cpuid[cpu=1].leaves.\"00000001.00000000\".ecx.vmx");
+        assert_eq!(
+            p.segments(),
+            ["cpuid", "[cpu=1]", "leaves", "00000001.00000000", "ecx", "vmx"]
+        );
+        assert!(p.is_within(&FactPath::new("cpuid[cpu=1]")));
+        assert!(!p.is_within(&FactPath::new("cpuid[cpu=1].lea")));
     }
 
     #[test]
@@ -209,6 +623,25 @@ mod tests {
                 "words[1]"
             ]
         );
+    }
+
+    #[test]
+    fn indices_sort_numerically() {
+        let v: Value = serde_json::json!({ "q": (0..11).collect::<Vec<u32>>() });
+        let mut out = BTreeMap::new();
+        walk(FactPath(String::new()), &v, &mut out);
+        let values: Vec<&str> = out.values().map(String::as_str).collect();
+        assert_eq!(values, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+    }
+
+    #[test]
+    fn cpuid_text_parses() {
+        assert_eq!(
+            cpuid_regs("0000000d 68747541 444d4163 69746e65"),
+            Some([0xd, 0x68747541, 0x444d4163, 0x69746e65])
+        );
+        assert_eq!(cpuid_regs("0000000d 68747541"), None);
+        assert_eq!(cpuid_key("00000007.00000001"), Some((7, 1)));
     }
 
     #[test]

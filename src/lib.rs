@@ -7,5 +7,7 @@
 
 pub mod check;
 pub mod db;
+pub mod decode;
 pub mod diff;
 pub mod report;
+pub mod rules;

@@ -1,10 +1,11 @@
 //! The `machine-abi` command line.
 
 use clap::{Args, Parser, Subcommand};
-use machine_abi::check::{self, CheckReport, MachineResult, Outcome, EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR};
+use machine_abi::check::{self, CheckReport, MachineResult, Outcome, EXIT_CLEAN, EXIT_ERROR};
 use machine_abi::db::{Db, Record};
 use machine_abi::diff::{self, flatten};
-use machine_abi::report::{self, Format};
+use machine_abi::report::{self, Format, TextStyle};
+use machine_abi::rules::{self, Severity};
 use recorder::boot::{self, BootSettings, Profile};
 use recorder::qemu::{self, MachineType, Qemu};
 use recorder::record::{Capture, RecordError, Recorder, RecorderConfig};
@@ -32,16 +33,23 @@ enum Command {
     Check {
         #[command(flatten)]
         run: RunArgs,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        #[command(flatten)]
+        out: OutputArgs,
     },
-    /// Compare two records, or the newest records of two databases.
+    /// Compare two records, or the newest records of two databases, without booting.
     Diff {
-        /// Record file or database directory.
+        /// Record file or database directory (the baseline side).
         a: PathBuf,
         /// Record file or database directory.
         b: PathBuf,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Explain a drift rule: what it means, why it matters, how it is fixed.
+    /// Without a rule id, list every rule.
+    Explain {
+        /// Rule id, e.g. aml-object-added.
+        rule: Option<String>,
     },
     /// List the records of a database.
     List {
@@ -83,6 +91,64 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Args)]
+struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Colour in the text format.
+    #[arg(long, value_enum, default_value = "auto")]
+    color: Color,
+    /// Also list info-level drift (checksums, lengths, shifted selectors).
+    #[arg(short, long)]
+    verbose: bool,
+    /// Lowest severity that makes the check fail (exit 1).
+    #[arg(long, value_enum, default_value = "break")]
+    fail_on: FailOn,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FailOn {
+    Break,
+    Warn,
+    Info,
+}
+
+impl OutputArgs {
+    fn style(&self) -> TextStyle {
+        TextStyle {
+            color: match self.color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            },
+            verbose: self.verbose,
+        }
+    }
+
+    fn threshold(&self) -> Severity {
+        match self.fail_on {
+            FailOn::Break => Severity::Break,
+            FailOn::Warn => Severity::Warn,
+            FailOn::Info => Severity::Info,
+        }
+    }
+
+    fn emit(&self, report: &CheckReport) -> i32 {
+        let text = report::render(report, self.format, self.style());
+        // A reader that stops early (`| head`) is not an error of the check.
+        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+        report.exit_code(self.threshold())
+    }
 }
 
 #[derive(Args)]
@@ -140,8 +206,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Record(args) => record(&args),
-        Command::Check { run, format } => check(&run, format),
-        Command::Diff { a, b } => diff_cmd(&a, &b),
+        Command::Check { run, out } => check(&run, &out),
+        Command::Diff { a, b, out } => diff_cmd(&a, &b, &out),
+        Command::Explain { rule } => explain(rule.as_deref()),
         Command::List { db } => list(&db),
         Command::Show {
             db,
@@ -312,7 +379,7 @@ fn rec_machines(args: &RunArgs) -> Result<Vec<MachineType>, Failure> {
     Ok(qemu::select(&q.machines()?, &args.machines, args.all_machines))
 }
 
-fn check(args: &RunArgs, format: Format) -> Result<i32, Failure> {
+fn check(args: &RunArgs, out: &OutputArgs) -> Result<i32, Failure> {
     let db = Db::open(&args.db)?;
     let baselines = check::baselines(db.load_all()?);
     if baselines.is_empty() {
@@ -335,27 +402,20 @@ fn check(args: &RunArgs, format: Format) -> Result<i32, Failure> {
             continue;
         }
         let Some(profile) = boot::profile(profile_name) else {
-            results.push(MachineResult {
-                machine: machine.clone(),
-                profile: profile_name.clone(),
-                baseline: baseline.key.clone(),
-                outcome: Outcome::Failed {
+            results.push(MachineResult::new(
+                &db,
+                &baseline.key,
+                profile_name,
+                Outcome::Failed {
                     error: format!("profile {profile_name:?} unknown to this machine-abi"),
                 },
-                input_notes: vec![],
-            });
+            ));
             continue;
         };
         if offered.contains(machine) {
             work.push((machine.clone(), profile));
         } else {
-            results.push(MachineResult {
-                machine: machine.clone(),
-                profile: profile_name.clone(),
-                baseline: baseline.key.clone(),
-                outcome: Outcome::Removed,
-                input_notes: vec![],
-            });
+            results.push(MachineResult::new(&db, &baseline.key, profile_name, Outcome::Removed));
         }
     }
     for (i, r) in run_all(&rec, &work, jobs(args)).into_iter().enumerate() {
@@ -363,13 +423,7 @@ fn check(args: &RunArgs, format: Format) -> Result<i32, Failure> {
         let baseline = &baselines[&(arch.clone(), m.clone(), p.name.to_string())];
         results.push(match r {
             Ok(c) => check::compare(&db, baseline, &c),
-            Err(e) => MachineResult {
-                machine: m.clone(),
-                profile: p.name.into(),
-                baseline: baseline.key.clone(),
-                outcome: Outcome::Failed { error: e.to_string() },
-                input_notes: vec![],
-            },
+            Err(e) => MachineResult::new(&db, &baseline.key, p.name, Outcome::Failed { error: e.to_string() }),
         });
     }
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
@@ -377,8 +431,7 @@ fn check(args: &RunArgs, format: Format) -> Result<i32, Failure> {
         qemu: rec.identity().clone(),
         results,
     };
-    print!("{}", report::render(&report, format));
-    Ok(report.exit_code())
+    Ok(out.emit(&report))
 }
 
 /// Records to compare from a path: a record file, or the newest record per
@@ -403,37 +456,68 @@ fn load_side(p: &Path) -> Result<(Db, Vec<Record>), Failure> {
     }
 }
 
-fn diff_cmd(a: &Path, b: &Path) -> Result<i32, Failure> {
+fn diff_cmd(a: &Path, b: &Path, out: &OutputArgs) -> Result<i32, Failure> {
     let (da, ra) = load_side(a)?;
     let (dbb, rb) = load_side(b)?;
     let single = ra.len() == 1 && rb.len() == 1;
-    let mut changed = 0;
+    let mut results = Vec::new();
+    let mut qemu = None;
     for x in &ra {
         let y = rb.iter().find(|y| {
             single || (&y.key.arch, &y.key.machine, &y.key.profile) == (&x.key.arch, &x.key.machine, &x.key.profile)
         });
         let Some(y) = y else {
-            println!("{}: only in {}", x.key, a.display());
-            changed += 1;
+            results.push(MachineResult::new(&da, &x.key, &x.key.profile, Outcome::Removed));
             continue;
         };
+        qemu.get_or_insert_with(|| y.provenance.qemu.clone());
         let drifts = diff::diff(&x.facts, &y.facts, &|id| da.blob(id).ok(), &|id| dbb.blob(id).ok());
-        if drifts.is_empty() {
-            continue;
-        }
-        changed += 1;
-        println!("{} → {}: {} facts differ", x.key, y.key, drifts.len());
-        for d in drifts {
-            let detail = d.detail.map(|s| format!(" ({s})")).unwrap_or_default();
+        let outcome = if drifts.is_empty() {
+            Outcome::Clean
+        } else {
+            Outcome::Drifted { drifts }
+        };
+        results.push(MachineResult::new(&da, &x.key, &x.key.profile, outcome));
+    }
+    let Some(qemu) = qemu.or_else(|| rb.first().map(|r| r.provenance.qemu.clone())) else {
+        return Err(Failure(format!("{}: no records", b.display())));
+    };
+    Ok(out.emit(&CheckReport { qemu, results }))
+}
+
+fn explain(id: Option<&str>) -> Result<i32, Failure> {
+    let Some(id) = id else {
+        for r in rules::RULES {
             println!(
-                "  {}: {} → {}{detail}",
-                d.path,
-                d.old.as_deref().unwrap_or("(absent)"),
-                d.new.as_deref().unwrap_or("(absent)")
+                "{:26} {:10} {:5}  {}",
+                r.id,
+                r.category.as_str(),
+                r.severity.as_str(),
+                r.summary
             );
         }
-    }
-    Ok(if changed == 0 { EXIT_CLEAN } else { EXIT_DRIFT })
+        return Ok(EXIT_CLEAN);
+    };
+    let Some(r) = rules::rule(id) else {
+        let near: Vec<&str> = rules::RULES
+            .iter()
+            .map(|r| r.id)
+            .filter(|r| r.contains(id) || id.contains(r))
+            .collect();
+        return Err(Failure(format!(
+            "no rule {id:?}{}; `machine-abi explain` lists them all",
+            if near.is_empty() {
+                String::new()
+            } else {
+                format!(" (did you mean {}?)", near.join(", "))
+            }
+        )));
+    };
+    println!("{} ({}, {})\n", r.id, r.category, r.severity);
+    println!("{}\n", r.summary);
+    println!("Why it matters:\n  {}\n", r.why);
+    println!("How it is usually fixed:\n  {}", r.fix);
+    Ok(EXIT_CLEAN)
 }
 
 fn list(db: &Path) -> Result<i32, Failure> {

@@ -1,77 +1,582 @@
-//! Rendering a check for people (text) and for programs (JSON).
+//! Rendering a check: text for terminals, versioned JSON for programs,
+//! JUnit XML for CI dashboards and GitHub Actions workflow annotations.
 
-use crate::check::{CheckReport, Outcome};
+use crate::check::{CheckReport, MachineResult, Outcome};
+use crate::diff::Drift;
+use crate::rules::{Category, Severity};
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// Output formats of `check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// Human-readable text.
+    /// Human-readable text, grouped by machine type then category.
     Text,
-    /// One JSON document (the serialised report).
+    /// One JSON document, schema `docs/report.schema.json`.
     Json,
+    /// JUnit XML, one test case per machine type and profile.
+    Junit,
+    /// GitHub Actions workflow commands (`::error …`), one per change.
+    Github,
+}
+
+/// Options of the text format.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextStyle {
+    /// ANSI colours.
+    pub color: bool,
+    /// Also list info-level drift (checksums, lengths, shifted selectors).
+    pub verbose: bool,
 }
 
 /// Render in the chosen format.
-pub fn render(report: &CheckReport, format: Format) -> String {
+pub fn render(report: &CheckReport, format: Format, style: TextStyle) -> String {
     match format {
-        Format::Text => text(report),
-        Format::Json => serde_json::to_string_pretty(report)
-            .map(|s| s + "\n")
-            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}\n")),
+        Format::Text => text(report, style),
+        Format::Json => json(report),
+        Format::Junit => junit(report),
+        Format::Github => github(report),
     }
 }
 
-/// Short text: one block per machine type that is not clean, then a summary.
-pub fn text(report: &CheckReport) -> String {
+/// Version of the JSON report format; bump on incompatible changes.
+pub const JSON_FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    format: &'static str,
+    format_version: u32,
+    tool_version: &'static str,
+    qemu: &'a recorder::qemu::QemuIdentity,
+    exit_code: i32,
+    summary: Summary,
+    results: Vec<JsonResult<'a>>,
+    drifts: Vec<JsonDrift<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonResult<'a> {
+    machine: &'a str,
+    profile: &'a str,
+    baseline_qemu_version: String,
+    record: String,
+    status: &'static str,
+    error: Option<&'a str>,
+    drift_count: usize,
+    input_notes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonDrift<'a> {
+    machine: &'a str,
+    profile: &'a str,
+    #[serde(flatten)]
+    drift: &'a Drift,
+}
+
+/// Counts over a whole check.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// (machine type, profile) pairs checked.
+    pub checked: usize,
+    /// Pairs with no drift.
+    pub clean: usize,
+    /// Pairs with drift.
+    pub drifted: usize,
+    /// Pairs whose machine type the binary no longer offers.
+    pub removed: usize,
+    /// Pairs that could not be checked.
+    pub failed: usize,
+    /// Changed facts at each severity.
+    pub breaks: usize,
+    /// Changed facts at warn severity.
+    pub warnings: usize,
+    /// Changed facts at info severity.
+    pub info: usize,
+}
+
+impl Summary {
+    /// Count a report.
+    pub fn of(report: &CheckReport) -> Summary {
+        let mut s = Summary {
+            checked: report.results.len(),
+            ..Summary::default()
+        };
+        for r in &report.results {
+            match &r.outcome {
+                Outcome::Clean => s.clean += 1,
+                Outcome::Drifted { drifts } => {
+                    s.drifted += 1;
+                    for d in drifts {
+                        match d.severity {
+                            Severity::Break => s.breaks += 1,
+                            Severity::Warn => s.warnings += 1,
+                            Severity::Info => s.info += 1,
+                        }
+                    }
+                }
+                Outcome::Removed => s.removed += 1,
+                Outcome::Failed { .. } => s.failed += 1,
+            }
+        }
+        s
+    }
+
+    /// Facts changed at any severity.
+    pub fn facts(&self) -> usize {
+        self.breaks + self.warnings + self.info
+    }
+
+    /// The closing line of the text report.
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "{} machine types checked, {} drifted, {} facts changed ({} break, {} warn, {} info)",
+            self.checked,
+            self.drifted,
+            self.facts(),
+            self.breaks,
+            self.warnings,
+            self.info
+        );
+        if self.removed > 0 {
+            let _ = write!(s, ", {} removed", self.removed);
+        }
+        if self.failed > 0 {
+            let _ = write!(s, ", {} could not be checked", self.failed);
+        }
+        s
+    }
+}
+
+fn status(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Clean => "clean",
+        Outcome::Drifted { .. } => "drifted",
+        Outcome::Removed => "removed",
+        Outcome::Failed { .. } => "failed",
+    }
+}
+
+/// The JSON report: one object per result and one per drift.
+pub fn json(report: &CheckReport) -> String {
+    let doc = JsonReport {
+        format: "machine-abi-check",
+        format_version: JSON_FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        qemu: &report.qemu,
+        exit_code: report.exit_code(Severity::Break),
+        summary: Summary::of(report),
+        results: report
+            .results
+            .iter()
+            .map(|r| JsonResult {
+                machine: &r.machine.0,
+                profile: &r.profile,
+                baseline_qemu_version: r.baseline.qemu_version.to_string(),
+                record: r.record.display().to_string(),
+                status: status(&r.outcome),
+                error: match &r.outcome {
+                    Outcome::Failed { error } => Some(error),
+                    _ => None,
+                },
+                drift_count: r.drifts().len(),
+                input_notes: &r.input_notes,
+            })
+            .collect(),
+        drifts: report
+            .results
+            .iter()
+            .flat_map(|r| {
+                r.drifts().iter().map(|d| JsonDrift {
+                    machine: &r.machine.0,
+                    profile: &r.profile,
+                    drift: d,
+                })
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&doc)
+        .map(|s| s + "\n")
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}\n"))
+}
+
+/// Where a drift is, for people: the path without its category, unquoted,
+/// e.g. `APIC header.revision`, `DSDT Method \_SB.PCI0.EDSM`,
+/// `0000:00:1f.2 cap PCIe.slot_cap.HPC`.
+pub fn location(d: &Drift) -> String {
+    let segs = d.path.segments();
+    let rest = segs.get(1..).unwrap_or(&[]);
+    if d.category == Category::Cpuid {
+        // cpuid [cpu=N] leaves L.S item…
+        let leaf = rest.get(2).map(String::as_str).unwrap_or("");
+        let item = rest.get(3..).map(|s| s.join(".")).unwrap_or_default();
+        return format!("leaf {leaf} {item}").trim_end().to_string();
+    }
+    let mut out = String::new();
+    for (i, s) in rest.iter().enumerate() {
+        if i == 0 || s.starts_with('[') {
+            out.push_str(s);
+        } else if i == 1 {
+            out.push(' ');
+            out.push_str(s);
+        } else {
+            out.push('.');
+            out.push_str(s);
+        }
+    }
+    out
+}
+
+fn shorten(v: &str) -> String {
+    const MAX: usize = 120;
+    if v.chars().count() <= MAX {
+        v.to_string()
+    } else {
+        let head: String = v.chars().take(MAX).collect();
+        format!("{head}…")
+    }
+}
+
+/// What happened to the fact, for people: `1 → 3`, `added: …`, `removed (was …)`.
+pub fn change(d: &Drift) -> String {
+    let mut s = match (&d.old, &d.new) {
+        (Some(o), Some(n)) => format!("{} → {}", shorten(o), shorten(n)),
+        (None, Some(n)) => format!("added: {}", shorten(n)),
+        (Some(o), None) => format!("removed (was {})", shorten(o)),
+        (None, None) => "changed".to_string(),
+    };
+    if let Some(detail) = &d.detail {
+        let _ = write!(s, " ({detail})");
+    }
+    s
+}
+
+/// A drift as the text report groups it: CPUID drift seen on every vCPU is
+/// one change, not one per vCPU.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Line {
+    category: Category,
+    severity: std::cmp::Reverse<Severity>,
+    location: String,
+    change: String,
+    rule: String,
+}
+
+fn lines(r: &MachineResult, verbose: bool) -> (Vec<Line>, usize) {
+    let mut cpus: BTreeMap<Line, Vec<String>> = BTreeMap::new();
+    let mut hidden = 0;
+    for d in r.drifts() {
+        if d.severity == Severity::Info && !verbose {
+            hidden += 1;
+            continue;
+        }
+        let line = Line {
+            category: d.category,
+            severity: std::cmp::Reverse(d.severity),
+            location: location(d),
+            change: change(d),
+            rule: d.rule.clone(),
+        };
+        let cpu = d.path.segments().get(1).filter(|s| s.starts_with("[cpu=")).cloned();
+        cpus.entry(line).or_default().extend(cpu);
+    }
+    let n_cpus = cpus.values().map(Vec::len).max().unwrap_or(0);
+    let out = cpus
+        .into_iter()
+        .map(|(mut l, c)| {
+            if !c.is_empty() && c.len() < n_cpus {
+                let ids: Vec<&str> = c
+                    .iter()
+                    .map(|s| s.trim_start_matches("[cpu=").trim_end_matches(']'))
+                    .collect();
+                l.location = format!("{} (cpu {})", l.location, ids.join(","));
+            }
+            l
+        })
+        .collect();
+    (out, hidden)
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn severity(&self, s: Severity) -> String {
+        let label = format!("{:5}", s.as_str());
+        match s {
+            Severity::Break => self.wrap("1;31", &label),
+            Severity::Warn => self.wrap("33", &label),
+            Severity::Info => self.wrap("2", &label),
+        }
+    }
+}
+
+/// Short text. Machine types with the same changes share one block; a
+/// change already listed for an earlier block is not repeated.
+pub fn text(report: &CheckReport, style: TextStyle) -> String {
+    let paint = Paint(style.color);
     let mut out = String::new();
     let q = &report.qemu;
     let _ = writeln!(out, "machine-abi check of QEMU {} ({})", q.version, q.package);
-    let (mut drifted, mut facts, mut failed, mut removed) = (0, 0, 0, 0);
+
+    // Group drifted results with identical visible changes.
+    let mut groups: Vec<(Vec<&MachineResult>, Vec<Line>, usize)> = Vec::new();
     for r in &report.results {
-        let head = format!("{} ({}) against QEMU {}", r.machine, r.profile, r.baseline.qemu_version);
         match &r.outcome {
-            Outcome::Clean => {}
-            Outcome::Drifted { drifts } => {
-                drifted += 1;
-                facts += drifts.len();
-                let _ = writeln!(out, "\n{head}: {} facts changed", drifts.len());
-                for d in drifts {
-                    let old = d.old.as_deref().unwrap_or("(absent)");
-                    let new = d.new.as_deref().unwrap_or("(absent)");
-                    let _ = write!(out, "  {}: {old} → {new}", d.path);
-                    if let Some(detail) = &d.detail {
-                        let _ = write!(out, " ({detail})");
-                    }
-                    out.push('\n');
+            Outcome::Drifted { .. } => {
+                let (ls, hidden) = lines(r, style.verbose);
+                match groups.iter_mut().find(|(_, g, h)| *g == ls && *h == hidden) {
+                    Some(g) => g.0.push(r),
+                    None => groups.push((vec![r], ls, hidden)),
                 }
             }
+            Outcome::Clean => {}
             Outcome::Removed => {
-                removed += 1;
-                let _ = writeln!(out, "\n{head}: machine type no longer offered by this binary");
+                let _ = writeln!(
+                    out,
+                    "\n{} ({}): {}",
+                    paint.wrap("1", &r.machine.0),
+                    r.profile,
+                    paint.wrap("1;31", "machine type no longer offered by this binary")
+                );
             }
             Outcome::Failed { error } => {
-                failed += 1;
-                let _ = writeln!(out, "\n{head}: COULD NOT CHECK: {error}");
-            }
-        }
-        if !matches!(r.outcome, Outcome::Clean) {
-            for n in &r.input_notes {
-                let _ = writeln!(out, "  note: {n}");
+                let _ = writeln!(
+                    out,
+                    "\n{} ({}): {} {error}",
+                    paint.wrap("1", &r.machine.0),
+                    r.profile,
+                    paint.wrap("1;31", "COULD NOT CHECK:")
+                );
             }
         }
     }
-    let _ = write!(
+
+    let mut shown: BTreeMap<&Line, String> = BTreeMap::new();
+    for (members, ls, hidden) in &groups {
+        let names: Vec<String> = members
+            .iter()
+            .map(|r| format!("{} ({})", r.machine, r.profile))
+            .collect();
+        let label = names.first().cloned().unwrap_or_default();
+        let mut versions: Vec<String> = members.iter().map(|r| r.baseline.qemu_version.to_string()).collect();
+        versions.dedup();
+        let breaks = ls.iter().filter(|l| l.severity.0 == Severity::Break).count();
+        let warns = ls.iter().filter(|l| l.severity.0 == Severity::Warn).count();
+        let mut head = format!(
+            "\n{} against QEMU {}: {} change{} ({breaks} break, {warns} warn",
+            paint.wrap("1", &names.join(", ")),
+            versions.join(", "),
+            ls.len(),
+            if ls.len() == 1 { "" } else { "s" }
+        );
+        if *hidden > 0 {
+            let _ = write!(head, ", {hidden} info hidden");
+        }
+        head.push(')');
+        let _ = writeln!(out, "{head}");
+        let mut repeated: BTreeMap<String, usize> = BTreeMap::new();
+        let mut category = None;
+        for l in ls {
+            if let Some(first) = shown.get(l) {
+                *repeated.entry(first.clone()).or_default() += 1;
+                continue;
+            }
+            shown.insert(l, label.clone());
+            if category != Some(l.category) {
+                category = Some(l.category);
+                let _ = writeln!(out, "  {}", paint.wrap("1", l.category.as_str()));
+            }
+            let _ = writeln!(
+                out,
+                "    {} {}: {}  {}",
+                paint.severity(l.severity.0),
+                l.location,
+                l.change,
+                paint.wrap("2", &format!("[{}]", l.rule))
+            );
+        }
+        for (first, n) in repeated {
+            let _ = writeln!(
+                out,
+                "  … and {n} change{} as listed for {first}",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        let mut notes: Vec<&String> = members.iter().flat_map(|r| &r.input_notes).collect();
+        notes.sort();
+        notes.dedup();
+        for n in notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
+    }
+    let summary = Summary::of(report);
+    let _ = writeln!(out, "\n{}", summary.line());
+    out
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Control characters other than tab/newline are not allowed in XML 1.0.
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn drift_line(d: &Drift) -> String {
+    format!("{} [{}] {}: {}", d.severity, d.rule, location(d), change(d))
+}
+
+/// JUnit XML: one test case per (machine type, profile). Drift at break
+/// severity and removed machine types are failures; a machine type that
+/// could not be checked is an error.
+pub fn junit(report: &CheckReport) -> String {
+    let s = Summary::of(report);
+    let failures = report
+        .results
+        .iter()
+        .filter(|r| r.fails(Severity::Break) && !matches!(r.outcome, Outcome::Failed { .. }))
+        .count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let name = xml_escape(&format!("machine-abi check of QEMU {}", report.qemu.version));
+    let _ = writeln!(
         out,
-        "\n{} machine types checked, {drifted} drifted, {facts} facts changed",
-        report.results.len()
+        "<testsuites name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"{}\">",
+        s.checked, s.failed
     );
-    if removed > 0 {
-        let _ = write!(out, ", {removed} removed");
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"{}\" skipped=\"0\">",
+        s.checked, s.failed
+    );
+    for r in &report.results {
+        let _ = write!(
+            out,
+            "    <testcase classname=\"machine-abi.{}\" name=\"{}\"",
+            xml_escape(&r.profile),
+            xml_escape(&r.machine.0)
+        );
+        let body: Vec<String> = r.drifts().iter().map(drift_line).collect();
+        match &r.outcome {
+            Outcome::Clean => out.push_str("/>\n"),
+            Outcome::Drifted { drifts } => {
+                out.push_str(">\n");
+                let breaks = drifts.iter().filter(|d| d.severity == Severity::Break).count();
+                let text = xml_escape(&body.join("\n"));
+                if breaks > 0 {
+                    let _ = writeln!(
+                        out,
+                        "      <failure type=\"drift\" message=\"{breaks} breaking change{} against QEMU {}\">{text}</failure>",
+                        if breaks == 1 { "" } else { "s" },
+                        r.baseline.qemu_version
+                    );
+                } else {
+                    let _ = writeln!(out, "      <system-out>{text}</system-out>");
+                }
+                out.push_str("    </testcase>\n");
+            }
+            Outcome::Removed => {
+                out.push_str(">\n");
+                let _ = writeln!(
+                    out,
+                    "      <failure type=\"removed\" message=\"machine type no longer offered by this binary\"/>"
+                );
+                out.push_str("    </testcase>\n");
+            }
+            Outcome::Failed { error } => {
+                out.push_str(">\n");
+                let _ = writeln!(
+                    out,
+                    "      <error type=\"could-not-check\" message=\"{}\"/>",
+                    xml_escape(error)
+                );
+                out.push_str("    </testcase>\n");
+            }
+        }
     }
-    if failed > 0 {
-        let _ = write!(out, ", {failed} could not be checked");
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// Escape the message of a workflow command.
+fn gh_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// Escape a property value of a workflow command.
+fn gh_property(s: &str) -> String {
+    gh_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// GitHub Actions annotations: one per distinct change (break → error,
+/// warn → warning; info is left out), pointing at the baseline record and
+/// naming every machine type it was seen on.
+pub fn github(report: &CheckReport) -> String {
+    let mut changes: Vec<(&Drift, String, Vec<String>)> = Vec::new();
+    let mut out = String::new();
+    for r in &report.results {
+        let who = format!("{} ({})", r.machine, r.profile);
+        let file = gh_property(&r.record.display().to_string());
+        match &r.outcome {
+            Outcome::Removed => {
+                let _ = writeln!(
+                    out,
+                    "::error file={file},title=machine-abi: machine type removed::{}",
+                    gh_data(&format!(
+                        "{who}: machine type no longer offered by QEMU {}",
+                        report.qemu.version
+                    ))
+                );
+            }
+            Outcome::Failed { error } => {
+                let _ = writeln!(
+                    out,
+                    "::error title=machine-abi: could not check::{}",
+                    gh_data(&format!("{who}: {error}"))
+                );
+            }
+            _ => {}
+        }
+        for d in r.drifts().iter().filter(|d| d.severity != Severity::Info) {
+            let same = changes
+                .iter_mut()
+                .find(|(x, _, _)| (&x.path, &x.old, &x.new) == (&d.path, &d.old, &d.new));
+            match same {
+                Some((_, _, who_list)) => who_list.push(who.clone()),
+                None => changes.push((d, file.clone(), vec![who.clone()])),
+            }
+        }
     }
-    out.push('\n');
+    for (d, file, who) in changes {
+        let level = if d.severity == Severity::Break {
+            "error"
+        } else {
+            "warning"
+        };
+        let _ = writeln!(
+            out,
+            "::{level} file={file},title={}::{}",
+            gh_property(&format!("machine-abi {}", d.rule)),
+            gh_data(&format!("{}: {}: {}", who.join(", "), location(d), change(d)))
+        );
+    }
+    let _ = writeln!(out, "{}", Summary::of(report).line());
     out
 }

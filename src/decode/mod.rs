@@ -1,0 +1,148 @@
+//! Decoders: turn the raw bytes of a fact (an ACPI table, a PCI config
+//! space, the SMBIOS structure table, a CPUID leaf) into named items, so a
+//! drift says which field or object changed instead of which byte.
+//!
+//! The checker compares bytes first and only decodes where they differ.
+
+use std::collections::BTreeMap;
+
+/// Decode one ACPI table (any signature).
+pub fn acpi_table(table: &[u8]) -> Decoded {
+    raw_lines(table)
+}
+
+/// Decode a PCI function's config space.
+pub fn pci_config(config: &[u8]) -> Decoded {
+    raw_lines(config)
+}
+
+/// Decode the SMBIOS structure table.
+pub fn smbios_table(table: &[u8]) -> Decoded {
+    raw_lines(table)
+}
+
+/// Decode the SMBIOS entry point.
+pub fn smbios_entry_point(ep: &[u8]) -> Decoded {
+    raw_lines(ep)
+}
+
+/// Decode one CPUID leaf (`regs` = eax, ebx, ecx, edx) of a CPU whose leaf 0
+/// names `vendor`.
+pub fn cpuid_leaf(_vendor: &str, _leaf: u32, _subleaf: u32, regs: [u32; 4]) -> Decoded {
+    let mut d = Decoded::new();
+    for (name, v) in ["eax", "ebx", "ecx", "edx"].iter().zip(regs) {
+        d.put(*name, format!("{v:#010x}"));
+    }
+    d
+}
+
+/// The vendor string of CPUID leaf 0 (`regs` = eax, ebx, ecx, edx).
+pub fn cpuid_vendor(regs: [u32; 4]) -> String {
+    let bytes: Vec<u8> = [regs[1], regs[3], regs[2]]
+        .iter()
+        .flat_map(|r| r.to_le_bytes())
+        .collect();
+    String::from_utf8_lossy(&bytes).trim_end_matches('\0').to_string()
+}
+
+/// Bytes no decoder understands: 16-byte hex lines keyed by offset, the
+/// fallback that keeps every decoder complete.
+pub fn raw_lines(bytes: &[u8]) -> Decoded {
+    let mut d = Decoded::new();
+    for (i, chunk) in bytes.chunks(16).enumerate() {
+        let hex: String = chunk.iter().map(|b| format!("{b:02x}")).collect();
+        d.put(format!("raw[{:#06x}]", i * 16), hex);
+    }
+    d
+}
+
+/// The decoded view of one raw fact: a stable key → a human-readable value.
+///
+/// Keys name things by identity, not position, so an inserted element does
+/// not make every later one look changed. A decoder is complete: any change
+/// of the input changes at least one value (bytes it does not understand
+/// are kept as raw items), so nothing drifts unseen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Decoded {
+    items: BTreeMap<String, String>,
+}
+
+impl Decoded {
+    /// An empty view.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add an item. A key already present gets a ` #2`, ` #3`, … suffix, so
+    /// duplicates in malformed input are kept rather than overwritten.
+    pub fn put(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let key = key.into();
+        if let std::collections::btree_map::Entry::Vacant(e) = self.items.entry(key.clone()) {
+            e.insert(value.into());
+            return;
+        }
+        let mut n = 2;
+        while self.items.contains_key(&format!("{key} #{n}")) {
+            n += 1;
+        }
+        self.items.insert(format!("{key} #{n}"), value.into());
+    }
+
+    /// Add every item of `other`, with `prefix` before each key.
+    pub fn extend_prefixed(&mut self, prefix: &str, other: Decoded) {
+        for (k, v) in other.items {
+            self.put(format!("{prefix}{k}"), v);
+        }
+    }
+
+    /// All items, sorted by key.
+    pub fn items(&self) -> &BTreeMap<String, String> {
+        &self.items
+    }
+
+    /// One item's value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.items.get(key).map(String::as_str)
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when nothing was decoded.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_lines_cover_every_byte() {
+        let d = raw_lines(&[0u8; 20]);
+        assert_eq!(d.get("raw[0x0000]"), Some("00000000000000000000000000000000"));
+        assert_eq!(d.get("raw[0x0010]"), Some("00000000"));
+        assert_eq!(d.len(), 2);
+    }
+
+    #[test]
+    fn cpuid_vendor_reads_ebx_edx_ecx() {
+        // Leaf 0 of an AMD CPU as TCG reports it.
+        assert_eq!(cpuid_vendor([0xd, 0x68747541, 0x444d4163, 0x69746e65]), "AuthenticAMD");
+    }
+
+    #[test]
+    fn duplicate_keys_are_kept() {
+        let mut d = Decoded::new();
+        d.put("a", "1");
+        d.put("a", "2");
+        d.put("a", "3");
+        assert_eq!(d.get("a"), Some("1"));
+        assert_eq!(d.get("a #2"), Some("2"));
+        assert_eq!(d.get("a #3"), Some("3"));
+        assert_eq!(d.len(), 3);
+    }
+}

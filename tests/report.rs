@@ -1,0 +1,169 @@
+//! Reports on real records, without booting: the project's QEMU 7.2.22
+//! records in abi-db/ against QEMU 10.0.2 records of the same machine types
+//! (tests/data/db-qemu-10.0.2, made by `machine-abi record` with the pinned
+//! builds of scripts/fetch-qemu).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn machine_abi(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_machine-abi"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("CI")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run machine-abi: {e}"));
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const NEW: &str = "tests/data/db-qemu-10.0.2";
+
+fn diff(format: &str) -> Run {
+    let run = machine_abi(&["diff", "abi-db", NEW, "--format", format, "--color", "never"]);
+    assert_eq!(
+        run.code,
+        Some(1),
+        "diff 7.2 → 10.0 must report drift\n{}{}",
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+fn schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(repo().join("docs/report.schema.json")).expect("docs/report.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+    jsonschema::validator_for(&schema).expect("schema compiles")
+}
+
+fn json_report() -> serde_json::Value {
+    let run = diff("json");
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON: {e}\n{}", run.stdout))
+}
+
+#[test]
+fn json_report_validates_against_its_schema() {
+    let doc = json_report();
+    let validator = schema();
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+
+    // The schema is not vacuous: a wrong severity, a missing field and an
+    // unknown field are each rejected.
+    let mut bad = doc.clone();
+    bad["drifts"][0]["severity"] = "fatal".into();
+    assert!(!validator.is_valid(&bad));
+    let mut bad = doc.clone();
+    bad["drifts"][0].as_object_mut().map(|o| o.remove("rule"));
+    assert!(!validator.is_valid(&bad));
+    let mut bad = doc.clone();
+    bad["summary"]["surprise"] = 1.into();
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn json_report_is_consistent_with_itself() {
+    let doc = json_report();
+    let drifts = doc["drifts"].as_array().expect("drifts");
+    let results = doc["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4);
+    let summary = &doc["summary"];
+    let count = |sev: &str| drifts.iter().filter(|d| d["severity"] == sev).count() as u64;
+    assert_eq!(summary["breaks"].as_u64(), Some(count("break")));
+    assert_eq!(summary["warnings"].as_u64(), Some(count("warn")));
+    assert_eq!(summary["info"].as_u64(), Some(count("info")));
+    for r in results {
+        let n = drifts
+            .iter()
+            .filter(|d| d["machine"] == r["machine"] && d["profile"] == r["profile"])
+            .count() as u64;
+        assert_eq!(r["drift_count"].as_u64(), Some(n), "{r}");
+        assert!(
+            Path::new(&repo()).join(r["record"].as_str().unwrap_or("")).is_file(),
+            "{r}"
+        );
+    }
+    for d in drifts {
+        let id = d["rule"].as_str().unwrap_or("");
+        let rule = machine_abi::rules::rule(id).unwrap_or_else(|| panic!("unknown rule {id}"));
+        assert_eq!(d["severity"], rule.severity.as_str(), "{d}");
+        assert_eq!(d["category"], rule.category.as_str(), "{d}");
+    }
+}
+
+#[test]
+fn same_records_are_clean_in_every_format() {
+    for (format, drift_marker) in [
+        ("text", " break "),
+        ("json", "\"severity\""),
+        ("junit", "<failure"),
+        ("github", "::error"),
+    ] {
+        let run = machine_abi(&["diff", "abi-db", "abi-db", "--format", format]);
+        assert_eq!(run.code, Some(0), "{format}: {}{}", run.stdout, run.stderr);
+        assert!(!run.stdout.contains(drift_marker), "{format}: {}", run.stdout);
+        assert!(
+            run.stdout.contains("4 machine types checked, 0 drifted") || format != "text",
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn junit_has_one_testcase_per_machine_type() {
+    let run = diff("junit");
+    let xml = &run.stdout;
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites "),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<testcase ").count(), 4, "{xml}");
+    assert_eq!(xml.matches("<failure type=\"drift\"").count(), 4, "{xml}");
+    assert!(xml.contains("tests=\"4\" failures=\"4\" errors=\"0\""), "{xml}");
+    for m in ["pc-q35-7.2", "pc-i440fx-7.2"] {
+        assert!(xml.contains(&format!("name=\"{m}\"")), "{xml}");
+    }
+    // Every element opened is closed.
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        xml.matches("</testcase>").count(),
+        "{xml}"
+    );
+    assert!(xml.trim_end().ends_with("</testsuites>"), "{xml}");
+}
+
+#[test]
+fn github_annotations_point_at_the_baseline_records() {
+    let run = diff("github");
+    let annotations: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("::")).collect();
+    assert!(!annotations.is_empty(), "{}", run.stdout);
+    for a in &annotations {
+        assert!(
+            a.starts_with("::error file=abi-db/records/x86_64/")
+                || a.starts_with("::warning file=abi-db/records/x86_64/"),
+            "{a}"
+        );
+        assert!(a.contains(",title=machine-abi "), "{a}");
+        assert!(!a.contains('\n'));
+    }
+    let last = run.stdout.lines().last().unwrap_or("");
+    assert!(last.starts_with("4 machine types checked, 4 drifted"), "{}", run.stdout);
+}

@@ -442,6 +442,62 @@ fn cpuid_nodes(old: &Facts, new: &Facts, out: &mut Vec<Node>) {
     }
 }
 
+/// fw_cfg files that came or went are reported as one drift each, not as
+/// selector, size and content separately.
+fn fw_cfg_nodes(old: &Facts, new: &Facts, out: &mut Vec<Node>) {
+    let (Some(a), Some(b)) = (available(&old.fw_cfg), available(&new.fw_cfg)) else {
+        return;
+    };
+    let root = FactPath(String::new()).child("fw_cfg").child("files");
+    let summary = |f: &guest_probe::facts::FwCfgFile| match f.size {
+        Some(size) => format!("selector {}, {size} bytes", f.selector),
+        None => format!("selector {}", f.selector),
+    };
+    for name in a.files.keys().chain(b.files.keys()) {
+        let (x, y) = (a.files.get(name), b.files.get(name));
+        if x.is_some() && y.is_some() {
+            continue;
+        }
+        let at = root.child(name);
+        out.push(Node {
+            covers: vec![at.clone()],
+            old: None,
+            new: None,
+            old_summary: x.map(summary),
+            new_summary: y.map(summary),
+            at,
+        });
+    }
+}
+
+fn virtio_nodes(old: &Facts, new: &Facts, out: &mut Vec<Node>) {
+    let (Some(a), Some(b)) = (available(&old.virtio), available(&new.virtio)) else {
+        return;
+    };
+    let root = FactPath(String::new()).child("virtio");
+    for (addr, x) in a {
+        let (Some(x), Some(y)) = (available(x), b.get(addr).and_then(available)) else {
+            continue;
+        };
+        if x.features == y.features {
+            continue;
+        }
+        let dec = |d: &guest_probe::facts::VirtioDevice| {
+            let words: Vec<u32> = d.features.iter().map(|w| w.0).collect();
+            decode::virtio::features(d.pci_device.0, &words)
+        };
+        let at = root.child(&addr.to_string()).child("features");
+        out.push(Node {
+            covers: vec![at.clone()],
+            old: Some(dec(x)),
+            new: Some(dec(y)),
+            old_summary: None,
+            new_summary: None,
+            at,
+        });
+    }
+}
+
 /// fw_cfg selectors are handed out in file name order: a file's selector
 /// moves when files are added or removed before it. True when the move of
 /// `name` is exactly what the added and removed files explain.
@@ -487,6 +543,8 @@ pub fn diff(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSource
     pci_nodes(old, new, old_blob, new_blob, &mut nodes);
     smbios_nodes(old, new, old_blob, new_blob, &mut nodes);
     cpuid_nodes(old, new, &mut nodes);
+    virtio_nodes(old, new, &mut nodes);
+    fw_cfg_nodes(old, new, &mut nodes);
 
     let mut out = Vec::new();
     for node in nodes {

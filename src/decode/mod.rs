@@ -6,9 +6,23 @@
 
 use std::collections::BTreeMap;
 
+pub mod acpi;
+pub mod smbios;
+pub mod virtio;
+
 /// Decode one ACPI table (any signature).
 pub fn acpi_table(table: &[u8]) -> Decoded {
-    raw_lines(table)
+    let mut d = acpi::decode(table);
+    if is_aml(table) {
+        d.extend_prefixed("", raw_lines(table.get(36..).unwrap_or_default()));
+    }
+    d
+}
+
+/// DSDT and SSDTs carry AML after the header; the fixed-table decoder
+/// leaves their body to the AML walker.
+fn is_aml(table: &[u8]) -> bool {
+    matches!(table.get(..4), Some(b"DSDT" | b"SSDT"))
 }
 
 /// Decode a PCI function's config space.
@@ -18,12 +32,12 @@ pub fn pci_config(config: &[u8]) -> Decoded {
 
 /// Decode the SMBIOS structure table.
 pub fn smbios_table(table: &[u8]) -> Decoded {
-    raw_lines(table)
+    smbios::decode_table(table)
 }
 
 /// Decode the SMBIOS entry point.
 pub fn smbios_entry_point(ep: &[u8]) -> Decoded {
-    raw_lines(ep)
+    smbios::decode_entry_point(ep)
 }
 
 /// Decode one CPUID leaf (`regs` = eax, ebx, ecx, edx) of a CPU whose leaf 0

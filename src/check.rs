@@ -4,6 +4,7 @@
 use crate::db::{Db, Record, RecordKey};
 use crate::diff::{self, Drift};
 use crate::rules::Severity;
+use crate::waiver::WaiverUse;
 use recorder::qemu::{MachineType, QemuIdentity};
 use recorder::record::Capture;
 use serde::Serialize;
@@ -73,7 +74,7 @@ impl MachineResult {
     pub fn fails(&self, threshold: Severity) -> bool {
         match &self.outcome {
             Outcome::Clean => false,
-            Outcome::Drifted { drifts } => drifts.iter().any(|d| d.severity >= threshold),
+            Outcome::Drifted { drifts } => drifts.iter().any(|d| d.unwaived() && d.severity >= threshold),
             Outcome::Removed | Outcome::Failed { .. } => true,
         }
     }
@@ -86,6 +87,10 @@ pub struct CheckReport {
     pub qemu: QemuIdentity,
     /// Per machine type, sorted.
     pub results: Vec<MachineResult>,
+    /// How the waivers fared (empty when none were applied).
+    pub waivers: WaiverUse,
+    /// Make stale waivers fail the check (`--strict`).
+    pub strict: bool,
 }
 
 /// Exit code for a clean check.
@@ -97,11 +102,12 @@ pub const EXIT_ERROR: i32 = 2;
 
 impl CheckReport {
     /// 2 if anything could not be checked, else 1 if a machine type was
-    /// removed or drifted at or above `threshold`, else 0.
+    /// removed or drifted unwaived at or above `threshold` (or, when
+    /// strict, a waiver is stale), else 0.
     pub fn exit_code(&self, threshold: Severity) -> i32 {
         if self.results.iter().any(|r| matches!(r.outcome, Outcome::Failed { .. })) {
             EXIT_ERROR
-        } else if self.results.iter().any(|r| r.fails(threshold)) {
+        } else if self.results.iter().any(|r| r.fails(threshold)) || (self.strict && !self.waivers.stale.is_empty()) {
             EXIT_DRIFT
         } else {
             EXIT_CLEAN

@@ -157,6 +157,9 @@ pub struct Drift {
     pub new: Option<String>,
     /// For blobs no decoder covers: sizes and the first differing byte.
     pub detail: Option<String>,
+    /// Id of the waiver that accepts this drift, if one does.
+    #[serde(default)]
+    pub waiver: Option<String>,
 }
 
 impl Drift {
@@ -178,7 +181,13 @@ impl Drift {
             old,
             new,
             detail: None,
+            waiver: None,
         }
+    }
+
+    /// True when no waiver accepts this drift.
+    pub fn unwaived(&self) -> bool {
+        self.waiver.is_none()
     }
 }
 
@@ -407,14 +416,17 @@ fn cpuid_nodes(old: &Facts, new: &Facts, out: &mut Vec<Node>) {
         if x == y {
             continue;
         }
-        let vendor = |c: &guest_probe::facts::CpuCpuid| {
-            c.leaves
-                .get("00000000.00000000")
-                .and_then(|t| cpuid_regs(t))
-                .map(decode::cpuid_vendor)
-                .unwrap_or_default()
+        let named = |c: &guest_probe::facts::CpuCpuid, key: &str, f: fn([u32; 4]) -> String| {
+            c.leaves.get(key).and_then(|t| cpuid_regs(t)).map(f).unwrap_or_default()
         };
-        let (va, vb) = (vendor(x), vendor(y));
+        let va = (
+            named(x, "00000000.00000000", decode::cpuid_vendor),
+            named(x, "40000000.00000000", decode::cpuid_hypervisor),
+        );
+        let vb = (
+            named(y, "00000000.00000000", decode::cpuid_vendor),
+            named(y, "40000000.00000000", decode::cpuid_hypervisor),
+        );
         let leaves = root.element(&format!("cpu={}", x.cpu)).child("leaves");
         let keys: BTreeSet<&String> = x.leaves.keys().chain(y.leaves.keys()).collect();
         for key in keys {
@@ -425,9 +437,9 @@ fn cpuid_nodes(old: &Facts, new: &Facts, out: &mut Vec<Node>) {
             let Some((leaf, sub)) = cpuid_key(key) else {
                 continue;
             };
-            let dec = |t: Option<&String>, v: &str| {
+            let dec = |t: Option<&String>, v: &(String, String)| {
                 t.and_then(|t| cpuid_regs(t))
-                    .map(|r| decode::cpuid_leaf(v, leaf, sub, r))
+                    .map(|r| decode::cpuid_leaf(&v.0, &v.1, leaf, sub, r))
             };
             let at = leaves.child(key);
             out.push(Node {

@@ -11,3 +11,4 @@ pub mod decode;
 pub mod diff;
 pub mod report;
 pub mod rules;
+pub mod waiver;

@@ -6,6 +6,7 @@ use machine_abi::db::{Db, Record};
 use machine_abi::diff::{self, flatten};
 use machine_abi::report::{self, Format, TextStyle};
 use machine_abi::rules::{self, Severity};
+use machine_abi::waiver::{self, Waivers, WAIVERS_FILE};
 use recorder::boot::{self, BootSettings, Profile};
 use recorder::qemu::{self, MachineType, Qemu};
 use recorder::record::{Capture, RecordError, Recorder, RecorderConfig};
@@ -107,6 +108,18 @@ struct OutputArgs {
     /// Lowest severity that makes the check fail (exit 1).
     #[arg(long, value_enum, default_value = "break")]
     fail_on: FailOn,
+    /// Extra waiver file, besides the database's waivers.toml (repeatable).
+    #[arg(long = "waivers")]
+    waivers: Vec<PathBuf>,
+    /// Ignore every waiver (show all drift as found).
+    #[arg(long)]
+    no_waivers: bool,
+    /// Fail (exit 1) when a waiver matches nothing this run.
+    #[arg(long)]
+    strict: bool,
+    /// A waiver accepting more facts than this is flagged as too broad.
+    #[arg(long, default_value_t = 40)]
+    broad_threshold: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -143,11 +156,24 @@ impl OutputArgs {
         }
     }
 
-    fn emit(&self, report: &CheckReport) -> i32 {
+    /// Apply the waivers of `db` (and `--waivers`), render, and return the exit code.
+    fn emit(&self, mut report: CheckReport, db: &Db, known: &[MachineType]) -> Result<i32, Failure> {
+        if !self.no_waivers {
+            let mut waivers = Waivers::load(&db.root().join(WAIVERS_FILE), known)?;
+            for f in &self.waivers {
+                if !f.is_file() {
+                    return Err(Failure(format!("{}: no such waiver file", f.display())));
+                }
+                waivers.merge(Waivers::load(f, known)?)?;
+            }
+            report.waivers = waiver::apply(&mut report, &waivers, self.broad_threshold);
+        }
+        report.strict = self.strict;
+        let report = &report;
         let text = report::render(report, self.format, self.style());
         // A reader that stops early (`| head`) is not an error of the check.
         let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-        report.exit_code(self.threshold())
+        Ok(report.exit_code(self.threshold()))
     }
 }
 
@@ -430,8 +456,11 @@ fn check(args: &RunArgs, out: &OutputArgs) -> Result<i32, Failure> {
     let report = CheckReport {
         qemu: rec.identity().clone(),
         results,
+        waivers: Default::default(),
+        strict: false,
     };
-    Ok(out.emit(&report))
+    let known: Vec<MachineType> = baselines.keys().map(|(_, m, _)| m.clone()).collect();
+    out.emit(report, &db, &known)
 }
 
 /// Records to compare from a path: a record file, or the newest record per
@@ -482,7 +511,14 @@ fn diff_cmd(a: &Path, b: &Path, out: &OutputArgs) -> Result<i32, Failure> {
     let Some(qemu) = qemu.or_else(|| rb.first().map(|r| r.provenance.qemu.clone())) else {
         return Err(Failure(format!("{}: no records", b.display())));
     };
-    Ok(out.emit(&CheckReport { qemu, results }))
+    let known: Vec<MachineType> = ra.iter().map(|r| r.key.machine.clone()).collect();
+    let report = CheckReport {
+        qemu,
+        results,
+        waivers: Default::default(),
+        strict: false,
+    };
+    out.emit(report, &da, &known)
 }
 
 fn explain(id: Option<&str>) -> Result<i32, Failure> {

@@ -53,6 +53,7 @@ struct JsonReport<'a> {
     summary: Summary,
     results: Vec<JsonResult<'a>>,
     drifts: Vec<JsonDrift<'a>>,
+    waivers: &'a crate::waiver::WaiverUse,
 }
 
 #[derive(Serialize)]
@@ -94,6 +95,12 @@ pub struct Summary {
     pub warnings: usize,
     /// Changed facts at info severity.
     pub info: usize,
+    /// Changed facts a waiver accepts (not counted above).
+    pub waived: usize,
+    /// Waivers that accepted at least one fact.
+    pub waivers_used: usize,
+    /// Waivers that apply to this check but matched nothing.
+    pub stale_waivers: usize,
 }
 
 impl Summary {
@@ -109,6 +116,10 @@ impl Summary {
                 Outcome::Drifted { drifts } => {
                     s.drifted += 1;
                     for d in drifts {
+                        if !d.unwaived() {
+                            s.waived += 1;
+                            continue;
+                        }
                         match d.severity {
                             Severity::Break => s.breaks += 1,
                             Severity::Warn => s.warnings += 1,
@@ -120,18 +131,20 @@ impl Summary {
                 Outcome::Failed { .. } => s.failed += 1,
             }
         }
+        s.waivers_used = report.waivers.matched.len();
+        s.stale_waivers = report.waivers.stale.len();
         s
     }
 
-    /// Facts changed at any severity.
+    /// Facts changed at any severity, waived or not.
     pub fn facts(&self) -> usize {
-        self.breaks + self.warnings + self.info
+        self.breaks + self.warnings + self.info + self.waived
     }
 
     /// The closing line of the text report.
     pub fn line(&self) -> String {
         let mut s = format!(
-            "{} machine types checked, {} drifted, {} facts changed ({} break, {} warn, {} info)",
+            "{} machine types checked, {} drifted, {} facts changed ({} break, {} warn, {} info unwaived)",
             self.checked,
             self.drifted,
             self.facts(),
@@ -139,6 +152,23 @@ impl Summary {
             self.warnings,
             self.info
         );
+        if self.waived > 0 {
+            let _ = write!(
+                s,
+                ", {} waived by {} waiver{}",
+                self.waived,
+                self.waivers_used,
+                if self.waivers_used == 1 { "" } else { "s" }
+            );
+        }
+        if self.stale_waivers > 0 {
+            let _ = write!(
+                s,
+                ", {} stale waiver{}",
+                self.stale_waivers,
+                if self.stale_waivers == 1 { "" } else { "s" }
+            );
+        }
         if self.removed > 0 {
             let _ = write!(s, ", {} removed", self.removed);
         }
@@ -195,6 +225,7 @@ pub fn json(report: &CheckReport) -> String {
                 })
             })
             .collect(),
+        waivers: &report.waivers,
     };
     serde_json::to_string_pretty(&doc)
         .map(|s| s + "\n")
@@ -267,7 +298,7 @@ fn lines(r: &MachineResult, verbose: bool) -> (Vec<Line>, usize) {
     let mut cpus: BTreeMap<Line, Vec<String>> = BTreeMap::new();
     let mut hidden = 0;
     for d in r.drifts() {
-        if d.severity == Severity::Info && !verbose {
+        if (d.severity == Severity::Info || !d.unwaived()) && !verbose {
             hidden += 1;
             continue;
         }
@@ -276,7 +307,10 @@ fn lines(r: &MachineResult, verbose: bool) -> (Vec<Line>, usize) {
             severity: std::cmp::Reverse(d.severity),
             location: location(d),
             change: change(d),
-            rule: d.rule.clone(),
+            rule: match &d.waiver {
+                Some(w) => format!("{}, waived by {w}", d.rule),
+                None => d.rule.clone(),
+            },
         };
         let cpu = d.path.segments().get(1).filter(|s| s.starts_with("[cpu=")).cloned();
         cpus.entry(line).or_default().extend(cpu);
@@ -379,7 +413,7 @@ pub fn text(report: &CheckReport, style: TextStyle) -> String {
             if ls.len() == 1 { "" } else { "s" }
         );
         if *hidden > 0 {
-            let _ = write!(head, ", {hidden} info hidden");
+            let _ = write!(head, ", {hidden} info or waived hidden");
         }
         head.push(')');
         let _ = writeln!(out, "{head}");
@@ -418,9 +452,38 @@ pub fn text(report: &CheckReport, style: TextStyle) -> String {
             let _ = writeln!(out, "  note: {n}");
         }
     }
+    waiver_notes(report, &paint, &mut out);
     let summary = Summary::of(report);
     let _ = writeln!(out, "\n{}", summary.line());
     out
+}
+
+fn waiver_notes(report: &CheckReport, paint: &Paint, out: &mut String) {
+    let w = &report.waivers;
+    if w.stale.is_empty() && w.broad.is_empty() {
+        return;
+    }
+    out.push('\n');
+    for id in &w.stale {
+        let _ = writeln!(
+            out,
+            "{} waiver {id} matched nothing in this check: the change it accepts is gone; remove it{}",
+            paint.wrap(if report.strict { "1;31" } else { "33" }, "stale:"),
+            if report.strict {
+                " (--strict: this fails the check)"
+            } else {
+                ""
+            }
+        );
+    }
+    for id in &w.broad {
+        let n = w.matched.get(id).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "{} waiver {id} accepted {n} facts; a waiver that broad can hide a real break, narrow its selector",
+            paint.wrap("33", "broad:")
+        );
+    }
 }
 
 fn xml_escape(s: &str) -> String {
@@ -441,7 +504,12 @@ fn xml_escape(s: &str) -> String {
 }
 
 fn drift_line(d: &Drift) -> String {
-    format!("{} [{}] {}: {}", d.severity, d.rule, location(d), change(d))
+    let waived = d
+        .waiver
+        .as_ref()
+        .map(|w| format!(" (waived by {w})"))
+        .unwrap_or_default();
+    format!("{} [{}] {}: {}{waived}", d.severity, d.rule, location(d), change(d))
 }
 
 /// JUnit XML: one test case per (machine type, profile). Drift at break
@@ -478,7 +546,10 @@ pub fn junit(report: &CheckReport) -> String {
             Outcome::Clean => out.push_str("/>\n"),
             Outcome::Drifted { drifts } => {
                 out.push_str(">\n");
-                let breaks = drifts.iter().filter(|d| d.severity == Severity::Break).count();
+                let breaks = drifts
+                    .iter()
+                    .filter(|d| d.severity == Severity::Break && d.unwaived())
+                    .count();
                 let text = xml_escape(&body.join("\n"));
                 if breaks > 0 {
                     let _ = writeln!(
@@ -554,7 +625,11 @@ pub fn github(report: &CheckReport) -> String {
             }
             _ => {}
         }
-        for d in r.drifts().iter().filter(|d| d.severity != Severity::Info) {
+        for d in r
+            .drifts()
+            .iter()
+            .filter(|d| d.severity != Severity::Info && d.unwaived())
+        {
             let same = changes
                 .iter_mut()
                 .find(|(x, _, _)| (&x.path, &x.old, &x.new) == (&d.path, &d.old, &d.new));
@@ -575,6 +650,14 @@ pub fn github(report: &CheckReport) -> String {
             "::{level} file={file},title={}::{}",
             gh_property(&format!("machine-abi {}", d.rule)),
             gh_data(&format!("{}: {}: {}", who.join(", "), location(d), change(d)))
+        );
+    }
+    for id in &report.waivers.stale {
+        let _ = writeln!(
+            out,
+            "::{} title=machine-abi stale waiver::{}",
+            if report.strict { "error" } else { "warning" },
+            gh_data(&format!("waiver {id} matched nothing in this check; remove it"))
         );
     }
     let _ = writeln!(out, "{}", Summary::of(report).line());

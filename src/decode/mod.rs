@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 
 pub mod acpi;
+pub mod cpuid;
+pub mod pci;
 pub mod smbios;
 pub mod virtio;
 
@@ -27,7 +29,7 @@ fn is_aml(table: &[u8]) -> bool {
 
 /// Decode a PCI function's config space.
 pub fn pci_config(config: &[u8]) -> Decoded {
-    raw_lines(config)
+    pci::decode(config)
 }
 
 /// Decode the SMBIOS structure table.
@@ -40,23 +42,26 @@ pub fn smbios_entry_point(ep: &[u8]) -> Decoded {
     smbios::decode_entry_point(ep)
 }
 
-/// Decode one CPUID leaf (`regs` = eax, ebx, ecx, edx) of a CPU whose leaf 0
-/// names `vendor`.
-pub fn cpuid_leaf(_vendor: &str, _leaf: u32, _subleaf: u32, regs: [u32; 4]) -> Decoded {
-    let mut d = Decoded::new();
-    for (name, v) in ["eax", "ebx", "ecx", "edx"].iter().zip(regs) {
-        d.put(*name, format!("{v:#010x}"));
-    }
-    d
+/// Decode one CPUID leaf (`regs` = eax, ebx, ecx, edx) of a CPU whose
+/// leaf 0 names `vendor` and leaf 0x40000000 names `hypervisor`.
+pub fn cpuid_leaf(vendor: &str, hypervisor: &str, leaf: u32, subleaf: u32, regs: [u32; 4]) -> Decoded {
+    // Hypervisor leaves are named after the hypervisor, not the CPU vendor.
+    let namer = if (0x4000_0000..0x4000_0100).contains(&leaf) {
+        hypervisor
+    } else {
+        vendor
+    };
+    cpuid::decode_leaf(namer, leaf, subleaf, regs)
 }
 
 /// The vendor string of CPUID leaf 0 (`regs` = eax, ebx, ecx, edx).
 pub fn cpuid_vendor(regs: [u32; 4]) -> String {
-    let bytes: Vec<u8> = [regs[1], regs[3], regs[2]]
-        .iter()
-        .flat_map(|r| r.to_le_bytes())
-        .collect();
-    String::from_utf8_lossy(&bytes).trim_end_matches('\0').to_string()
+    cpuid::vendor(regs)
+}
+
+/// The hypervisor signature of CPUID leaf 0x40000000.
+pub fn cpuid_hypervisor(regs: [u32; 4]) -> String {
+    cpuid::hypervisor(regs)
 }
 
 /// Bytes no decoder understands: 16-byte hex lines keyed by offset, the

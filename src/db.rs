@@ -25,6 +25,9 @@ use std::path::{Path, PathBuf};
 pub const DB_SCHEMA: u32 = 1;
 /// The top-level file naming the schema.
 pub const DB_FILE: &str = "abi-db.toml";
+/// Suffix of a pending record: an observation waiting for review, written
+/// beside the baseline by `check --pending`.
+pub const PENDING_SUFFIX: &str = ".pending.toml";
 
 /// A database error, always naming the file.
 #[derive(Debug)]
@@ -218,6 +221,13 @@ impl Db {
             .join(format!("{}.toml", key.qemu_version))
     }
 
+    /// Where the pending record of an observation lives.
+    pub fn pending_path(&self, key: &RecordKey) -> PathBuf {
+        let mut p = self.record_path(key);
+        p.set_file_name(format!("{}{PENDING_SUFFIX}", key.qemu_version));
+        p
+    }
+
     fn blob_path(&self, id: &BlobId) -> PathBuf {
         self.root.join("blobs").join(&id.as_str()[..2]).join(id.as_str())
     }
@@ -235,10 +245,23 @@ impl Db {
     /// Write the records of several captures: all blobs first, then each
     /// record. Returns the record paths.
     pub fn write(&self, captures: &[Capture]) -> Result<Vec<PathBuf>, DbError> {
+        self.write_as(captures, false)
+    }
+
+    /// Write captures as pending records (blobs first, as for records).
+    pub fn write_pending(&self, captures: &[Capture]) -> Result<Vec<PathBuf>, DbError> {
+        self.write_as(captures, true)
+    }
+
+    fn write_as(&self, captures: &[Capture], pending: bool) -> Result<Vec<PathBuf>, DbError> {
         let mut texts = Vec::new();
         for c in captures {
             let record = Record::from_capture(c);
-            let path = self.record_path(&record.key);
+            let path = if pending {
+                self.pending_path(&record.key)
+            } else {
+                self.record_path(&record.key)
+            };
             texts.push((path.clone(), record.to_toml().map_err(|e| err(&path, e))?));
         }
         for c in captures {
@@ -258,6 +281,15 @@ impl Db {
     /// Load every record (walking `records/`), sorted by key. Records whose
     /// blobs are missing are an error: the database is corrupt.
     pub fn load_all(&self) -> Result<Vec<Record>, DbError> {
+        Ok(self.load_where(false)?.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Load every pending record with its file, sorted by key.
+    pub fn load_pending(&self) -> Result<Vec<(PathBuf, Record)>, DbError> {
+        self.load_where(true)
+    }
+
+    fn load_where(&self, pending: bool) -> Result<Vec<(PathBuf, Record)>, DbError> {
         let dir = self.root.join("records");
         let mut out = Vec::new();
         if !dir.exists() {
@@ -270,9 +302,12 @@ impl Db {
             if !entry.file_type().is_file() || !name.ends_with(".toml") || name.starts_with('.') {
                 continue;
             }
-            out.push(self.load_record(p)?);
+            if name.ends_with(PENDING_SUFFIX) != pending {
+                continue;
+            }
+            out.push((p.to_path_buf(), self.load_record(p)?));
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.sort_by(|a, b| a.1.key.cmp(&b.1.key));
         Ok(out)
     }
 

@@ -845,12 +845,12 @@ impl<'a> Walker<'a> {
         let from = body.pos;
         let pred = self.expr(&mut body, scope, depth + 1)?;
         let ph = h16(self.span(from, body.pos));
-        self.emit(format!("If {} {ph}", scope), format!("predicate {pred}"), cond);
+        self.emit(format!("If {scope} {ph}"), format!("predicate {pred}"), cond);
         self.term_list(body, scope, &join_cond(cond, format!("if {ph}")), depth + 1);
         if c.pos < c.end && self.t.get(c.pos) == Some(&0xa1) {
             c.pos += 1;
             let body = self.package(c)?;
-            self.emit(format!("Else {} {ph}", scope), "else".into(), cond);
+            self.emit(format!("Else {scope} {ph}"), "else".into(), cond);
             self.term_list(body, scope, &join_cond(cond, format!("else {ph}")), depth + 1);
         }
         Ok(())

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 pub mod acpi;
+pub mod aml;
 pub mod cpuid;
 pub mod pci;
 pub mod smbios;
@@ -16,7 +17,7 @@ pub mod virtio;
 pub fn acpi_table(table: &[u8]) -> Decoded {
     let mut d = acpi::decode(table);
     if is_aml(table) {
-        d.extend_prefixed("", raw_lines(table.get(36..).unwrap_or_default()));
+        d.extend_prefixed("", aml::decode(table));
     }
     d
 }

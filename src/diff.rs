@@ -610,12 +610,140 @@ pub fn diff(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSource
 
 fn decoded_drifts(at: &FactPath, old: &Decoded, new: &Decoded) -> Vec<Drift> {
     let keys: BTreeSet<&String> = old.items().keys().chain(new.items().keys()).collect();
-    keys.into_iter()
-        .filter_map(|k| {
-            let (x, y) = (old.get(k), new.get(k));
-            (x != y).then(|| Drift::classified(at.item(k), x.map(str::to_string), y.map(str::to_string), false))
+    let changed: Vec<&String> = keys.into_iter().filter(|k| old.get(k) != new.get(k)).collect();
+    let renames = if at.category() == "acpi" {
+        aml_renames(old, new, &changed)
+    } else {
+        Vec::new()
+    };
+    let renamed = |k: &str| {
+        renames
+            .iter()
+            .any(|r| r.old_keys.iter().chain(&r.new_keys).any(|x| x == k))
+    };
+    let mut out: Vec<Drift> = changed
+        .into_iter()
+        .filter(|k| !renamed(k))
+        .map(|k| {
+            Drift::classified(
+                at.item(k),
+                old.get(k).map(str::to_string),
+                new.get(k).map(str::to_string),
+                false,
+            )
         })
-        .collect()
+        .collect();
+    for r in renames {
+        let rule = rules::rule("aml-object-renamed").unwrap_or(&rules::RULES[0]);
+        out.push(Drift {
+            rule: rule.id.to_string(),
+            category: rule.category,
+            severity: rule.severity,
+            path: at.item(&r.old_key),
+            old: Some(r.old_name),
+            new: Some(format!(
+                "renamed to {} ({} objects, same contents)",
+                r.new_name,
+                r.old_keys.len()
+            )),
+            detail: None,
+            waiver: None,
+        });
+    }
+    out
+}
+
+/// An AML object that disappeared under one name and appeared under
+/// another with the same kind, parent, value and subtree.
+struct Rename {
+    old_key: String,
+    old_name: String,
+    new_name: String,
+    old_keys: Vec<String>,
+    new_keys: Vec<String>,
+}
+
+/// Split an AML item key `Kind \PATH[ #n]` into kind and path.
+fn aml_key(key: &str) -> Option<(&str, &str)> {
+    let (kind, rest) = key.split_once(' ')?;
+    let path = rest.split(" #").next()?;
+    (path.starts_with('\\') && !path.contains(' ')).then_some((kind, path))
+}
+
+fn parent(path: &str) -> &str {
+    path.rsplit_once('.').map_or("\\", |(p, _)| p)
+}
+
+fn aml_renames(old: &Decoded, new: &Decoded, changed: &[&String]) -> Vec<Rename> {
+    let removed: Vec<&String> = changed.iter().copied().filter(|k| new.get(k).is_none()).collect();
+    let added: Vec<&String> = changed.iter().copied().filter(|k| old.get(k).is_none()).collect();
+    // Every item below `path` in one side, keyed by its kind and relative path.
+    let subtree = |items: &[&String], d: &Decoded, path: &str| -> BTreeMap<(String, String), String> {
+        items
+            .iter()
+            .filter_map(|k| {
+                let (kind, p) = aml_key(k)?;
+                let rel = p.strip_prefix(path)?;
+                (rel.is_empty() || rel.starts_with('.'))
+                    .then(|| ((kind.to_string(), rel.to_string()), d.get(k).unwrap_or("").to_string()))
+            })
+            .collect()
+    };
+    // Something below the object changed in place: then it is not a pure rename.
+    let touched_in_place = |path: &str| {
+        changed.iter().any(|k| {
+            old.get(k).is_some()
+                && new.get(k).is_some()
+                && aml_key(k).is_some_and(|(_, p)| p.strip_prefix(path).is_some_and(|r| r.starts_with('.')))
+        })
+    };
+    let mut out: Vec<Rename> = Vec::new();
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    for r in &removed {
+        let Some((kind, rpath)) = aml_key(r) else { continue };
+        // Only roots: an object whose parent was also removed is handled with it.
+        if removed
+            .iter()
+            .any(|x| aml_key(x).is_some_and(|(_, p)| p == parent(rpath)))
+            || touched_in_place(rpath)
+        {
+            continue;
+        }
+        let before = subtree(&removed, old, rpath);
+        let candidate = added.iter().find(|a| {
+            !used.contains(a.as_str())
+                && aml_key(a).is_some_and(|(k, apath)| {
+                    k == kind
+                        && parent(apath) == parent(rpath)
+                        && apath != rpath
+                        && !touched_in_place(apath)
+                        && subtree(&added, new, apath) == before
+                })
+        });
+        let Some(a) = candidate else { continue };
+        let Some((_, apath)) = aml_key(a) else { continue };
+        let pick = |items: &[&String], path: &str| -> Vec<String> {
+            items
+                .iter()
+                .filter(|k| {
+                    aml_key(k).is_some_and(|(_, p)| {
+                        p.strip_prefix(path)
+                            .is_some_and(|rel| rel.is_empty() || rel.starts_with('.'))
+                    })
+                })
+                .map(|k| k.to_string())
+                .collect()
+        };
+        used.insert(a.to_string());
+        out.push(Rename {
+            old_key: r.to_string(),
+            old_name: rpath.to_string(),
+            new_name: apath.to_string(),
+            old_keys: pick(&removed, rpath),
+            new_keys: pick(&added, apath),
+        });
+    }
+    out
 }
 
 /// Describe how two byte strings differ: sizes, count and first offset.
@@ -712,6 +840,56 @@ mod tests {
         );
         assert_eq!(cpuid_regs("0000000d 68747541"), None);
         assert_eq!(cpuid_key("00000007.00000001"), Some((7, 1)));
+    }
+
+    fn decoded(items: &[(&str, &str)]) -> Decoded {
+        let mut d = Decoded::new();
+        for (k, v) in items {
+            d.put(*k, *v);
+        }
+        d
+    }
+
+    #[test]
+    fn renamed_aml_device_with_same_contents_is_one_info_drift() {
+        let at = FactPath::new("acpi.DSDT");
+        let old = decoded(&[
+            ("Device \\_SB.PCI0.S08", "device"),
+            ("Name \\_SB.PCI0.S08._ADR", "0x10000"),
+            ("Method \\_SB.PCI0.S08._DSM", "4 args, body aa"),
+            ("Name \\_SB.PCI0.X", "0x1"),
+        ]);
+        let new = decoded(&[
+            ("Device \\_SB.PCI0.S10", "device"),
+            ("Name \\_SB.PCI0.S10._ADR", "0x10000"),
+            ("Method \\_SB.PCI0.S10._DSM", "4 args, body aa"),
+            ("Name \\_SB.PCI0.X", "0x2"),
+        ]);
+        let drifts = decoded_drifts(&at, &old, &new);
+        let rules: Vec<(&str, &str)> = drifts.iter().map(|d| (d.rule.as_str(), d.path.as_str())).collect();
+        assert_eq!(
+            rules,
+            [
+                ("aml-object-changed", "acpi.DSDT.\"Name \\_SB.PCI0.X\""),
+                ("aml-object-renamed", "acpi.DSDT.\"Device \\_SB.PCI0.S08\""),
+            ]
+        );
+        assert_eq!(drifts[1].severity, Severity::Info);
+        assert_eq!(
+            drifts[1].new.as_deref(),
+            Some("renamed to \\_SB.PCI0.S10 (3 objects, same contents)")
+        );
+
+        // A different _ADR under the new name is not a rename.
+        let new = decoded(&[
+            ("Device \\_SB.PCI0.S10", "device"),
+            ("Name \\_SB.PCI0.S10._ADR", "0x20000"),
+            ("Method \\_SB.PCI0.S10._DSM", "4 args, body aa"),
+            ("Name \\_SB.PCI0.X", "0x1"),
+        ]);
+        let drifts = decoded_drifts(&at, &old, &new);
+        assert!(drifts.iter().all(|d| d.rule != "aml-object-renamed"), "{drifts:#?}");
+        assert_eq!(drifts.len(), 6);
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub mod check;
 pub mod db;
 pub mod decode;
 pub mod diff;
+pub mod quirks;
 pub mod report;
+pub mod review;
 pub mod rules;
 pub mod waiver;

@@ -5,6 +5,7 @@ use machine_abi::check::{self, CheckReport, MachineResult, Outcome, EXIT_CLEAN, 
 use machine_abi::db::{Db, Record};
 use machine_abi::diff::{self, flatten};
 use machine_abi::report::{self, Format, TextStyle};
+use machine_abi::review;
 use machine_abi::rules::{self, Severity};
 use machine_abi::waiver::{self, Waivers, WAIVERS_FILE};
 use recorder::boot::{self, BootSettings, Profile};
@@ -36,6 +37,62 @@ enum Command {
         run: RunArgs,
         #[command(flatten)]
         out: OutputArgs,
+        /// Write what was observed for machine types with unwaived drift as
+        /// pending records beside the baseline, for `review` / `accept`.
+        #[arg(long)]
+        pending: bool,
+    },
+    /// Show what each pending record (from `check --pending`) changes.
+    Review {
+        /// Database directory.
+        #[arg(long)]
+        db: PathBuf,
+        /// Only these machine types (globs).
+        #[arg(long = "machine")]
+        machines: Vec<String>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Accept the changes of pending records: append waivers with a reason
+    /// to the database's waivers.toml and remove the pending records.
+    Accept {
+        /// Database directory.
+        #[arg(long)]
+        db: PathBuf,
+        /// Only these machine types (globs).
+        #[arg(long = "machine")]
+        machines: Vec<String>,
+        /// Only changes whose fact path matches this glob.
+        #[arg(long)]
+        path: Option<String>,
+        /// Only changes under this rule.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Why the changes are accepted (asked for on a terminal when absent).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Commit, thread or bug that explains the changes.
+        #[arg(long)]
+        link: Option<String>,
+    },
+    /// Discard pending records.
+    Reject {
+        /// Database directory.
+        #[arg(long)]
+        db: PathBuf,
+        /// Only these machine types (globs).
+        #[arg(long = "machine")]
+        machines: Vec<String>,
+    },
+    /// Export the accepted ABI differences per machine type (the quirks list
+    /// for management layers; format in docs/quirks.md).
+    Quirks {
+        /// Database directory.
+        #[arg(long)]
+        db: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "toml")]
+        format: QuirksFormat,
     },
     /// Compare two records, or the newest records of two databases, without booting.
     Diff {
@@ -123,6 +180,12 @@ struct OutputArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum QuirksFormat {
+    Toml,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Color {
     Auto,
     Always,
@@ -157,24 +220,46 @@ impl OutputArgs {
     }
 
     /// Apply the waivers of `db` (and `--waivers`), render, and return the exit code.
-    fn emit(&self, mut report: CheckReport, db: &Db, known: &[MachineType]) -> Result<i32, Failure> {
+    fn load_waivers(&self, db: &Db, known: &[MachineType]) -> Result<Waivers, Failure> {
+        if self.no_waivers {
+            return Ok(Waivers::default());
+        }
+        load_waivers(db, known, &self.waivers)
+    }
+
+    /// Apply the waivers to a report.
+    fn judge(&self, report: &mut CheckReport, db: &Db, known: &[MachineType]) -> Result<(), Failure> {
+        let waivers = self.load_waivers(db, known)?;
         if !self.no_waivers {
-            let mut waivers = Waivers::load(&db.root().join(WAIVERS_FILE), known)?;
-            for f in &self.waivers {
-                if !f.is_file() {
-                    return Err(Failure(format!("{}: no such waiver file", f.display())));
-                }
-                waivers.merge(Waivers::load(f, known)?)?;
-            }
-            report.waivers = waiver::apply(&mut report, &waivers, self.broad_threshold);
+            report.waivers = waiver::apply(report, &waivers, self.broad_threshold);
         }
         report.strict = self.strict;
-        let report = &report;
+        Ok(())
+    }
+
+    fn emit(&self, mut report: CheckReport, db: &Db, known: &[MachineType]) -> Result<i32, Failure> {
+        self.judge(&mut report, db, known)?;
+        Ok(self.print(&report))
+    }
+
+    fn print(&self, report: &CheckReport) -> i32 {
         let text = report::render(report, self.format, self.style());
         // A reader that stops early (`| head`) is not an error of the check.
         let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-        Ok(report.exit_code(self.threshold()))
+        report.exit_code(self.threshold())
     }
+}
+
+/// The database's waivers plus extra files.
+fn load_waivers(db: &Db, known: &[MachineType], extra: &[PathBuf]) -> Result<Waivers, Failure> {
+    let mut waivers = Waivers::load(&db.root().join(WAIVERS_FILE), known)?;
+    for f in extra {
+        if !f.is_file() {
+            return Err(Failure(format!("{}: no such waiver file", f.display())));
+        }
+        waivers.merge(Waivers::load(f, known)?)?;
+    }
+    Ok(waivers)
 }
 
 #[derive(Args)]
@@ -232,7 +317,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Record(args) => record(&args),
-        Command::Check { run, out } => check(&run, &out),
+        Command::Check { run, out, pending } => check(&run, &out, pending),
+        Command::Review { db, machines, out } => review(&db, &machines, &out),
+        Command::Accept {
+            db,
+            machines,
+            path,
+            rule,
+            reason,
+            link,
+        } => accept(&db, &machines, path.as_deref(), rule.as_deref(), reason, link),
+        Command::Reject { db, machines } => reject(&db, &machines),
+        Command::Quirks { db, format } => quirks(&db, format),
         Command::Diff { a, b, out } => diff_cmd(&a, &b, &out),
         Command::Explain { rule } => explain(rule.as_deref()),
         Command::List { db } => list(&db),
@@ -405,7 +501,7 @@ fn rec_machines(args: &RunArgs) -> Result<Vec<MachineType>, Failure> {
     Ok(qemu::select(&q.machines()?, &args.machines, args.all_machines))
 }
 
-fn check(args: &RunArgs, out: &OutputArgs) -> Result<i32, Failure> {
+fn check(args: &RunArgs, out: &OutputArgs, pending: bool) -> Result<i32, Failure> {
     let db = Db::open(&args.db)?;
     let baselines = check::baselines(db.load_all()?);
     if baselines.is_empty() {
@@ -444,23 +540,188 @@ fn check(args: &RunArgs, out: &OutputArgs) -> Result<i32, Failure> {
             results.push(MachineResult::new(&db, &baseline.key, profile_name, Outcome::Removed));
         }
     }
+    let mut captures = Vec::new();
     for (i, r) in run_all(&rec, &work, jobs(args)).into_iter().enumerate() {
         let (m, p) = &work[i];
         let baseline = &baselines[&(arch.clone(), m.clone(), p.name.to_string())];
         results.push(match r {
-            Ok(c) => check::compare(&db, baseline, &c),
+            Ok(c) => {
+                let result = check::compare(&db, baseline, &c);
+                captures.push(c);
+                result
+            }
             Err(e) => MachineResult::new(&db, &baseline.key, p.name, Outcome::Failed { error: e.to_string() }),
         });
     }
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
-    let report = CheckReport {
+    let mut report = CheckReport {
         qemu: rec.identity().clone(),
         results,
         waivers: Default::default(),
         strict: false,
     };
     let known: Vec<MachineType> = baselines.keys().map(|(_, m, _)| m.clone()).collect();
-    out.emit(report, &db, &known)
+    out.judge(&mut report, &db, &known)?;
+    if pending {
+        // Only what a reviewer has to decide on: unwaived drift.
+        let keep: Vec<Capture> = captures
+            .into_iter()
+            .filter(|c| {
+                report.results.iter().any(|r| {
+                    r.machine == c.machine && r.profile == c.profile && r.drifts().iter().any(|d| d.unwaived())
+                })
+            })
+            .collect();
+        for p in db.write_pending(&keep)? {
+            eprintln!("pending: {}", p.display());
+        }
+        if !keep.is_empty() {
+            eprintln!("review with `machine-abi review --db {}`", args.db.display());
+        }
+    }
+    Ok(out.print(&report))
+}
+
+fn review(db: &Path, globs: &[String], out: &OutputArgs) -> Result<i32, Failure> {
+    let db = Db::open(db)?;
+    let pending = review::pending(&db, globs)?;
+    let Some(first) = pending.first() else {
+        println!("nothing pending in {}", db.root().display());
+        return Ok(EXIT_CLEAN);
+    };
+    let qemu = first.record.provenance.qemu.clone();
+    let known: Vec<MachineType> = db.load_all()?.into_iter().map(|r| r.key.machine).collect();
+    let mut report = CheckReport {
+        qemu,
+        results: pending.into_iter().map(|p| p.result).collect(),
+        waivers: Default::default(),
+        strict: false,
+    };
+    out.judge(&mut report, &db, &known)?;
+    out.print(&report);
+    println!(
+        "accept with `machine-abi accept --db {} --reason …`, or reject",
+        db.root().display()
+    );
+    Ok(EXIT_CLEAN)
+}
+
+fn accept(
+    db_dir: &Path,
+    globs: &[String],
+    path: Option<&str>,
+    rule: Option<&str>,
+    reason: Option<String>,
+    link: Option<String>,
+) -> Result<i32, Failure> {
+    let db = Db::open(db_dir)?;
+    let known: Vec<MachineType> = db.load_all()?.into_iter().map(|r| r.key.machine).collect();
+    let waivers = load_waivers(&db, &known, &[])?;
+    let mut pending = review::pending(&db, globs)?;
+    if pending.is_empty() {
+        return Err(Failure(format!("nothing pending in {}", db_dir.display())));
+    }
+    // Drift already waived needs no new waiver.
+    for p in &mut pending {
+        let v = p.record.key.qemu_version.clone();
+        let snapshot = p.result.clone();
+        if let Outcome::Drifted { drifts } = &mut p.result.outcome {
+            for d in drifts.iter_mut() {
+                d.waiver = waivers.find(&snapshot, d, &v).map(|w| w.id.clone());
+            }
+        }
+    }
+    let selected: Vec<review::Change> = review::changes(&pending)
+        .into_iter()
+        .filter(|c| path.is_none_or(|g| waiver::glob_match(g, c.drift.path.as_str())))
+        .filter(|c| rule.is_none_or(|r| r == c.drift.rule))
+        .collect();
+    let all_selected = path.is_none() && rule.is_none();
+    let interactive = std::io::stdin().is_terminal() && std::env::var_os("CI").is_none();
+    let mut accepted = Vec::new();
+    for c in selected {
+        let why = match &reason {
+            Some(r) => r.clone(),
+            None if interactive => {
+                println!(
+                    "{} on {}:\n  {}: {}",
+                    c.drift.rule,
+                    c.machines.iter().cloned().collect::<Vec<_>>().join(", "),
+                    report::location(&c.drift),
+                    report::change(&c.drift)
+                );
+                print!("reason (empty to skip): ");
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                line.trim().to_string()
+            }
+            None => {
+                return Err(Failure(
+                    "accept needs --reason (nothing is accepted without a reason, and never implicitly in CI)".into(),
+                ))
+            }
+        };
+        accepted.push((c, why, link.clone()));
+    }
+    if accepted.is_empty() {
+        println!("nothing accepted");
+        return Ok(EXIT_CLEAN);
+    }
+    let text = review::waiver_text(&accepted, &waivers).map_err(Failure)?;
+    let file = db.root().join(WAIVERS_FILE);
+    let mut all = std::fs::read_to_string(&file).unwrap_or_else(|_| {
+        "# Reviewed, intentional ABI changes. Each [[waiver]] needs a reason; see `machine-abi accept`.\n".into()
+    });
+    if !all.ends_with('\n') {
+        all.push('\n');
+    }
+    all.push('\n');
+    all.push_str(&text);
+    // Refuse to write a file that would not load.
+    Waivers::parse(&all, &file, &known)?;
+    machine_abi::db::write_atomic(&file, all.as_bytes())?;
+    println!("{} waivers appended to {}", accepted.len(), file.display());
+    // A pending record is done when every change in it was accepted.
+    if all_selected {
+        for p in &pending {
+            std::fs::remove_file(&p.file)?;
+            println!("removed {}", p.file.display());
+        }
+    } else {
+        println!("pending records kept: only some changes were selected; run review again");
+    }
+    Ok(EXIT_CLEAN)
+}
+
+fn reject(db: &Path, globs: &[String]) -> Result<i32, Failure> {
+    let db = Db::open(db)?;
+    let mut n = 0;
+    for (file, record) in db.load_pending()? {
+        if globs.is_empty() || globs.iter().any(|g| waiver::glob_match(g, &record.key.machine.0)) {
+            std::fs::remove_file(&file)?;
+            println!("removed {}", file.display());
+            n += 1;
+        }
+    }
+    println!("{n} pending records rejected");
+    Ok(EXIT_CLEAN)
+}
+
+fn quirks(db: &Path, format: QuirksFormat) -> Result<i32, Failure> {
+    let db = Db::open(db)?;
+    let known: Vec<MachineType> = db.load_all()?.into_iter().map(|r| r.key.machine).collect();
+    let waivers = load_waivers(&db, &known, &[])?;
+    let q = machine_abi::quirks::export(&waivers, &known);
+    let text = match format {
+        QuirksFormat::Toml => toml::to_string(&q)?,
+        QuirksFormat::Json => serde_json::to_string_pretty(&q)? + "\n",
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    Ok(EXIT_CLEAN)
 }
 
 /// Records to compare from a path: a record file, or the newest record per

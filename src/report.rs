@@ -272,7 +272,10 @@ fn shorten(v: &str) -> String {
 /// What happened to the fact, for people: `1 → 3`, `added: …`, `removed (was …)`.
 pub fn change(d: &Drift) -> String {
     let mut s = match (&d.old, &d.new) {
-        (Some(o), Some(n)) => format!("{} → {}", shorten(o), shorten(n)),
+        (Some(o), Some(n)) => {
+            let (o, n) = differing_parts(o, n);
+            format!("{} → {}", shorten(&o), shorten(&n))
+        }
         (None, Some(n)) => format!("added: {}", shorten(n)),
         (Some(o), None) => format!("removed (was {})", shorten(o)),
         (None, None) => "changed".to_string(),
@@ -281,6 +284,20 @@ pub fn change(d: &Drift) -> String {
         let _ = write!(s, " ({detail})");
     }
     s
+}
+
+/// Of two comma-separated descriptions with the same number of parts
+/// (`5 args, serialized, body … (84 bytes)`), keep only the parts that
+/// differ, so the eye lands on the change.
+fn differing_parts(old: &str, new: &str) -> (String, String) {
+    let a: Vec<&str> = old.split(", ").collect();
+    let b: Vec<&str> = new.split(", ").collect();
+    if a.len() < 2 || a.len() != b.len() {
+        return (old.to_string(), new.to_string());
+    }
+    let keep: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    let pick = |v: &[&str]| keep.iter().map(|&i| v[i]).collect::<Vec<_>>().join(", ");
+    (pick(&a), pick(&b))
 }
 
 /// A drift as the text report groups it: CPUID drift seen on every vCPU is
@@ -330,6 +347,52 @@ fn lines(r: &MachineResult, verbose: bool) -> (Vec<Line>, usize) {
         })
         .collect();
     (out, hidden)
+}
+
+/// The same change on many objects (a method body changed in 30 hot-plug
+/// slots) is one line: `DSDT Method \_SB.PCI0.S{18,20,…}._DSM (30 objects)`.
+fn merge_similar(lines: &[&Line]) -> Vec<Line> {
+    const MIN: usize = 3;
+    let mut groups: Vec<Vec<&Line>> = Vec::new();
+    for l in lines {
+        let same = |g: &Vec<&Line>| {
+            let f = g[0];
+            (f.category, f.severity, &f.rule, &f.change) == (l.category, l.severity, &l.rule, &l.change)
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.push(l),
+            None => groups.push(vec![l]),
+        }
+    }
+    let mut out = Vec::new();
+    for g in groups {
+        if g.len() < MIN {
+            out.extend(g.into_iter().cloned());
+            continue;
+        }
+        let locs: Vec<Vec<char>> = g.iter().map(|l| l.location.chars().collect()).collect();
+        let shortest = locs.iter().map(Vec::len).min().unwrap_or(0);
+        let prefix = (0..shortest)
+            .take_while(|&i| locs.iter().all(|c| c[i] == locs[0][i]))
+            .count();
+        let suffix = (0..shortest - prefix)
+            .take_while(|&i| {
+                locs.iter()
+                    .all(|c| c[c.len() - 1 - i] == locs[0][locs[0].len() - 1 - i])
+            })
+            .count();
+        let middles: Vec<String> = locs
+            .iter()
+            .map(|c| c[prefix..c.len() - suffix].iter().collect())
+            .collect();
+        let head: String = locs[0][..prefix].iter().collect();
+        let tail: String = locs[0][locs[0].len() - suffix..].iter().collect();
+        let mut merged = g[0].clone();
+        merged.location = format!("{head}{{{}}}{tail} ({} objects)", middles.join(","), g.len());
+        out.push(merged);
+    }
+    out.sort();
+    out
 }
 
 struct Paint(bool);
@@ -418,13 +481,17 @@ pub fn text(report: &CheckReport, style: TextStyle) -> String {
         head.push(')');
         let _ = writeln!(out, "{head}");
         let mut repeated: BTreeMap<String, usize> = BTreeMap::new();
-        let mut category = None;
+        let mut fresh: Vec<&Line> = Vec::new();
         for l in ls {
             if let Some(first) = shown.get(l) {
                 *repeated.entry(first.clone()).or_default() += 1;
                 continue;
             }
             shown.insert(l, label.clone());
+            fresh.push(l);
+        }
+        let mut category = None;
+        for l in merge_similar(&fresh) {
             if category != Some(l.category) {
                 category = Some(l.category);
                 let _ = writeln!(out, "  {}", paint.wrap("1", l.category.as_str()));

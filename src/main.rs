@@ -141,6 +141,18 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         bare_boots: usize,
     },
+    /// Measure the comparison alone (no boots): every baseline of A against
+    /// the newest record of the same machine type and profile in B (default:
+    /// A itself, the no-drift case), repeated.
+    BenchDiff {
+        /// Baseline database.
+        a: PathBuf,
+        /// Observed database (default: A).
+        b: Option<PathBuf>,
+        /// Repetitions of the whole comparison.
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+    },
     /// Decode a captured serial log (framed probe stream) into facts.toml and blobs/.
     Decode {
         /// Captured console text.
@@ -340,6 +352,7 @@ fn main() -> ExitCode {
             path,
         } => show(&db, &machine, &profile, qemu_version.as_deref(), path.as_deref()),
         Command::Decode { log, out } => decode(&log, &out),
+        Command::BenchDiff { a, b, repeat } => bench_diff(&a, b.as_deref(), repeat),
         Command::Bench { run, bare_boots } => bench(&run, bare_boots),
     };
     match result {
@@ -870,6 +883,51 @@ fn decode(log: &Path, out: &Path) -> Result<i32, Failure> {
         std::fs::write(p, e.data)?;
     }
     println!("decoded {} blobs and facts.toml into {}", c.blobs.len(), out.display());
+    Ok(EXIT_CLEAN)
+}
+
+fn bench_diff(a: &Path, b: Option<&Path>, repeat: usize) -> Result<i32, Failure> {
+    let t = Instant::now();
+    let da = Db::open(a)?;
+    let base = check::baselines(da.load_all()?);
+    let load_a = t.elapsed();
+    let t = Instant::now();
+    let (db_b, newest) = match b {
+        Some(b) => load_side(b)?,
+        None => load_side(a)?,
+    };
+    let load_b = t.elapsed();
+    let pairs: Vec<(&Record, &Record)> = base
+        .values()
+        .filter_map(|x| {
+            let y = newest
+                .iter()
+                .find(|y| (&y.key.arch, &y.key.machine, &y.key.profile) == (&x.key.arch, &x.key.machine, &x.key.profile))?;
+            Some((x, y))
+        })
+        .collect();
+    let mut times = Vec::new();
+    let mut drifts = 0;
+    for _ in 0..repeat.max(1) {
+        let t = Instant::now();
+        drifts = pairs
+            .iter()
+            .map(|(x, y)| diff::diff(&x.facts, &y.facts, &|id| da.blob(id).ok(), &|id| db_b.blob(id).ok()).len())
+            .sum();
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    println!("records: {} baselines in {}, {} records compared against", base.len(), a.display(), newest.len());
+    println!("load: {:.1} ms (A), {:.1} ms (B)", load_a.as_secs_f64() * 1000.0, load_b.as_secs_f64() * 1000.0);
+    println!(
+        "comparison of {} pairs: median {median:.1} ms of {} runs (min {:.1}, max {:.1}), {:.0} µs per pair, {drifts} drifts",
+        pairs.len(),
+        times.len(),
+        times[0],
+        times[times.len() - 1],
+        median * 1000.0 / pairs.len().max(1) as f64
+    );
     Ok(EXIT_CLEAN)
 }
 

@@ -5,6 +5,7 @@
 //! recorder, stored in the [`db`], compared by [`diff`] and [`check`], and
 //! rendered by [`report`].
 
+pub mod asl;
 pub mod check;
 pub mod db;
 pub mod decode;

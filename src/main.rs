@@ -102,6 +102,10 @@ enum Command {
         b: PathBuf,
         #[command(flatten)]
         out: OutputArgs,
+        /// After the report, print the unified diff of the disassembled ASL of
+        /// every changed DSDT/SSDT (needs iasl from acpica-tools).
+        #[arg(long)]
+        asl: bool,
     },
     /// Explain a drift rule: what it means, why it matters, how it is fixed.
     /// Without a rule id, list every rule.
@@ -341,7 +345,7 @@ fn main() -> ExitCode {
         } => accept(&db, &machines, path.as_deref(), rule.as_deref(), reason, link),
         Command::Reject { db, machines } => reject(&db, &machines),
         Command::Quirks { db, format } => quirks(&db, format),
-        Command::Diff { a, b, out } => diff_cmd(&a, &b, &out),
+        Command::Diff { a, b, out, asl } => diff_cmd(&a, &b, &out, asl),
         Command::Explain { rule } => explain(rule.as_deref()),
         Command::List { db } => list(&db),
         Command::Show {
@@ -759,7 +763,7 @@ fn load_side(p: &Path) -> Result<(Db, Vec<Record>), Failure> {
     }
 }
 
-fn diff_cmd(a: &Path, b: &Path, out: &OutputArgs) -> Result<i32, Failure> {
+fn diff_cmd(a: &Path, b: &Path, out: &OutputArgs, asl: bool) -> Result<i32, Failure> {
     let (da, ra) = load_side(a)?;
     let (dbb, rb) = load_side(b)?;
     let single = ra.len() == 1 && rb.len() == 1;
@@ -792,7 +796,47 @@ fn diff_cmd(a: &Path, b: &Path, out: &OutputArgs) -> Result<i32, Failure> {
         waivers: Default::default(),
         strict: false,
     };
-    out.emit(report, &da, &known)
+    let code = out.emit(report, &da, &known)?;
+    if asl {
+        print_asl_diffs(&da, &ra, &dbb, &rb, single)?;
+    }
+    Ok(code)
+}
+
+/// The ASL diff of every AML table whose bytes differ, once per distinct
+/// (old, new) pair of blobs.
+fn print_asl_diffs(da: &Db, ra: &[Record], dbb: &Db, rb: &[Record], single: bool) -> Result<(), Failure> {
+    if !machine_abi::asl::available() {
+        return Err(Failure(machine_abi::asl::AslError::NoIasl.to_string()));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for x in ra {
+        let Some(y) = rb.iter().find(|y| {
+            single || (&y.key.arch, &y.key.machine, &y.key.profile) == (&x.key.arch, &x.key.machine, &x.key.profile)
+        }) else {
+            continue;
+        };
+        let (Some(ta), Some(tb)) = (x.facts.acpi.available(), y.facts.acpi.available()) else {
+            continue;
+        };
+        for (name, t) in ta {
+            let is_aml = name.contains("DSDT") || name.contains("SSDT");
+            let (Some(t), Some(u)) = (t.available(), tb.get(name).and_then(|u| u.available())) else {
+                continue;
+            };
+            if !is_aml || t.blob == u.blob || !seen.insert((t.blob.clone(), u.blob.clone())) {
+                continue;
+            }
+            let diff =
+                machine_abi::asl::unified_diff(&name.replace('/', "_"), &da.blob(&t.blob)?, &dbb.blob(&u.blob)?)?;
+            println!(
+                "\n# {name} of {} ({} → {})",
+                x.key.machine, x.key.qemu_version, y.key.qemu_version
+            );
+            print!("{diff}");
+        }
+    }
+    Ok(())
 }
 
 fn explain(id: Option<&str>) -> Result<i32, Failure> {
@@ -900,9 +944,9 @@ fn bench_diff(a: &Path, b: Option<&Path>, repeat: usize) -> Result<i32, Failure>
     let pairs: Vec<(&Record, &Record)> = base
         .values()
         .filter_map(|x| {
-            let y = newest
-                .iter()
-                .find(|y| (&y.key.arch, &y.key.machine, &y.key.profile) == (&x.key.arch, &x.key.machine, &x.key.profile))?;
+            let y = newest.iter().find(|y| {
+                (&y.key.arch, &y.key.machine, &y.key.profile) == (&x.key.arch, &x.key.machine, &x.key.profile)
+            })?;
             Some((x, y))
         })
         .collect();
@@ -918,8 +962,17 @@ fn bench_diff(a: &Path, b: Option<&Path>, repeat: usize) -> Result<i32, Failure>
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    println!("records: {} baselines in {}, {} records compared against", base.len(), a.display(), newest.len());
-    println!("load: {:.1} ms (A), {:.1} ms (B)", load_a.as_secs_f64() * 1000.0, load_b.as_secs_f64() * 1000.0);
+    println!(
+        "records: {} baselines in {}, {} records compared against",
+        base.len(),
+        a.display(),
+        newest.len()
+    );
+    println!(
+        "load: {:.1} ms (A), {:.1} ms (B)",
+        load_a.as_secs_f64() * 1000.0,
+        load_b.as_secs_f64() * 1000.0
+    );
     println!(
         "comparison of {} pairs: median {median:.1} ms of {} runs (min {:.1}, max {:.1}), {:.0} µs per pair, {drifts} drifts",
         pairs.len(),

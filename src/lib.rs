@@ -14,4 +14,5 @@ pub mod quirks;
 pub mod report;
 pub mod review;
 pub mod rules;
+pub mod vmstate;
 pub mod waiver;

@@ -6,4 +6,5 @@ pub mod elf;
 pub mod initramfs;
 pub mod kmod;
 pub mod qemu;
+pub mod qmp;
 pub mod record;

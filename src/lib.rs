@@ -7,6 +7,7 @@
 
 pub mod asl;
 pub mod check;
+pub mod compat;
 pub mod db;
 pub mod decode;
 pub mod diff;

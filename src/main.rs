@@ -145,6 +145,32 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         bare_boots: usize,
     },
+    /// Print the hw_compat/pc_compat tables read from a QEMU binary (no
+    /// execution), those a machine type applies, or how two binaries differ.
+    Compat {
+        /// The qemu-system-x86_64 binary.
+        #[arg(long)]
+        qemu: PathBuf,
+        /// Only the tables this machine type applies, newest first.
+        #[arg(long)]
+        machine: Option<String>,
+        /// Show how the tables of this second binary differ from the first's.
+        #[arg(long)]
+        diff: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlainFormat,
+    },
+    /// Compare two -dump-vmstate files for migration in both directions.
+    Vmstate {
+        /// Dump of the old release.
+        old: PathBuf,
+        /// Dump of the new build.
+        new: PathBuf,
+        /// Also list info findings (renames, padding, new sections).
+        #[arg(short, long)]
+        verbose: bool,
+    },
     /// Measure the comparison alone (no boots): every baseline of A against
     /// the newest record of the same machine type and profile in B (default:
     /// A itself, the no-drift case), repeated.
@@ -193,6 +219,12 @@ struct OutputArgs {
     /// A waiver accepting more facts than this is flagged as too broad.
     #[arg(long, default_value_t = 40)]
     broad_threshold: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PlainFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -356,6 +388,13 @@ fn main() -> ExitCode {
             path,
         } => show(&db, &machine, &profile, qemu_version.as_deref(), path.as_deref()),
         Command::Decode { log, out } => decode(&log, &out),
+        Command::Compat {
+            qemu,
+            machine,
+            diff,
+            format,
+        } => compat(&qemu, machine.as_deref(), diff.as_deref(), format),
+        Command::Vmstate { old, new, verbose } => vmstate(&old, &new, verbose),
         Command::BenchDiff { a, b, repeat } => bench_diff(&a, b.as_deref(), repeat),
         Command::Bench { run, bare_boots } => bench(&run, bare_boots),
     };
@@ -928,6 +967,101 @@ fn decode(log: &Path, out: &Path) -> Result<i32, Failure> {
     }
     println!("decoded {} blobs and facts.toml into {}", c.blobs.len(), out.display());
     Ok(EXIT_CLEAN)
+}
+
+fn compat_tables(bin: &Path) -> Result<recorder::elf::CompatTables, Failure> {
+    let bytes = std::fs::read(bin).map_err(|e| Failure(format!("{}: {e}", bin.display())))?;
+    recorder::elf::compat_tables(&bytes).map_err(|e| {
+        Failure(format!(
+            "{}: {e} (a stripped or static binary does not export the tables; QMP query-machines with \
+             compat-props is the fallback on QEMU 8.2 and later)",
+            bin.display()
+        ))
+    })
+}
+
+fn compat(bin: &Path, machine: Option<&str>, other: Option<&Path>, format: PlainFormat) -> Result<i32, Failure> {
+    use machine_abi::compat;
+    let tables = compat_tables(bin)?;
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    if let Some(other) = other {
+        let d = compat::diff(&tables, &compat_tables(other)?);
+        match format {
+            PlainFormat::Json => out = serde_json::to_string_pretty(&d)? + "\n",
+            PlainFormat::Text => {
+                for t in &d {
+                    let state = if t.added {
+                        " (only in the second binary)"
+                    } else if t.removed {
+                        " (only in the first binary)"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(out, "{}{state}", t.table);
+                    for e in &t.entries_removed {
+                        let _ = writeln!(out, "  - {}.{}={}", e.driver, e.property, e.value);
+                    }
+                    for e in &t.entries_added {
+                        let _ = writeln!(out, "  + {}.{}={}", e.driver, e.property, e.value);
+                    }
+                }
+                let _ = writeln!(out, "{} tables differ", d.len());
+            }
+        }
+        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
+        return Ok(if d.is_empty() { EXIT_CLEAN } else { 1 });
+    }
+    let selected: Vec<(&str, &[recorder::elf::CompatProperty])> = match machine {
+        Some(m) => {
+            let m = MachineType(m.to_string());
+            if m.version().is_none() {
+                return Err(Failure(format!("{m} is not a versioned machine type")));
+            }
+            compat::applied(&tables, &m)
+        }
+        None => tables.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect(),
+    };
+    match format {
+        PlainFormat::Json => {
+            let map: std::collections::BTreeMap<&str, &[recorder::elf::CompatProperty]> =
+                selected.iter().copied().collect();
+            out = serde_json::to_string_pretty(&map)? + "\n";
+        }
+        PlainFormat::Text => {
+            for (name, props) in &selected {
+                let _ = writeln!(out, "{name} ({} entries)", props.len());
+                for e in *props {
+                    let _ = writeln!(out, "  {}.{}={}", e.driver, e.property, e.value);
+                }
+            }
+        }
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
+    Ok(EXIT_CLEAN)
+}
+
+fn vmstate(old: &Path, new: &Path, verbose: bool) -> Result<i32, Failure> {
+    use machine_abi::vmstate;
+    let a = vmstate::load(old)?;
+    let b = vmstate::load(new)?;
+    let mut breaks = 0;
+    for (label, src, dst) in [("old → new", &a, &b), ("new → old", &b, &a)] {
+        let findings = vmstate::compare(src, dst);
+        let n = findings
+            .iter()
+            .filter(|f| f.severity == vmstate::Severity::Break)
+            .count();
+        breaks += n;
+        println!("migration {label}: {n} break, {} info", findings.len() - n);
+        for f in findings
+            .iter()
+            .filter(|f| verbose || f.severity == vmstate::Severity::Break)
+        {
+            println!("  {f}");
+        }
+    }
+    Ok(if breaks == 0 { EXIT_CLEAN } else { 1 })
 }
 
 fn bench_diff(a: &Path, b: Option<&Path>, repeat: usize) -> Result<i32, Failure> {

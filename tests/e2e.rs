@@ -473,7 +473,10 @@ fn check_new_release_reports_drift() {
     // Decoded, not raw: the MADT field and named AML objects (as iasl -d
     // shows them). A change shared with i440fx is listed once, under the
     // first machine type that has it.
-    assert!(block.contains("break DSDT Device \\_SB.PCI0.SFA: added: device"), "{block}");
+    assert!(
+        block.contains("break DSDT Device \\_SB.PCI0.SFA: added: device"),
+        "{block}"
+    );
     for line in [
         "break APIC header.revision: 1 → 3  [acpi-table-revision]",
         "break DSDT Method \\_SB.PCI0.EDSM: added: 5 args",
@@ -780,5 +783,72 @@ fn virtio_profile_records_virtio_facts() {
         assert_eq!(d.transport.as_deref(), Some("modern"), "{addr}: {d:?}");
         let nonzero = |v: &String| u64::from_str_radix(v.trim_start_matches("0x"), 16).is_ok_and(|n| n != 0);
         assert!(d.features.iter().any(nonzero), "{addr}: no feature bits: {d:?}");
+    }
+}
+
+#[test]
+fn compat_tables_from_the_elf_agree_with_qmp() {
+    let Some(fx) = fixtures("compat_tables_from_the_elf_agree_with_qmp") else {
+        return;
+    };
+    let bin = fx.dir.join(Release::V10_0.dir()).join("usr/bin/qemu-system-x86_64");
+    let bytes = fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    let tables = recorder::elf::compat_tables(&bytes).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    // Spot checks against QEMU's hw/core/machine.c and hw/i386/pc.c (10.0).
+    let has = |t: &str, d: &str, p: &str, v: &str| {
+        tables.get(t).is_some_and(|e| {
+            e.iter()
+                .any(|c| (c.driver.as_str(), c.property.as_str(), c.value.as_str()) == (d, p, v))
+        })
+    };
+    assert!(has("hw_compat_7_2", "e1000e", "migrate-timadj", "off"));
+    assert!(has("hw_compat_7_2", "virtio-mem", "x-early-migration", "false"));
+    assert!(has("pc_compat_7_2", "ICH9-LPC", "noreboot", "true"));
+
+    let data = [
+        fx.dir.join("firmware"),
+        fx.dir.join(Release::V10_0.dir()).join("usr/share/qemu"),
+    ];
+    let qmp_props = |machine: &str| -> BTreeSet<(String, String, String)> {
+        let facts = recorder::qmp::host_facts(&bin, &data, machine, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{machine}: {e}"));
+        let recorder::qmp::CompatProps::Supported(props) = &facts.machine.compat_props else {
+            panic!(
+                "{machine}: QEMU 10.0 should report compat-props: {:?}",
+                facts.machine.compat_props
+            );
+        };
+        props
+            .iter()
+            .map(|c| (c.qom_type.clone(), c.property.clone(), c.value.clone()))
+            .collect()
+    };
+    // QMP also lists a family's unversioned defaults (pc_q35_compat_defaults,
+    // a static table the binary does not export): they are what the newest
+    // machine type of the family reports, which applies no versioned table.
+    for (machine, newest) in [("pc-q35-7.2", "pc-q35-10.0"), ("pc-i440fx-8.0", "pc-i440fx-10.0")] {
+        let m = recorder::qemu::MachineType(machine.to_string());
+        let from_elf: BTreeSet<(String, String, String)> = machine_abi::compat::applied(&tables, &m)
+            .into_iter()
+            .flat_map(|(_, props)| {
+                props
+                    .iter()
+                    .map(|c| (c.driver.clone(), c.property.clone(), c.value.clone()))
+            })
+            .collect();
+        let family_defaults = qmp_props(newest);
+        let from_qmp = qmp_props(machine);
+        let expected: BTreeSet<_> = from_elf.union(&family_defaults).cloned().collect();
+        let only_elf: Vec<_> = expected.difference(&from_qmp).collect();
+        let only_qmp: Vec<_> = from_qmp.difference(&expected).collect();
+        assert!(
+            only_elf.is_empty() && only_qmp.is_empty(),
+            "{machine}: ELF tables + {newest}'s defaults disagree with QMP\nmissing in QMP: {only_elf:#?}\nunexplained in QMP: {only_qmp:#?}"
+        );
+        assert!(
+            from_elf.len() > 10,
+            "{machine}: only {} compat properties",
+            from_elf.len()
+        );
     }
 }

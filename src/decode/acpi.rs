@@ -9,7 +9,7 @@
 //! address) rather than their position; their order is kept in one
 //! `entries` item so a reordering still shows.
 
-use super::Decoded;
+use super::{hash_summary, Decoded};
 use std::collections::BTreeMap;
 
 /// Size of the standard ACPI description header.
@@ -112,12 +112,6 @@ fn put_raw(out: &mut Decoded, prefix: &str, base: usize, bytes: &[u8]) {
         let off = base.saturating_add(i.saturating_mul(16));
         out.put(format!("{prefix}raw[{off:#x}]"), hex_bytes(chunk));
     }
-}
-
-/// `N bytes, blake3 0123456789abcdef` for long opaque regions.
-fn hash_summary(bytes: &[u8]) -> String {
-    let hex = blake3::hash(bytes).to_hex();
-    format!("{} bytes, blake3 {}", bytes.len(), hex.get(..16).unwrap_or_default())
 }
 
 /// Space-separated lowercase hex bytes.

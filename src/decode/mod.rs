@@ -65,6 +65,13 @@ pub fn cpuid_hypervisor(regs: [u32; 4]) -> String {
     cpuid::hypervisor(regs)
 }
 
+/// `N bytes, blake3 0123456789abcdef`: a short, stable stand-in for a long
+/// opaque region, shared by the decoders so they all read alike.
+pub fn hash_summary(bytes: &[u8]) -> String {
+    let hex = blake3::hash(bytes).to_hex();
+    format!("{} bytes, blake3 {}", bytes.len(), hex.get(..16).unwrap_or_default())
+}
+
 /// Bytes no decoder understands: 16-byte hex lines keyed by offset, the
 /// fallback that keeps every decoder complete.
 pub fn raw_lines(bytes: &[u8]) -> Decoded {

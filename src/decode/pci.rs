@@ -9,7 +9,7 @@
 //! Bytes no decoded field covers end up in `raw[0x…]` items (runs of dwords
 //! with non-zero uncovered bytes), which keeps the decoder complete.
 
-use super::Decoded;
+use super::{hash_summary, Decoded};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Decode one PCI function's config space (256 bytes, or 4096 for PCI
@@ -226,8 +226,7 @@ impl<'a> Ctx<'a> {
         let bytes = self.cfg.get(start..end).unwrap_or(&[]);
         if bytes.len() > 64 {
             // Long opaque runs (4 KiB spaces) read better as a hash.
-            let h = blake3::hash(bytes).to_hex();
-            self.put(key, format!("{} bytes, blake3 {}", bytes.len(), &h[..16]));
+            self.put(key, hash_summary(bytes));
             return;
         }
         let hex: String = bytes
@@ -1673,11 +1672,7 @@ impl Ctx<'_> {
         let end = end.min(limit);
         if end.saturating_sub(body) > 64 {
             let bytes = self.cfg.get(body..end)?;
-            let h = blake3::hash(bytes).to_hex();
-            self.put(
-                format!("{p}.data"),
-                format!("{} bytes, blake3 {}", bytes.len(), &h[..16]),
-            );
+            self.put(format!("{p}.data"), hash_summary(bytes));
             for c in self.covered.iter_mut().take(end).skip(body) {
                 *c = true;
             }

@@ -10,7 +10,7 @@
 //! bytes no field covers become `raw[0x..]` items and strings no field
 //! references become `string[n]` items, so every input byte shows somewhere.
 
-use super::Decoded;
+use super::{hash_summary, Decoded};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Opaque regions longer than this are shown as length + hash, not hex.
@@ -536,8 +536,7 @@ fn opaque(b: &[u8]) -> String {
     if b.len() <= MAX_HEX {
         b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
     } else {
-        let hash = blake3::hash(b).to_hex();
-        format!("{} bytes, blake3 {}", b.len(), hash.get(..16).unwrap_or_default())
+        hash_summary(b)
     }
 }
 

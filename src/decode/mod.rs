@@ -89,10 +89,24 @@ pub fn raw_lines(bytes: &[u8]) -> Decoded {
 /// not make every later one look changed. A decoder is complete: any change
 /// of the input changes at least one value (bytes it does not understand
 /// are kept as raw items), so nothing drifts unseen.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Decoded {
     items: BTreeMap<String, String>,
+    /// Next ` #n` suffix to try per repeated key, so that many duplicates
+    /// (malformed input can produce thousands of `error` items) cost linear
+    /// time, not quadratic (found by fuzzing the SMBIOS decoder).
+    next_suffix: BTreeMap<String, usize>,
 }
+
+/// Two views are equal when their items are; the suffix counters are
+/// bookkeeping.
+impl PartialEq for Decoded {
+    fn eq(&self, other: &Self) -> bool {
+        self.items == other.items
+    }
+}
+
+impl Eq for Decoded {}
 
 impl Decoded {
     /// An empty view.
@@ -108,11 +122,12 @@ impl Decoded {
             e.insert(value.into());
             return;
         }
-        let mut n = 2;
+        let mut n = self.next_suffix.get(&key).copied().unwrap_or(2);
         while self.items.contains_key(&format!("{key} #{n}")) {
             n += 1;
         }
         self.items.insert(format!("{key} #{n}"), value.into());
+        self.next_suffix.insert(key, n + 1);
     }
 
     /// Add every item of `other`, with `prefix` before each key.
@@ -159,6 +174,40 @@ mod tests {
     fn cpuid_vendor_reads_ebx_edx_ecx() {
         // Leaf 0 of an AMD CPU as TCG reports it.
         assert_eq!(cpuid_vendor([0xd, 0x68747541, 0x444d4163, 0x69746e65]), "AuthenticAMD");
+    }
+
+    #[test]
+    fn many_duplicates_cost_linear_time() {
+        // The fuzzer's SMBIOS hang: tens of thousands of `error` items
+        // (quadratic probing took minutes for this; now milliseconds).
+        let mut d = Decoded::new();
+        for i in 0..50_000 {
+            d.put("error", i.to_string());
+        }
+        assert_eq!(d.len(), 50_000);
+        assert_eq!(d.get("error #50000"), Some("49999"));
+        // An explicit `#n` key is never overwritten by the counter.
+        let mut d = Decoded::new();
+        d.put("k", "1");
+        d.put("k #3", "explicit");
+        d.put("k", "2");
+        d.put("k", "3");
+        assert_eq!(
+            (d.get("k #2"), d.get("k #3"), d.get("k #4")),
+            (Some("2"), Some("explicit"), Some("3"))
+        );
+    }
+
+    #[test]
+    fn smbios_fuzz_reproducer_decodes() {
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/artifacts-found/smbios-hang-oem-strings-16x255.bin"
+        );
+        let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let d = smbios::decode_table(&bytes);
+        // 16 OEM Strings structures claiming 255 strings each, none present.
+        assert!(d.items().keys().filter(|k| k.starts_with("error")).count() >= 16 * 255);
     }
 
     #[test]

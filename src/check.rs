@@ -131,14 +131,22 @@ pub fn baselines(records: Vec<Record>) -> BTreeMap<(String, MachineType, String)
     out
 }
 
+/// Every drift from `baseline` to `observed`: guest-visible facts, then
+/// host-side facts when both records have them.
+pub fn drifts(baseline: &Record, observed: &Record, ob: diff::BlobSource, nb: diff::BlobSource) -> Vec<Drift> {
+    let mut out = diff::diff(&baseline.facts, &observed.facts, ob, nb);
+    if let (Some(a), Some(b)) = (&baseline.host, &observed.host) {
+        out.extend(crate::host::diff(a, b, ob, nb));
+    }
+    out
+}
+
 /// Compare one capture with its baseline.
 pub fn compare(db: &Db, baseline: &Record, capture: &Capture) -> MachineResult {
-    let drifts = diff::diff(
-        &baseline.facts,
-        &capture.collection.facts,
-        &|id| db.blob(id).ok(),
-        &|id| capture.collection.blobs.get(id).map(<[u8]>::to_vec),
-    );
+    let observed = Record::from_capture(capture);
+    let drifts = drifts(baseline, &observed, &|id| db.blob(id).ok(), &|id| {
+        capture.collection.blobs.get(id).map(<[u8]>::to_vec)
+    });
     let outcome = if drifts.is_empty() {
         Outcome::Clean
     } else {
@@ -171,6 +179,11 @@ fn input_notes(baseline: &Record, capture: &Capture) -> Vec<String> {
             a.firmware.bios_version.as_deref().unwrap_or("?"),
             b.firmware.bios_version.as_deref().unwrap_or("?")
         ));
+    }
+    if baseline.host.is_none() && capture.host.is_some() {
+        notes.push(
+            "the baseline has no host-side facts (recorded before they existed); re-record it to compare them".into(),
+        );
     }
     if a.command_line[1..] != b.command_line[1..] {
         notes.push("QEMU command line differs from the baseline's".into());

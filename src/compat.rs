@@ -4,38 +4,10 @@
 //! `recorder::elf`; nothing here runs QEMU.
 
 use recorder::elf::{CompatProperty, CompatTables};
-use recorder::qemu::{MachineType, Version};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-/// The QEMU version a table is named after: `hw_compat_7_2` → 7.2.
-pub fn table_version(name: &str) -> Option<Version> {
-    let v = name
-        .strip_prefix("hw_compat_")
-        .or_else(|| name.strip_prefix("pc_compat_"))?;
-    Version::parse(&v.replace('_', "."))
-}
-
-/// The tables a versioned machine type applies: every table named after its
-/// version or a later one. QEMU applies them newest first, so for a property
-/// set by several tables the oldest (the last listed) wins.
-pub fn applied<'a>(tables: &'a CompatTables, machine: &MachineType) -> Vec<(&'a str, &'a [CompatProperty])> {
-    let Some(v) = machine.version() else {
-        return Vec::new();
-    };
-    let mut out: Vec<(&str, &[CompatProperty], Version)> = tables
-        .iter()
-        .filter_map(|(name, props)| {
-            let tv = table_version(name)?;
-            // pc_compat tables apply only to PC machine types.
-            let pc_only = name.starts_with("pc_compat_");
-            let is_pc = machine.0.starts_with("pc-");
-            (tv >= v && (!pc_only || is_pc)).then_some((name.as_str(), props.as_slice(), tv))
-        })
-        .collect();
-    out.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)));
-    out.into_iter().map(|(n, p, _)| (n, p)).collect()
-}
+pub use recorder::host::{applied, table_version, AppliedTable};
 
 /// How one table differs between two binaries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -102,29 +74,6 @@ mod tests {
         .into_iter()
         .map(|(n, v)| (n.to_string(), v))
         .collect()
-    }
-
-    #[test]
-    fn versions_of_table_names() {
-        assert_eq!(table_version("hw_compat_2_12"), Version::parse("2.12"));
-        assert_eq!(table_version("pc_compat_10_0"), Version::parse("10.0"));
-        assert_eq!(table_version("other"), None);
-    }
-
-    #[test]
-    fn machine_applies_its_own_and_newer_tables_newest_first() {
-        let t = tables();
-        let names: Vec<&str> = applied(&t, &MachineType("pc-q35-7.2".into()))
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        assert_eq!(names, ["hw_compat_8_0", "hw_compat_7_2", "pc_compat_7_2"]);
-        let names: Vec<&str> = applied(&t, &MachineType("virt-7.2".into()))
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        assert_eq!(names, ["hw_compat_8_0", "hw_compat_7_2"]);
-        assert!(applied(&t, &MachineType("q35".into())).is_empty());
     }
 
     #[test]

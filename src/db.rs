@@ -13,6 +13,7 @@
 use guest_probe::blob::BlobId;
 use guest_probe::collect::parse_document;
 use guest_probe::Facts;
+use recorder::host::HostSide;
 use recorder::qemu::{MachineType, Version};
 use recorder::record::{Capture, Provenance};
 use serde::{Deserialize, Serialize};
@@ -84,7 +85,7 @@ impl fmt::Display for RecordKey {
 }
 
 /// One record: the facts of one machine type as one QEMU release showed them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
     /// [`DB_SCHEMA`] of the writer.
@@ -96,6 +97,10 @@ pub struct Record {
     pub provenance: Provenance,
     /// The guest-visible facts.
     pub facts: Facts,
+    /// Facts read on the host without a guest (absent in records made
+    /// before they were collected, or with `--no-host-facts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostSide>,
 }
 
 impl Record {
@@ -111,6 +116,7 @@ impl Record {
             },
             provenance: c.provenance.clone(),
             facts: c.collection.facts.clone(),
+            host: c.host.clone(),
         }
     }
 
@@ -315,7 +321,8 @@ impl Db {
     pub fn load_record(&self, p: &Path) -> Result<Record, DbError> {
         let text = fs::read_to_string(p).map_err(|e| err(p, e))?;
         let record = Record::parse(&text, p)?;
-        for id in record.facts.blob_ids() {
+        let host_blobs = record.host.as_ref().map(HostSide::blob_ids).unwrap_or_default();
+        for id in record.facts.blob_ids().into_iter().chain(host_blobs) {
             if !self.blob_path(&id).exists() {
                 return Err(err(p, format!("refers to blob {id}, which the database does not have")));
             }

@@ -11,6 +11,7 @@ pub mod compat;
 pub mod db;
 pub mod decode;
 pub mod diff;
+pub mod host;
 pub mod quirks;
 pub mod report;
 pub mod review;

@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use machine_abi::check::{self, CheckReport, MachineResult, Outcome, EXIT_CLEAN, EXIT_ERROR};
 use machine_abi::db::{Db, Record};
-use machine_abi::diff::{self, flatten};
+use machine_abi::diff::flatten;
 use machine_abi::report::{self, Format, TextStyle};
 use machine_abi::review;
 use machine_abi::rules::{self, Severity};
@@ -351,6 +351,9 @@ struct RunArgs {
     /// Also write the probe's fixture tree of every boot into DIR/<machine>/.
     #[arg(long)]
     capture_fixtures: Option<PathBuf>,
+    /// Skip the host-side facts (compat tables, QMP, -dump-vmstate).
+    #[arg(long)]
+    no_host_facts: bool,
 }
 
 struct Failure(String);
@@ -436,6 +439,7 @@ fn recorder(args: &RunArgs) -> Result<Recorder, Failure> {
             ..BootSettings::default()
         },
         capture_fixture: args.capture_fixtures.is_some(),
+        host_facts: !args.no_host_facts,
     };
     Ok(Recorder::new(config)?)
 }
@@ -817,7 +821,7 @@ fn diff_cmd(a: &Path, b: &Path, out: &OutputArgs, asl: bool) -> Result<i32, Fail
             continue;
         };
         qemu.get_or_insert_with(|| y.provenance.qemu.clone());
-        let drifts = diff::diff(&x.facts, &y.facts, &|id| da.blob(id).ok(), &|id| dbb.blob(id).ok());
+        let drifts = check::drifts(x, y, &|id| da.blob(id).ok(), &|id| dbb.blob(id).ok());
         let outcome = if drifts.is_empty() {
             Outcome::Clean
         } else {
@@ -1012,7 +1016,7 @@ fn compat(bin: &Path, machine: Option<&str>, other: Option<&Path>, format: Plain
         let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
         return Ok(if d.is_empty() { EXIT_CLEAN } else { 1 });
     }
-    let selected: Vec<(&str, &[recorder::elf::CompatProperty])> = match machine {
+    let selected: Vec<compat::AppliedTable> = match machine {
         Some(m) => {
             let m = MachineType(m.to_string());
             if m.version().is_none() {
@@ -1020,18 +1024,26 @@ fn compat(bin: &Path, machine: Option<&str>, other: Option<&Path>, format: Plain
             }
             compat::applied(&tables, &m)
         }
-        None => tables.iter().map(|(n, p)| (n.as_str(), p.as_slice())).collect(),
+        None => tables
+            .iter()
+            .map(|(n, p)| compat::AppliedTable {
+                name: n.clone(),
+                entries: p.clone(),
+            })
+            .collect(),
     };
     match format {
         PlainFormat::Json => {
-            let map: std::collections::BTreeMap<&str, &[recorder::elf::CompatProperty]> =
-                selected.iter().copied().collect();
+            let map: std::collections::BTreeMap<&str, &[recorder::elf::CompatProperty]> = selected
+                .iter()
+                .map(|t| (t.name.as_str(), t.entries.as_slice()))
+                .collect();
             out = serde_json::to_string_pretty(&map)? + "\n";
         }
         PlainFormat::Text => {
-            for (name, props) in &selected {
-                let _ = writeln!(out, "{name} ({} entries)", props.len());
-                for e in *props {
+            for t in &selected {
+                let _ = writeln!(out, "{} ({} entries)", t.name, t.entries.len());
+                for e in &t.entries {
                     let _ = writeln!(out, "  {}.{}={}", e.driver, e.property, e.value);
                 }
             }
@@ -1090,7 +1102,7 @@ fn bench_diff(a: &Path, b: Option<&Path>, repeat: usize) -> Result<i32, Failure>
         let t = Instant::now();
         drifts = pairs
             .iter()
-            .map(|(x, y)| diff::diff(&x.facts, &y.facts, &|id| da.blob(id).ok(), &|id| db_b.blob(id).ok()).len())
+            .map(|(x, y)| check::drifts(x, y, &|id| da.blob(id).ok(), &|id| db_b.blob(id).ok()).len())
             .sum();
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }

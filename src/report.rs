@@ -387,8 +387,14 @@ fn merge_similar(lines: &[&Line]) -> Vec<Line> {
             .collect();
         let head: String = locs[0][..prefix].iter().collect();
         let tail: String = locs[0][locs[0].len() - suffix..].iter().collect();
+        // A screen line, not a list: name the first few, count the rest.
+        const SHOW: usize = 8;
+        let mut shown: Vec<String> = middles.iter().take(SHOW).cloned().collect();
+        if middles.len() > SHOW {
+            shown.push("…".into());
+        }
         let mut merged = g[0].clone();
-        merged.location = format!("{head}{{{}}}{tail} ({} objects)", middles.join(","), g.len());
+        merged.location = format!("{head}{{{}}}{tail} ({} objects)", shown.join(","), g.len());
         out.push(merged);
     }
     out.sort();

@@ -5,7 +5,7 @@
 
 use crate::check::{self, MachineResult, Outcome};
 use crate::db::{Db, DbError, Record};
-use crate::diff::{self, Drift, FactPath};
+use crate::diff::{Drift, FactPath};
 use crate::waiver::{glob_match, Waivers};
 use recorder::qemu::Version;
 use serde::Serialize;
@@ -43,9 +43,7 @@ pub fn pending(db: &Db, globs: &[String]) -> Result<Vec<Pending>, DbError> {
                 message: "pending record without a baseline record".into(),
             });
         };
-        let drifts = diff::diff(&base.facts, &record.facts, &|id| db.blob(id).ok(), &|id| {
-            db.blob(id).ok()
-        });
+        let drifts = check::drifts(base, &record, &|id| db.blob(id).ok(), &|id| db.blob(id).ok());
         let outcome = if drifts.is_empty() {
             Outcome::Clean
         } else {

@@ -470,6 +470,85 @@ pub const RULES: &[Rule] = &[
         why: "Guests read MAC addresses, disk geometry and queue limits from it.",
         fix: COMPAT_FIX,
     },
+    // Host side
+    Rule {
+        id: "host-compat-changed",
+        category: Category::HostSide,
+        severity: Severity::Info,
+        summary: "The hw_compat/pc_compat tables the machine type applies changed.",
+        why: "Compat entries are how QEMU keeps an old machine type's ABI; a new table for the machine type is \
+              expected in every release. They explain guest-visible drift, or its absence.",
+        fix: "Nothing by itself; look at guest-visible drift next to it.",
+    },
+    Rule {
+        id: "host-machine-changed",
+        category: Category::HostSide,
+        severity: Severity::Break,
+        summary: "A property QMP reports for the machine type changed (default CPU type, RAM id, CPU limit, …).",
+        why: "Management layers and guests depend on the defaults of a versioned machine type.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "host-device-changed",
+        category: Category::HostSide,
+        severity: Severity::Warn,
+        summary: "A default device of the machine type appeared, disappeared or has a different property value.",
+        why: "Device properties decide guest-visible behaviour and migration state; the guest-side facts show \
+              whether this one reached the guest.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "host-property-set",
+        category: Category::HostSide,
+        severity: Severity::Info,
+        summary: "A device, machine or CPU property exists on one side only (a new or retired knob).",
+        why: "New properties come with compat entries that pin the old behaviour for old machine types; a value \
+              that changed is reported separately.",
+        fix: "Nothing, if the compat tables cover the new knob.",
+    },
+    Rule {
+        id: "host-cpu-model-changed",
+        category: Category::HostSide,
+        severity: Severity::Warn,
+        summary: "The expansion of the machine type's default CPU model changed.",
+        why: "CPU model properties become CPUID bits; the CPUID facts show what the guest sees.",
+        fix: "Keep the default CPU model of old machine types stable (compat properties on the CPU model).",
+    },
+    Rule {
+        id: "host-vmstate-break",
+        category: Category::HostSide,
+        severity: Severity::Break,
+        summary: "A device of the machine type cannot migrate from the old release to the new build.",
+        why: "The destination rejects or misreads the migration stream (a section, field or subsection it does \
+              not expect); the VM fails to migrate or is corrupted.",
+        fix: "Version the change: bump version_id with a field test, or move new state into a subsection with a \
+              needed() function gated by a compat property.",
+    },
+    Rule {
+        id: "host-vmstate-backward",
+        category: Category::HostSide,
+        severity: Severity::Warn,
+        summary: "A device of the machine type cannot migrate from the new build back to the old release.",
+        why: "Backward migration of old machine types is expected to work for rollbacks.",
+        fix: "Gate new state behind a subsection whose needed() is false for old machine types.",
+    },
+    Rule {
+        id: "host-vmstate-info",
+        category: Category::HostSide,
+        severity: Severity::Info,
+        summary: "The migration stream schema changed in a way that keeps the wire format (rename, padding, new \
+                  section or subsection).",
+        why: "Recognised structurally: same layout, so migration still works.",
+        fix: "Nothing.",
+    },
+    Rule {
+        id: "host-unavailable",
+        category: Category::HostSide,
+        severity: Severity::Warn,
+        summary: "A host-side fact could be read on one side only.",
+        why: "machine-abi cannot compare what it could not read; the reason is in the record.",
+        fix: "Look at the reason (QMP timeout, QEMU error).",
+    },
     // Probe
     Rule {
         id: "fact-availability",

@@ -830,11 +830,7 @@ fn compat_tables_from_the_elf_agree_with_qmp() {
         let m = recorder::qemu::MachineType(machine.to_string());
         let from_elf: BTreeSet<(String, String, String)> = machine_abi::compat::applied(&tables, &m)
             .into_iter()
-            .flat_map(|(_, props)| {
-                props
-                    .iter()
-                    .map(|c| (c.driver.clone(), c.property.clone(), c.value.clone()))
-            })
+            .flat_map(|t| t.entries.into_iter().map(|c| (c.driver, c.property, c.value)))
             .collect();
         let family_defaults = qmp_props(newest);
         let from_qmp = qmp_props(machine);

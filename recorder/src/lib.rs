@@ -3,6 +3,7 @@
 
 pub mod boot;
 pub mod elf;
+pub mod host;
 pub mod initramfs;
 pub mod kmod;
 pub mod qemu;

@@ -139,6 +139,14 @@ impl Qmp {
         for dir in data_dirs {
             cmd.arg("-L").arg(dir);
         }
+        let q = crate::qemu::Qemu {
+            binary: binary.to_path_buf(),
+            data_dirs: data_dirs.to_vec(),
+        };
+        if let Some(m) = crate::host::module_dir(&q) {
+            // An unpacked build finds its modules only through this.
+            cmd.env("QEMU_MODULE_DIR", m);
+        }
         // No -nodefaults: the machine's own default devices are the point.
         cmd.args([
             "-M", machine, "-accel", "tcg", "-S", "-display", "none", "-qmp", "stdio",

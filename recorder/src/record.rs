@@ -3,16 +3,19 @@
 //! provenance.
 
 use crate::boot::{self, BootFiles, BootSettings, Profile, Scratch};
+use crate::elf::CompatTables;
+use crate::host::{self, HostSide};
 use crate::initramfs::Initramfs;
 use crate::kmod::ModuleTree;
 use crate::qemu::{file_blake3, MachineType, Qemu, QemuIdentity};
 use guest_probe::collect::{Collection, CollectionError};
 use guest_probe::frame::{self, Entry, FrameError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 /// Accelerator every recording uses: deterministic, and KVM is not available
@@ -90,6 +93,9 @@ pub struct Capture {
     pub fixture: Vec<Entry>,
     /// Wall time of the boot.
     pub boot_time: Duration,
+    /// Host-side facts of the machine type (compat tables, QMP, vmstate);
+    /// their blobs are in `collection.blobs`.
+    pub host: Option<HostSide>,
 }
 
 /// Why a machine type could not be recorded.
@@ -168,7 +174,12 @@ pub struct RecorderConfig {
     pub settings: BootSettings,
     /// Ask the probe to also send its fixture tree.
     pub capture_fixture: bool,
+    /// Also gather host-side facts (compat tables, QMP, vmstate) per machine type.
+    pub host_facts: bool,
 }
+
+/// Host-side facts of a machine type and the blobs they refer to.
+type HostCapture = (HostSide, Vec<Vec<u8>>);
 
 /// A prepared recorder: initramfs built, inputs hashed.
 pub struct Recorder {
@@ -179,6 +190,10 @@ pub struct Recorder {
     probe: Probe,
     scratch: Scratch,
     initrd: PathBuf,
+    /// The binary's compat tables, read once.
+    compat: Result<CompatTables, String>,
+    /// Host-side facts per machine type, shared by its profiles.
+    host_cache: Mutex<BTreeMap<MachineType, HostCapture>>,
 }
 
 impl Recorder {
@@ -222,6 +237,9 @@ impl Recorder {
         std::fs::write(&initrd, &image).map_err(|err| e("cannot write", &initrd, &err))?;
         let firmware = firmware(&config.qemu).map_err(SetupError)?;
         config.modules = module_names.clone();
+        let compat = std::fs::read(&config.qemu.binary)
+            .map_err(|err| format!("{}: {err}", config.qemu.binary.display()))
+            .and_then(|b| crate::elf::compat_tables(&b).map_err(|err| err.to_string()));
         Ok(Recorder {
             kernel: Kernel {
                 version: kernel_version(&kernel_bytes).unwrap_or_else(|| "unknown".into()),
@@ -238,7 +256,21 @@ impl Recorder {
             config,
             scratch,
             initrd,
+            compat,
+            host_cache: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Host-side facts of a machine type, gathered once per recorder.
+    fn host_side(&self, machine: &MachineType) -> HostCapture {
+        if let Some(hit) = self.host_cache.lock().ok().and_then(|c| c.get(machine).cloned()) {
+            return hit;
+        }
+        let got = host::collect(&self.config.qemu, machine, &self.compat, self.config.settings.timeout);
+        if let Ok(mut c) = self.host_cache.lock() {
+            c.insert(machine.clone(), got.clone());
+        }
+        got
     }
 
     /// The QEMU build being recorded.
@@ -278,7 +310,14 @@ impl Recorder {
         let entries = frame::decode(&out.serial).map_err(|e| fail(Cause::Stream(e), &out.serial))?;
         let (fixture, entries): (Vec<Entry>, Vec<Entry>) =
             entries.into_iter().partition(|e| e.name.starts_with("capture/"));
-        let collection = Collection::from_entries(entries).map_err(|e| fail(Cause::Content(e), &out.serial))?;
+        let mut collection = Collection::from_entries(entries).map_err(|e| fail(Cause::Content(e), &out.serial))?;
+        let host = self.config.host_facts.then(|| {
+            let (side, blobs) = self.host_side(machine);
+            for b in blobs {
+                collection.blobs.put(b);
+            }
+            side
+        });
         Ok(Capture {
             machine: machine.clone(),
             profile: profile.name.into(),
@@ -293,6 +332,7 @@ impl Recorder {
             collection,
             fixture,
             boot_time: out.elapsed,
+            host,
         })
     }
 

@@ -3,8 +3,10 @@
 
 use crate::db::{Db, Record, RecordKey};
 use crate::diff::{self, Drift};
-use crate::rules::Severity;
+use crate::rules::{Category, Severity};
 use crate::waiver::WaiverUse;
+use recorder::host::HostSide;
+use recorder::qemu::Version;
 use recorder::qemu::{MachineType, QemuIdentity};
 use recorder::record::Capture;
 use serde::Serialize;
@@ -152,10 +154,55 @@ pub fn compare(db: &Db, baseline: &Record, capture: &Capture) -> MachineResult {
     } else {
         Outcome::Drifted { drifts }
     };
+    let mut notes = input_notes(baseline, capture);
+    notes.extend(unversioned_note(
+        baseline.host.as_ref(),
+        observed.host.as_ref(),
+        outcome_drifts(&outcome),
+        &baseline.key,
+        &observed.key.qemu_version,
+    ));
     MachineResult {
-        input_notes: input_notes(baseline, capture),
+        input_notes: notes,
         ..MachineResult::new(db, &baseline.key, &capture.profile, outcome)
     }
+}
+
+fn outcome_drifts(o: &Outcome) -> &[Drift] {
+    match o {
+        Outcome::Drifted { drifts } => drifts,
+        _ => &[],
+    }
+}
+
+/// The signature of the bugs machine-abi exists to catch: the guest-visible
+/// ABI of a machine type changed, yet not one compat entry it applies did.
+/// Needs host-side facts on both sides.
+pub fn unversioned_note(
+    baseline: Option<&HostSide>,
+    observed: Option<&HostSide>,
+    drifts: &[Drift],
+    key: &RecordKey,
+    observed_version: &Version,
+) -> Option<String> {
+    let a = baseline?.compat.available()?;
+    let b = observed?.compat.available()?;
+    if a != b {
+        return None;
+    }
+    let guest = drifts
+        .iter()
+        .filter(|d| d.category != Category::HostSide && d.severity == Severity::Break)
+        .count();
+    (guest > 0).then(|| {
+        format!(
+            "unversioned change: {guest} guest-visible break{} on {}, yet no hw_compat/pc_compat entry it applies \
+             changed between QEMU {} and {observed_version}",
+            if guest == 1 { "" } else { "s" },
+            key.machine,
+            key.qemu_version
+        )
+    })
 }
 
 fn input_notes(baseline: &Record, capture: &Capture) -> Vec<String> {
@@ -189,4 +236,79 @@ fn input_notes(baseline: &Record, capture: &Capture) -> Vec<String> {
         notes.push("QEMU command line differs from the baseline's".into());
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::FactPath;
+    use guest_probe::facts::Probed;
+    use recorder::elf::CompatProperty;
+    use recorder::host::AppliedTable;
+
+    fn host(tables: &[&str]) -> HostSide {
+        let none = || Probed::Unavailable {
+            unavailable: "not needed here".into(),
+        };
+        HostSide {
+            compat: Probed::Available(
+                tables
+                    .iter()
+                    .map(|t| AppliedTable {
+                        name: t.to_string(),
+                        entries: vec![CompatProperty {
+                            driver: "e1000e".into(),
+                            property: "migrate-timadj".into(),
+                            value: "off".into(),
+                        }],
+                    })
+                    .collect(),
+            ),
+            qmp: none(),
+            vmstate: none(),
+        }
+    }
+
+    fn drift(category: Category, severity: Severity) -> Drift {
+        Drift {
+            rule: "x".into(),
+            category,
+            severity,
+            path: FactPath::new("acpi.DSDT"),
+            old: None,
+            new: None,
+            detail: None,
+            waiver: None,
+        }
+    }
+
+    #[test]
+    fn guest_break_without_compat_change_is_unversioned() {
+        let key = RecordKey {
+            arch: "x86_64".into(),
+            machine: MachineType("pc-q35-10.0".into()),
+            profile: "default".into(),
+            qemu_version: Version::parse("10.0.2").expect("v"),
+        };
+        let v = Version::parse("10.0.3").expect("v");
+        let same = host(&["hw_compat_10_0"]);
+        let breaks = [drift(Category::Acpi, Severity::Break)];
+        let note = unversioned_note(Some(&same), Some(&same), &breaks, &key, &v).expect("a note");
+        assert_eq!(
+            note,
+            "unversioned change: 1 guest-visible break on pc-q35-10.0, yet no hw_compat/pc_compat entry it \
+             applies changed between QEMU 10.0.2 and 10.0.3"
+        );
+        // A new compat table for the machine type: the change may be versioned.
+        let newer = host(&["hw_compat_10_1", "hw_compat_10_0"]);
+        assert_eq!(unversioned_note(Some(&same), Some(&newer), &breaks, &key, &v), None);
+        // Only host-side or warn-level drift: nothing guest-visible broke.
+        let soft = [
+            drift(Category::HostSide, Severity::Break),
+            drift(Category::Acpi, Severity::Warn),
+        ];
+        assert_eq!(unversioned_note(Some(&same), Some(&same), &soft, &key, &v), None);
+        // No host facts on one side: cannot tell.
+        assert_eq!(unversioned_note(None, Some(&same), &breaks, &key, &v), None);
+    }
 }

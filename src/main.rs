@@ -822,12 +822,15 @@ fn diff_cmd(a: &Path, b: &Path, out: &OutputArgs, asl: bool) -> Result<i32, Fail
         };
         qemu.get_or_insert_with(|| y.provenance.qemu.clone());
         let drifts = check::drifts(x, y, &|id| da.blob(id).ok(), &|id| dbb.blob(id).ok());
+        let note = check::unversioned_note(x.host.as_ref(), y.host.as_ref(), &drifts, &x.key, &y.key.qemu_version);
         let outcome = if drifts.is_empty() {
             Outcome::Clean
         } else {
             Outcome::Drifted { drifts }
         };
-        results.push(MachineResult::new(&da, &x.key, &x.key.profile, outcome));
+        let mut result = MachineResult::new(&da, &x.key, &x.key.profile, outcome);
+        result.input_notes.extend(note);
+        results.push(result);
     }
     let Some(qemu) = qemu.or_else(|| rb.first().map(|r| r.provenance.qemu.clone())) else {
         return Err(Failure(format!("{}: no records", b.display())));

@@ -161,6 +161,25 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: PlainFormat,
     },
+    /// Gather the host-side facts (compat tables, QMP, -dump-vmstate) of
+    /// machine types without booting a guest, in parallel, and time it.
+    HostFacts {
+        /// The qemu-system-x86_64 binary.
+        #[arg(long)]
+        qemu: PathBuf,
+        /// Data directories (-L).
+        #[arg(long = "data-dir")]
+        data_dirs: Vec<PathBuf>,
+        /// Machine type globs (default: every versioned machine type).
+        #[arg(long = "machine")]
+        machines: Vec<String>,
+        /// Parallel QEMU processes (default: number of CPUs).
+        #[arg(short, long)]
+        jobs: Option<usize>,
+        /// Per-QEMU timeout in seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
     /// Compare two -dump-vmstate files for migration in both directions.
     Vmstate {
         /// Dump of the old release.
@@ -398,6 +417,13 @@ fn main() -> ExitCode {
             format,
         } => compat(&qemu, machine.as_deref(), diff.as_deref(), format),
         Command::Vmstate { old, new, verbose } => vmstate(&old, &new, verbose),
+        Command::HostFacts {
+            qemu,
+            data_dirs,
+            machines,
+            jobs,
+            timeout,
+        } => host_facts(qemu, data_dirs, &machines, jobs, timeout),
         Command::BenchDiff { a, b, repeat } => bench_diff(&a, b.as_deref(), repeat),
         Command::Bench { run, bare_boots } => bench(&run, bare_boots),
     };
@@ -1054,6 +1080,63 @@ fn compat(bin: &Path, machine: Option<&str>, other: Option<&Path>, format: Plain
     }
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
     Ok(EXIT_CLEAN)
+}
+
+fn host_facts(
+    binary: PathBuf,
+    data_dirs: Vec<PathBuf>,
+    globs: &[String],
+    jobs: Option<usize>,
+    timeout: u64,
+) -> Result<i32, Failure> {
+    let q = Qemu { binary, data_dirs };
+    let machines = qemu::select(&q.machines()?, globs, false);
+    let bytes = std::fs::read(&q.binary)?;
+    let tables = recorder::elf::compat_tables(&bytes).map_err(|e| e.to_string());
+    let jobs = jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let started = Instant::now();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(machines.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(m) = machines.get(i) else { break };
+                let t = Instant::now();
+                let (side, blobs) = recorder::host::collect(&q, m, &tables, Duration::from_secs(timeout));
+                let line = format!(
+                    "{m}: {} compat tables, QMP {}, vmstate {}, {} kB of blobs, {:.2} s",
+                    side.compat.available().map_or(0, Vec::len),
+                    if side.qmp.available().is_some() { "ok" } else { "FAILED" },
+                    if side.vmstate.available().is_some() {
+                        "ok"
+                    } else {
+                        "FAILED"
+                    },
+                    blobs.iter().map(Vec::len).sum::<usize>() / 1024,
+                    t.elapsed().as_secs_f64()
+                );
+                let failed = side.qmp.available().is_none() || side.vmstate.available().is_none();
+                if let Ok(mut r) = results.lock() {
+                    r.push((i, line, failed));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort();
+    let failed = results.iter().filter(|r| r.2).count();
+    for (_, line, _) in &results {
+        println!("{line}");
+    }
+    println!(
+        "{} machine types in {:.1} s with {jobs} jobs, {failed} failed",
+        results.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if failed == 0 { EXIT_CLEAN } else { EXIT_ERROR })
 }
 
 fn vmstate(old: &Path, new: &Path, verbose: bool) -> Result<i32, Failure> {

@@ -722,9 +722,10 @@ fn accept(
         .filter(|c| path.is_none_or(|g| waiver::glob_match(g, c.drift.path.as_str())))
         .filter(|c| rule.is_none_or(|r| r == c.drift.rule))
         .collect();
-    let all_selected = path.is_none() && rule.is_none();
+    let filtered = path.is_some() || rule.is_some();
     let interactive = std::io::stdin().is_terminal() && std::env::var_os("CI").is_none();
     let mut accepted = Vec::new();
+    let offered = selected.len();
     for c in selected {
         let why = match &reason {
             Some(r) => r.clone(),
@@ -771,14 +772,15 @@ fn accept(
     Waivers::parse(&all, &file, &known)?;
     machine_abi::db::write_atomic(&file, all.as_bytes())?;
     println!("{} waivers appended to {}", accepted.len(), file.display());
-    // A pending record is done when every change in it was accepted.
-    if all_selected {
+    // A pending record is done when every change in it was accepted (none
+    // filtered out, none skipped at the prompt).
+    if !filtered && accepted.len() == offered {
         for p in &pending {
             std::fs::remove_file(&p.file)?;
             println!("removed {}", p.file.display());
         }
     } else {
-        println!("pending records kept: only some changes were selected; run review again");
+        println!("pending records kept: not every change was accepted; run review again");
     }
     Ok(EXIT_CLEAN)
 }

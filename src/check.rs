@@ -143,36 +143,42 @@ pub fn drifts(baseline: &Record, observed: &Record, ob: diff::BlobSource, nb: di
     out
 }
 
-/// Compare one capture with its baseline.
-pub fn compare(db: &Db, baseline: &Record, capture: &Capture) -> MachineResult {
-    let observed = Record::from_capture(capture);
-    let drifts = drifts(baseline, &observed, &|id| db.blob(id).ok(), &|id| {
-        capture.collection.blobs.get(id).map(<[u8]>::to_vec)
-    });
+/// Compare an observed record with its baseline: the outcome, and the
+/// unversioned-change note when it applies.
+pub fn compare_records(
+    db: &Db,
+    baseline: &Record,
+    observed: &Record,
+    ob: diff::BlobSource,
+    nb: diff::BlobSource,
+) -> MachineResult {
+    let drifts = drifts(baseline, observed, ob, nb);
+    let note = unversioned_note(
+        baseline.host.as_ref(),
+        observed.host.as_ref(),
+        &drifts,
+        &baseline.key,
+        &observed.key.qemu_version,
+    );
     let outcome = if drifts.is_empty() {
         Outcome::Clean
     } else {
         Outcome::Drifted { drifts }
     };
-    let mut notes = input_notes(baseline, capture);
-    notes.extend(unversioned_note(
-        baseline.host.as_ref(),
-        observed.host.as_ref(),
-        outcome_drifts(&outcome),
-        &baseline.key,
-        &observed.key.qemu_version,
-    ));
-    MachineResult {
-        input_notes: notes,
-        ..MachineResult::new(db, &baseline.key, &capture.profile, outcome)
-    }
+    let mut result = MachineResult::new(db, &baseline.key, &observed.key.profile, outcome);
+    result.input_notes.extend(note);
+    result
 }
 
-fn outcome_drifts(o: &Outcome) -> &[Drift] {
-    match o {
-        Outcome::Drifted { drifts } => drifts,
-        _ => &[],
-    }
+/// Compare one capture with its baseline.
+pub fn compare(db: &Db, baseline: &Record, capture: &Capture) -> MachineResult {
+    let observed = Record::from_capture(capture);
+    let mut result = compare_records(db, baseline, &observed, &|id| db.blob(id).ok(), &|id| {
+        capture.collection.blobs.get(id).map(<[u8]>::to_vec)
+    });
+    // Input differences first: they may explain everything after them.
+    result.input_notes.splice(0..0, input_notes(baseline, capture));
+    result
 }
 
 /// The signature of the bugs machine-abi exists to catch: the guest-visible

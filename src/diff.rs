@@ -163,6 +163,21 @@ pub struct Drift {
 }
 
 impl Drift {
+    /// A drift under a rule chosen by the caller rather than by its path.
+    pub fn with_rule(id: &str, path: FactPath, old: Option<String>, new: Option<String>) -> Drift {
+        let rule = rules::must(id);
+        Drift {
+            rule: rule.id.to_string(),
+            category: rule.category,
+            severity: rule.severity,
+            path,
+            old,
+            new,
+            detail: None,
+            waiver: None,
+        }
+    }
+
     fn classified(path: FactPath, old: Option<String>, new: Option<String>, selector_shift: bool) -> Drift {
         let segments = path.segments();
         let rule = rules::classify(
@@ -634,21 +649,16 @@ fn decoded_drifts(at: &FactPath, old: &Decoded, new: &Decoded) -> Vec<Drift> {
         })
         .collect();
     for r in renames {
-        let rule = rules::rule("aml-object-renamed").unwrap_or(&rules::RULES[0]);
-        out.push(Drift {
-            rule: rule.id.to_string(),
-            category: rule.category,
-            severity: rule.severity,
-            path: at.item(&r.old_key),
-            old: Some(r.old_name),
-            new: Some(format!(
+        out.push(Drift::with_rule(
+            "aml-object-renamed",
+            at.item(&r.old_key),
+            Some(r.old_name),
+            Some(format!(
                 "renamed to {} ({} objects, same contents)",
                 r.new_name,
                 r.old_keys.len()
             )),
-            detail: None,
-            waiver: None,
-        });
+        ));
     }
     out
 }

@@ -3,27 +3,11 @@
 //! blobs, parsed only when their ids differ.
 
 use crate::diff::{BlobSource, Drift, FactPath};
-use crate::rules;
 use crate::vmstate;
 use guest_probe::facts::Probed;
 use recorder::host::HostSide;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-
-fn drift(rule: &str, path: FactPath, old: Option<String>, new: Option<String>) -> Drift {
-    // Ids passed here are literals of this module; a test checks each exists.
-    let r = rules::rule(rule).unwrap_or(&rules::RULES[rules::RULES.len() - 1]);
-    Drift {
-        rule: r.id.to_string(),
-        category: r.category,
-        severity: r.severity,
-        path,
-        old,
-        new,
-        detail: None,
-        waiver: None,
-    }
-}
 
 fn root() -> FactPath {
     FactPath::new("host")
@@ -68,7 +52,7 @@ fn availability<T: PartialEq>(what: &str, a: &Probed<T>, b: &Probed<T>, out: &mu
         Probed::Available(_) => "available".to_string(),
         Probed::Unavailable { unavailable } => format!("unavailable: {unavailable}"),
     };
-    out.push(drift(
+    out.push(Drift::with_rule(
         "host-unavailable",
         root().child(what),
         Some(text(a)),
@@ -96,7 +80,12 @@ fn compat(old: &HostSide, new: &HostSide, out: &mut Vec<Drift>) {
         let x = a.iter().find(|t| &t.name == n).map(render);
         let y = b.iter().find(|t| &t.name == n).map(render);
         if x != y {
-            out.push(drift("host-compat-changed", root().child("compat").child(n), x, y));
+            out.push(Drift::with_rule(
+                "host-compat-changed",
+                root().child("compat").child(n),
+                x,
+                y,
+            ));
         }
     }
 }
@@ -202,7 +191,7 @@ fn map_drift(
         } else {
             "host-property-set"
         };
-        out.push(drift(rule, at.child(k), x.cloned(), y.cloned()));
+        out.push(Drift::with_rule(rule, at.child(k), x.cloned(), y.cloned()));
     }
 }
 
@@ -223,7 +212,7 @@ fn qmp(a: &Value, b: &Value, out: &mut Vec<Drift>) {
         let at = root().child("devices").child(n);
         match (da.get(n), db.get(n)) {
             (Some(x), Some(y)) => map_drift("host-device-changed", &at, x, y, out),
-            (x, y) => out.push(drift(
+            (x, y) => out.push(Drift::with_rule(
                 "host-device-changed",
                 at,
                 x.map(|_| "present".to_string()),
@@ -265,7 +254,7 @@ fn vmstate_drift(a: &vmstate::VmstateDump, b: &vmstate::VmstateDump, types: &BTr
                 .child("vmstate")
                 .child(direction)
                 .child(format!("{} {}", f.section, f.path).trim());
-            out.push(drift(rule, at, None, Some(f.message.clone())));
+            out.push(Drift::with_rule(rule, at, None, Some(f.message.clone())));
         }
     }
 }
@@ -273,6 +262,7 @@ fn vmstate_drift(a: &vmstate::VmstateDump, b: &vmstate::VmstateDump, types: &BTr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules;
 
     #[test]
     fn rule_ids_exist() {

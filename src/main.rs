@@ -670,13 +670,14 @@ fn check(args: &RunArgs, out: &OutputArgs, pending: bool) -> Result<i32, Failure
 
 fn review(db: &Path, globs: &[String], out: &OutputArgs) -> Result<i32, Failure> {
     let db = Db::open(db)?;
-    let pending = review::pending(&db, globs)?;
+    let records = db.load_all()?;
+    let known: Vec<MachineType> = records.iter().map(|r| r.key.machine.clone()).collect();
+    let pending = review::pending(&db, records, globs)?;
     let Some(first) = pending.first() else {
         println!("nothing pending in {}", db.root().display());
         return Ok(EXIT_CLEAN);
     };
     let qemu = first.record.provenance.qemu.clone();
-    let known: Vec<MachineType> = db.load_all()?.into_iter().map(|r| r.key.machine).collect();
     let mut report = CheckReport {
         qemu,
         results: pending.into_iter().map(|p| p.result).collect(),
@@ -701,21 +702,16 @@ fn accept(
     link: Option<String>,
 ) -> Result<i32, Failure> {
     let db = Db::open(db_dir)?;
-    let known: Vec<MachineType> = db.load_all()?.into_iter().map(|r| r.key.machine).collect();
+    let records = db.load_all()?;
+    let known: Vec<MachineType> = records.iter().map(|r| r.key.machine.clone()).collect();
     let waivers = load_waivers(&db, &known, &[])?;
-    let mut pending = review::pending(&db, globs)?;
+    let mut pending = review::pending(&db, records, globs)?;
     if pending.is_empty() {
         return Err(Failure(format!("nothing pending in {}", db_dir.display())));
     }
     // Drift already waived needs no new waiver.
     for p in &mut pending {
-        let v = p.record.key.qemu_version.clone();
-        let snapshot = p.result.clone();
-        if let Outcome::Drifted { drifts } = &mut p.result.outcome {
-            for d in drifts.iter_mut() {
-                d.waiver = waivers.find(&snapshot, d, &v).map(|w| w.id.clone());
-            }
-        }
+        waivers.mark(&mut p.result, &p.record.key.qemu_version);
     }
     let selected: Vec<review::Change> = review::changes(&pending)
         .into_iter()
@@ -841,24 +837,14 @@ fn diff_cmd(a: &Path, b: &Path, out: &OutputArgs, asl: bool) -> Result<i32, Fail
     let mut results = Vec::new();
     let mut qemu = None;
     for x in &ra {
-        let y = rb.iter().find(|y| {
-            single || (&y.key.arch, &y.key.machine, &y.key.profile) == (&x.key.arch, &x.key.machine, &x.key.profile)
-        });
-        let Some(y) = y else {
+        let Some(y) = counterpart(x, &rb, single) else {
             results.push(MachineResult::new(&da, &x.key, &x.key.profile, Outcome::Removed));
             continue;
         };
         qemu.get_or_insert_with(|| y.provenance.qemu.clone());
-        let drifts = check::drifts(x, y, &|id| da.blob(id).ok(), &|id| dbb.blob(id).ok());
-        let note = check::unversioned_note(x.host.as_ref(), y.host.as_ref(), &drifts, &x.key, &y.key.qemu_version);
-        let outcome = if drifts.is_empty() {
-            Outcome::Clean
-        } else {
-            Outcome::Drifted { drifts }
-        };
-        let mut result = MachineResult::new(&da, &x.key, &x.key.profile, outcome);
-        result.input_notes.extend(note);
-        results.push(result);
+        results.push(check::compare_records(&da, x, y, &|id| da.blob(id).ok(), &|id| {
+            dbb.blob(id).ok()
+        }));
     }
     let Some(qemu) = qemu.or_else(|| rb.first().map(|r| r.provenance.qemu.clone())) else {
         return Err(Failure(format!("{}: no records", b.display())));
@@ -877,6 +863,14 @@ fn diff_cmd(a: &Path, b: &Path, out: &OutputArgs, asl: bool) -> Result<i32, Fail
     Ok(code)
 }
 
+/// The record of `side` to compare `x` with: the one of the same arch,
+/// machine type and profile, or the only one when both sides hold one.
+fn counterpart<'a>(x: &Record, side: &'a [Record], single: bool) -> Option<&'a Record> {
+    side.iter().find(|y| {
+        single || (&y.key.arch, &y.key.machine, &y.key.profile) == (&x.key.arch, &x.key.machine, &x.key.profile)
+    })
+}
+
 /// The ASL diff of every AML table whose bytes differ, once per distinct
 /// (old, new) pair of blobs.
 fn print_asl_diffs(da: &Db, ra: &[Record], dbb: &Db, rb: &[Record], single: bool) -> Result<(), Failure> {
@@ -885,9 +879,7 @@ fn print_asl_diffs(da: &Db, ra: &[Record], dbb: &Db, rb: &[Record], single: bool
     }
     let mut seen = std::collections::BTreeSet::new();
     for x in ra {
-        let Some(y) = rb.iter().find(|y| {
-            single || (&y.key.arch, &y.key.machine, &y.key.profile) == (&x.key.arch, &x.key.machine, &x.key.profile)
-        }) else {
+        let Some(y) = counterpart(x, rb, single) else {
             continue;
         };
         let (Some(ta), Some(tb)) = (x.facts.acpi.available(), y.facts.acpi.available()) else {
@@ -1177,12 +1169,7 @@ fn bench_diff(a: &Path, b: Option<&Path>, repeat: usize) -> Result<i32, Failure>
     let load_b = t.elapsed();
     let pairs: Vec<(&Record, &Record)> = base
         .values()
-        .filter_map(|x| {
-            let y = newest.iter().find(|y| {
-                (&y.key.arch, &y.key.machine, &y.key.profile) == (&x.key.arch, &x.key.machine, &x.key.profile)
-            })?;
-            Some((x, y))
-        })
+        .filter_map(|x| Some((x, counterpart(x, &newest, false)?)))
         .collect();
     let mut times = Vec::new();
     let mut drifts = 0;

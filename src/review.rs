@@ -3,7 +3,7 @@
 //! record changes; `accept` turns the changes into waivers with a reason,
 //! `reject` discards them. Nothing is ever accepted without a reason.
 
-use crate::check::{self, MachineResult, Outcome};
+use crate::check::{self, MachineResult};
 use crate::db::{Db, DbError, Record};
 use crate::diff::{Drift, FactPath};
 use crate::waiver::{glob_match, Waivers};
@@ -24,9 +24,10 @@ pub struct Pending {
 }
 
 /// Every pending record of `db` (optionally only machine types matching
-/// one of `globs`), compared with its baseline.
-pub fn pending(db: &Db, globs: &[String]) -> Result<Vec<Pending>, DbError> {
-    let baselines = check::baselines(db.load_all()?);
+/// one of `globs`), compared with its baseline among `records` (the
+/// database's records, which the caller has loaded already).
+pub fn pending(db: &Db, records: Vec<Record>, globs: &[String]) -> Result<Vec<Pending>, DbError> {
+    let baselines = check::baselines(records);
     let mut out = Vec::new();
     for (file, record) in db.load_pending()? {
         if !globs.is_empty() && !globs.iter().any(|g| glob_match(g, &record.key.machine.0)) {
@@ -43,13 +44,7 @@ pub fn pending(db: &Db, globs: &[String]) -> Result<Vec<Pending>, DbError> {
                 message: "pending record without a baseline record".into(),
             });
         };
-        let drifts = check::drifts(base, &record, &|id| db.blob(id).ok(), &|id| db.blob(id).ok());
-        let outcome = if drifts.is_empty() {
-            Outcome::Clean
-        } else {
-            Outcome::Drifted { drifts }
-        };
-        let result = MachineResult::new(db, &base.key, &record.key.profile, outcome);
+        let result = check::compare_records(db, base, &record, &|id| db.blob(id).ok(), &|id| db.blob(id).ok());
         out.push(Pending { file, record, result });
     }
     Ok(out)

@@ -573,8 +573,10 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
 }
 
-fn must(id: &str) -> &'static Rule {
-    // Ids passed here are literals of `classify`; a test checks each exists.
+/// A rule by an id the program itself names (a literal); falls back to
+/// `fact-changed` so a typo can never hide a drift. Tests check each
+/// literal exists.
+pub fn must(id: &str) -> &'static Rule {
     rule(id).unwrap_or(&RULES[RULES.len() - 1])
 }
 

@@ -363,6 +363,20 @@ impl Waivers {
         Ok(())
     }
 
+    /// Set `Drift::waiver` on every drift of `r` that a waiver accepts when
+    /// checking QEMU `v`; returns the id of each waiver used, once per drift.
+    pub fn mark(&self, r: &mut MachineResult, v: &Version) -> Vec<String> {
+        let snapshot = r.clone();
+        let mut used = Vec::new();
+        if let crate::check::Outcome::Drifted { drifts } = &mut r.outcome {
+            for d in drifts.iter_mut() {
+                d.waiver = self.find(&snapshot, d, v).map(|w| w.id.clone());
+                used.extend(d.waiver.clone());
+            }
+        }
+        used
+    }
+
     /// The first waiver that accepts `d` on `r` when checking QEMU `v`.
     pub fn find(&self, r: &MachineResult, d: &Drift, v: &Version) -> Option<&Waiver> {
         self.list
@@ -404,14 +418,8 @@ pub fn apply(report: &mut CheckReport, waivers: &Waivers, broad_threshold: usize
     let version = report.qemu.version.clone();
     let mut used = WaiverUse::default();
     for r in &mut report.results {
-        let snapshot = r.clone();
-        if let crate::check::Outcome::Drifted { drifts } = &mut r.outcome {
-            for d in drifts.iter_mut() {
-                d.waiver = waivers.find(&snapshot, d, &version).map(|w| w.id.clone());
-                if let Some(id) = &d.waiver {
-                    *used.matched.entry(id.clone()).or_default() += 1;
-                }
-            }
+        for id in waivers.mark(r, &version) {
+            *used.matched.entry(id).or_default() += 1;
         }
     }
     for w in &waivers.list {

@@ -9,7 +9,7 @@
 //! with the predicate's hash. The 36-byte table header is left to the
 //! generic ACPI header decoder; only its length field is used here.
 
-use super::Decoded;
+use super::{quote_bytes, Decoded};
 use std::collections::HashMap;
 
 /// Size of the ACPI table header that precedes the AML.
@@ -101,23 +101,6 @@ fn hex_or_hash(bytes: &[u8]) -> String {
     } else {
         format!("{} bytes, hash {}", bytes.len(), h16(bytes))
     }
-}
-
-/// A quoted string; anything not printable ASCII is escaped, so distinct bytes stay distinct.
-fn quote(bytes: &[u8]) -> String {
-    let mut s = String::from("\"");
-    for &b in bytes {
-        match b {
-            b'"' | b'\\' => {
-                s.push('\\');
-                s.push(char::from(b));
-            }
-            0x20..=0x7e => s.push(char::from(b)),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push('"');
-    s
 }
 
 /// A NameSeg as iasl shows it: trailing `_` padding dropped (`_SB_` → `_SB`). All
@@ -892,7 +875,7 @@ impl<'a> Walker<'a> {
             0x0b => return self.le(c, 2).map(Term::Int),
             0x0c => return self.le(c, 4).map(Term::Int),
             0x0e => return self.le(c, 8).map(Term::Int),
-            0x0d => return self.cstring(c).map(|s| Term::Text(quote(s))),
+            0x0d => return self.cstring(c).map(|s| Term::Text(quote_bytes(s))),
             0x60..=0x67 => return Ok(Term::Text(format!("Local{}", op - 0x60))),
             0x68..=0x6e => return Ok(Term::Text(format!("Arg{}", op - 0x68))),
             // Buffer, Package, VarPackage, If, Else, While: skipped whole by their length.
@@ -1153,7 +1136,7 @@ fn render_into(out: &mut String, d: &Data, seg: &str) {
         },
         Data::Ones => out.push_str("Ones"),
         Data::Revision => out.push_str("Revision"),
-        Data::Str(s) => out.push_str(&quote(s)),
+        Data::Str(s) => out.push_str(&quote_bytes(s)),
         Data::Ref(r) => out.push_str(r),
         Data::Package { head, elems } => {
             out.push_str(head);
@@ -1378,8 +1361,8 @@ fn source(rest: &[u8]) -> String {
     };
     match name.split_last() {
         None => format!(", source index {index:#x}"),
-        Some((0, text)) => format!(", source {index:#x} {}", quote(text)),
-        Some(_) => format!(", source {index:#x} {} unterminated", quote(name)),
+        Some((0, text)) => format!(", source {index:#x} {}", quote_bytes(text)),
+        Some(_) => format!(", source {index:#x} {} unterminated", quote_bytes(name)),
     }
 }
 

@@ -15,7 +15,7 @@
 //! as KVM leaves only when `vendor` is the hypervisor signature `KVMKVMKVM`
 //! (see [`hypervisor`]); otherwise they stay raw.
 
-use super::Decoded;
+use super::{quote_bytes, Decoded};
 
 /// A named single bit of a register: (bit number, name).
 type Flag = (u8, &'static str);
@@ -214,19 +214,7 @@ fn lossy_string(regs: &[u32]) -> String {
 fn quoted(regs: &[u32]) -> String {
     let bytes = reg_bytes(regs);
     let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    let mut s = String::from("\"");
-    for &b in bytes.get(..end).unwrap_or(&[]) {
-        match b {
-            b'"' | b'\\' => {
-                s.push('\\');
-                s.push(char::from(b));
-            }
-            0x20..=0x7e => s.push(char::from(b)),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push('"');
-    s
+    quote_bytes(bytes.get(..end).unwrap_or(&[]))
 }
 
 // ---------------------------------------------------------------------------

@@ -72,6 +72,24 @@ pub fn hash_summary(bytes: &[u8]) -> String {
     format!("{} bytes, blake3 {}", bytes.len(), hex.get(..16).unwrap_or_default())
 }
 
+/// A quoted string; `"`, `\\` and anything not printable ASCII are
+/// escaped, so distinct bytes always give distinct text.
+pub fn quote_bytes(bytes: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &b in bytes {
+        match b {
+            b'"' | b'\\' => {
+                s.push('\\');
+                s.push(char::from(b));
+            }
+            0x20..=0x7e => s.push(char::from(b)),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
 /// Bytes no decoder understands: 16-byte hex lines keyed by offset, the
 /// fallback that keeps every decoder complete.
 pub fn raw_lines(bytes: &[u8]) -> Decoded {

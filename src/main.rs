@@ -1000,8 +1000,9 @@ fn compat_tables(bin: &Path) -> Result<recorder::elf::CompatTables, Failure> {
     let bytes = std::fs::read(bin).map_err(|e| Failure(format!("{}: {e}", bin.display())))?;
     recorder::elf::compat_tables(&bytes).map_err(|e| {
         Failure(format!(
-            "{}: {e} (a stripped or static binary does not export the tables; QMP query-machines with \
-             compat-props is the fallback on QEMU 8.2 and later)",
+            "{}: {e} (a binary that does not export the tables cannot be read without running it; \
+             `machine-abi host-facts` and `record` fall back to QMP query-machines compat-props, \
+             which QEMU 9.1 and later report)",
             bin.display()
         ))
     })

@@ -136,6 +136,14 @@ impl Fixtures {
         self.dir.join(r.dir()).join("usr/bin/qemu-system-x86_64")
     }
 
+    /// The release as the recorder library sees it: binary plus data dirs.
+    fn release(&self, r: Release) -> recorder::qemu::Qemu {
+        recorder::qemu::Qemu {
+            binary: self.qemu(r),
+            data_dirs: vec![self.dir.join("firmware"), self.dir.join(r.dir()).join("usr/share/qemu")],
+        }
+    }
+
     fn modules(&self) -> PathBuf {
         self.dir.join("kernel/modules")
     }
@@ -846,5 +854,44 @@ fn compat_tables_from_the_elf_agree_with_qmp() {
             "{machine}: only {} compat properties",
             from_elf.len()
         );
+    }
+}
+
+#[test]
+fn compat_falls_back_to_qmp_when_the_binary_has_no_tables() {
+    let Some(fx) = fixtures("compat_falls_back_to_qmp_when_the_binary_has_no_tables") else {
+        return;
+    };
+    let machine = recorder::qemu::MachineType("pc-q35-7.2".into());
+    let unreadable: Result<recorder::elf::CompatTables, String> = Err("no hw_compat symbols".into());
+    let timeout = Duration::from_secs(60);
+    // QEMU 10.0 answers compat-props: the section holds QMP's list, which
+    // covers every entry of the tables the ELF file gives for the type.
+    let q10 = fx.release(Release::V10_0);
+    let (side, _) = recorder::host::collect(&q10, &machine, &unreadable, timeout);
+    let tables = side
+        .compat
+        .available()
+        .unwrap_or_else(|| panic!("no fallback: {:?}", side.compat));
+    assert_eq!(tables.len(), 1);
+    assert_eq!(tables[0].name, recorder::host::QMP_COMPAT_TABLE);
+    let from_qmp: BTreeSet<_> = tables[0].entries.iter().collect();
+    let bytes = fs::read(&q10.binary).unwrap_or_else(|e| panic!("{}: {e}", q10.binary.display()));
+    let elf = recorder::elf::compat_tables(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let applied = recorder::host::applied(&elf, &machine);
+    let missing: Vec<_> = applied
+        .iter()
+        .flat_map(|t| &t.entries)
+        .filter(|e| !from_qmp.contains(e))
+        .collect();
+    assert!(missing.is_empty(), "in the ELF tables but not in QMP's: {missing:#?}");
+    // QEMU 7.2 has no compat-props: the section says why, naming both causes.
+    let (side, _) = recorder::host::collect(&fx.release(Release::V7_2), &machine, &unreadable, timeout);
+    match &side.compat {
+        guest_probe::facts::Probed::Unavailable { unavailable } => {
+            assert!(unavailable.contains("no hw_compat symbols"), "{unavailable}");
+            assert!(unavailable.contains("compat-props"), "{unavailable}");
+        }
+        other => panic!("7.2 cannot report compat-props, got {other:?}"),
     }
 }

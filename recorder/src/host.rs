@@ -149,9 +149,10 @@ pub fn collect(
     tables: &Result<CompatTables, String>,
     timeout: Duration,
 ) -> (HostSide, Vec<Vec<u8>>) {
+    let facts = qmp::host_facts(&qemu.binary, &qemu.data_dirs, &machine.0, timeout).map_err(|e| e.to_string());
     let compat = match tables {
         Ok(t) => Probed::Available(applied(t, machine)),
-        Err(e) => Probed::Unavailable { unavailable: e.clone() },
+        Err(e) => qmp_fallback(facts.as_ref().ok(), e),
     };
     let mut blobs = Vec::new();
     let mut keep = |r: Result<Vec<u8>, String>| match r {
@@ -162,13 +163,41 @@ pub fn collect(
         }
         Err(e) => Probed::Unavailable { unavailable: e },
     };
-    let qmp = keep(
-        qmp::host_facts(&qemu.binary, &qemu.data_dirs, &machine.0, timeout)
-            .map_err(|e| e.to_string())
-            .and_then(|f| serde_json::to_vec_pretty(&f).map_err(|e| e.to_string())),
-    );
+    let qmp = keep(facts.and_then(|f| serde_json::to_vec_pretty(&f).map_err(|e| e.to_string())));
     let vmstate = keep(dump_vmstate(qemu, machine, timeout));
     (HostSide { compat, qmp, vmstate }, blobs)
+}
+
+/// Name of the single table that stands for the compat tables when they
+/// come from QMP instead of the ELF file.
+pub const QMP_COMPAT_TABLE: &str = "query-machines compat-props";
+
+/// Compat properties for a binary whose tables cannot be read from the ELF
+/// file (stripped, static): QMP's `compat-props` (QEMU 9.1 and later), as
+/// one table in QEMU's order. QMP merges the tables and adds the machine
+/// family's own unversioned defaults, so this is close to, not equal to,
+/// what the ELF file gives. Without either, the section says why.
+fn qmp_fallback(facts: Option<&qmp::HostFacts>, elf_error: &str) -> Probed<Vec<AppliedTable>> {
+    let why = match facts.map(|f| &f.machine.compat_props) {
+        Some(qmp::CompatProps::Supported(props)) => {
+            return Probed::Available(vec![AppliedTable {
+                name: QMP_COMPAT_TABLE.into(),
+                entries: props
+                    .iter()
+                    .map(|p| CompatProperty {
+                        driver: p.qom_type.clone(),
+                        property: p.property.clone(),
+                        value: p.value.clone(),
+                    })
+                    .collect(),
+            }])
+        }
+        Some(qmp::CompatProps::Unsupported(reason)) => format!("QMP cannot say either ({reason})"),
+        None => "QMP failed too".into(),
+    };
+    Probed::Unavailable {
+        unavailable: format!("compat tables not readable from the binary ({elf_error}); {why}"),
+    }
 }
 
 #[cfg(test)]

@@ -9,12 +9,12 @@ use recorder::host::HostSide;
 use recorder::qemu::Version;
 use recorder::qemu::{MachineType, QemuIdentity};
 use recorder::record::Capture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Outcome for one (machine type, profile).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Outcome {
     /// Facts identical to the baseline.
@@ -24,8 +24,6 @@ pub enum Outcome {
         /// Every differing fact.
         drifts: Vec<Drift>,
     },
-    /// The database has the machine type, the binary does not.
-    Removed,
     /// The machine type could not be checked.
     Failed {
         /// Why.
@@ -34,7 +32,7 @@ pub enum Outcome {
 }
 
 /// One checked machine type.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MachineResult {
     /// Machine type.
     pub machine: MachineType,
@@ -64,6 +62,36 @@ impl MachineResult {
         }
     }
 
+    /// The database has the machine type, the binary does not: one
+    /// `machine-type-removed` drift, which a waiver can accept.
+    pub fn removed(db: &Db, baseline: &RecordKey, profile: &str) -> MachineResult {
+        let d = Drift::with_rule(
+            "machine-type-removed",
+            diff::FactPath::new("machine"),
+            Some(baseline.machine.0.clone()),
+            None,
+        );
+        MachineResult::new(db, baseline, profile, Outcome::Drifted { drifts: vec![d] })
+    }
+
+    /// The profile names device models the binary lacks: one
+    /// `profile-device-missing` drift per model.
+    pub fn missing_devices(db: &Db, baseline: &RecordKey, profile: &str, models: &[String]) -> MachineResult {
+        let drifts = models
+            .iter()
+            .map(|m| {
+                let path = diff::FactPath::new("machine").child("device").child(m);
+                Drift::with_rule("profile-device-missing", path, Some("offered".into()), None)
+            })
+            .collect();
+        MachineResult::new(db, baseline, profile, Outcome::Drifted { drifts })
+    }
+
+    /// True when the binary no longer offers the machine type.
+    pub fn is_removed(&self) -> bool {
+        self.drifts().iter().any(|d| d.rule == "machine-type-removed")
+    }
+
     /// The drifts, if any.
     pub fn drifts(&self) -> &[Drift] {
         match &self.outcome {
@@ -77,7 +105,7 @@ impl MachineResult {
         match &self.outcome {
             Outcome::Clean => false,
             Outcome::Drifted { drifts } => drifts.iter().any(|d| d.unwaived() && d.severity >= threshold),
-            Outcome::Removed | Outcome::Failed { .. } => true,
+            Outcome::Failed { .. } => true,
         }
     }
 }
@@ -273,6 +301,32 @@ mod tests {
             qmp: none(),
             vmstate: none(),
         }
+    }
+
+    #[test]
+    fn removed_types_and_missing_devices_are_waivable_breaks() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let db = Db::open_or_create(tmp.path()).expect("db");
+        let key = RecordKey {
+            arch: "x86_64".into(),
+            machine: MachineType("pc-i440fx-1.4".into()),
+            profile: "virtio".into(),
+            qemu_version: Version::parse("7.2.22").expect("version"),
+        };
+        let gone = MachineResult::removed(&db, &key, "virtio");
+        assert!(gone.is_removed() && gone.fails(Severity::Break));
+        let d = &gone.drifts()[0];
+        assert_eq!(
+            (d.rule.as_str(), d.category, d.path.to_string()),
+            ("machine-type-removed", Category::Machine, "machine".into())
+        );
+        assert_eq!(d.old.as_deref(), Some("pc-i440fx-1.4"));
+        let models = ["virtio-9p-pci".to_string(), "virtio-gpu-pci".to_string()];
+        let missing = MachineResult::missing_devices(&db, &key, "virtio", &models);
+        assert!(!missing.is_removed() && missing.fails(Severity::Break));
+        let paths: Vec<String> = missing.drifts().iter().map(|d| d.path.to_string()).collect();
+        assert_eq!(paths, ["machine.device.virtio-9p-pci", "machine.device.virtio-gpu-pci"]);
+        assert!(missing.drifts().iter().all(|d| d.rule == "profile-device-missing"));
     }
 
     fn drift(category: Category, severity: Severity) -> Drift {

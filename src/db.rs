@@ -284,6 +284,48 @@ impl Db {
         Ok(texts.into_iter().map(|(p, _)| p).collect())
     }
 
+    /// Copy the records of `other` (a shard's database) into this one, with
+    /// the blobs they refer to. A record this database already has must be
+    /// byte-identical: shards of one run never overlap, so a difference
+    /// means the databases come from different runs. Returns how many
+    /// records were new.
+    pub fn merge_from(&self, other: &Db) -> Result<usize, DbError> {
+        let mut incoming = Vec::new();
+        for (path, record) in other.load_where(false)? {
+            let text = fs::read(&path).map_err(|e| err(&path, e))?;
+            let target = self.record_path(&record.key);
+            if target.exists() {
+                let mine = fs::read(&target).map_err(|e| err(&target, e))?;
+                if mine != text {
+                    return Err(err(
+                        &path,
+                        format!(
+                            "{} has a different record of {}: not shards of the same run",
+                            target.display(),
+                            record.key
+                        ),
+                    ));
+                }
+                continue;
+            }
+            incoming.push((record, target, text));
+        }
+        // Blobs first, verified, so that no record ever points at a missing blob.
+        for (record, _, _) in &incoming {
+            let host = record.host.as_ref().map(HostSide::blob_ids).unwrap_or_default();
+            for id in record.facts.blob_ids().into_iter().chain(host) {
+                let p = self.blob_path(&id);
+                if !p.exists() {
+                    write_atomic(&p, &other.blob(&id)?)?;
+                }
+            }
+        }
+        for (_, target, text) in &incoming {
+            write_atomic(target, text)?;
+        }
+        Ok(incoming.len())
+    }
+
     /// Load every record (walking `records/`), sorted by key. Records whose
     /// blobs are missing are an error: the database is corrupt.
     pub fn load_all(&self) -> Result<Vec<Record>, DbError> {

@@ -4,11 +4,15 @@ use clap::{Args, Parser, Subcommand};
 use machine_abi::check::{self, CheckReport, MachineResult, Outcome, EXIT_CLEAN, EXIT_ERROR};
 use machine_abi::db::{Db, Record};
 use machine_abi::diff::flatten;
+use machine_abi::partial::{self, PartialCheck};
 use machine_abi::report::{self, Format, TextStyle};
 use machine_abi::review;
 use machine_abi::rules::{self, Severity};
+use machine_abi::shard::Shard;
+use machine_abi::snapshot;
 use machine_abi::waiver::{self, Waivers, WAIVERS_FILE};
-use recorder::boot::{self, BootSettings, Profile};
+use recorder::boot::BootSettings;
+use recorder::profile::{Profile, Profiles};
 use recorder::qemu::{self, MachineType, Qemu};
 use recorder::record::{Capture, RecordError, Recorder, RecorderConfig};
 use std::io::IsTerminal;
@@ -41,6 +45,34 @@ enum Command {
         /// pending records beside the baseline, for `review` / `accept`.
         #[arg(long)]
         pending: bool,
+        /// With --shard: write this shard's results (before waivers) to FILE
+        /// instead of reporting; `merge` reports all shards as one run.
+        #[arg(long, value_name = "FILE")]
+        partial: Option<PathBuf>,
+    },
+    /// Combine the shards of a run. Partial check results (check --shard
+    /// I/N --partial FILE) are reported as one run: same report, same exit
+    /// status. Databases written by record --shard I/N are merged into --db.
+    Merge {
+        /// Database directory (its waivers are applied to check results;
+        /// shard databases are merged into it).
+        #[arg(long)]
+        db: PathBuf,
+        /// Partial result files, or shard database directories.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Record every versioned machine type x every profile of a release and
+    /// commit the records to the database's git repository (refuses a dirty
+    /// database tree; re-running for the same release changes nothing).
+    Snapshot {
+        #[command(flatten)]
+        run: RunArgs,
+        /// The release being recorded, e.g. 10.0; must match the binary.
+        #[arg(long)]
+        release: String,
     },
     /// Show what each pending record (from `check --pending`) changes.
     Review {
@@ -358,9 +390,18 @@ struct RunArgs {
     /// Also take aliases and unversioned machine types.
     #[arg(long)]
     all_machines: bool,
-    /// Device profiles to record (default: default).
+    /// Device profiles (default: every profile for record and snapshot,
+    /// every profile in the database for check).
     #[arg(long = "profile")]
     profiles: Vec<String>,
+    /// Use the profiles (*.toml) in this directory instead of the built-in
+    /// ones (profiles/ in the repository).
+    #[arg(long)]
+    profile_dir: Option<PathBuf>,
+    /// Do only shard I of N of the (machine type, profile) pairs, e.g. 2/3;
+    /// combine the shards with `merge`.
+    #[arg(long, default_value = "1/1")]
+    shard: Shard,
     /// Parallel boots (default: number of CPUs).
     #[arg(short, long)]
     jobs: Option<usize>,
@@ -387,7 +428,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Record(args) => record(&args),
-        Command::Check { run, out, pending } => check(&run, &out, pending),
+        Command::Check {
+            run,
+            out,
+            pending,
+            partial,
+        } => check(&run, &out, pending, partial.as_deref()),
+        Command::Merge { db, files, out } => merge(&db, &files, &out),
+        Command::Snapshot { run, release } => snapshot_cmd(&run, &release),
         Command::Review { db, machines, out } => review(&db, &machines, &out),
         Command::Accept {
             db,
@@ -470,30 +518,47 @@ fn recorder(args: &RunArgs) -> Result<Recorder, Failure> {
     Ok(Recorder::new(config)?)
 }
 
-fn profiles(args: &RunArgs) -> Result<Vec<&'static Profile>, Failure> {
-    let names = if args.profiles.is_empty() {
-        vec!["default".to_string()]
-    } else {
-        args.profiles.clone()
-    };
-    names
+fn profile_set(args: &RunArgs) -> Result<Profiles, Failure> {
+    Ok(match &args.profile_dir {
+        Some(dir) => Profiles::load_dir(dir)?,
+        None => Profiles::builtin()?,
+    })
+}
+
+/// The profiles `--profile` names, or all of `set`.
+fn selected_profiles<'a>(set: &'a Profiles, args: &RunArgs) -> Result<Vec<&'a Profile>, Failure> {
+    if args.profiles.is_empty() {
+        return Ok(set.all().iter().collect());
+    }
+    args.profiles
         .iter()
         .map(|n| {
-            boot::profile(n).ok_or_else(|| {
-                let known: Vec<&str> = boot::PROFILES.iter().map(|p| p.name).collect();
-                Failure(format!("unknown profile {n:?} (known: {})", known.join(", ")))
-            })
+            set.get(n)
+                .ok_or_else(|| Failure(format!("unknown profile {n:?} (known: {})", set.names().join(", "))))
         })
         .collect()
 }
 
+/// Every (machine type, profile) pair, sorted, then this shard's part.
+fn work_list<'a>(machines: &[MachineType], profiles: &[&'a Profile], shard: Shard) -> Vec<(MachineType, &'a Profile)> {
+    let mut work: Vec<(MachineType, &Profile)> = machines
+        .iter()
+        .flat_map(|m| profiles.iter().map(move |p| (m.clone(), *p)))
+        .collect();
+    work.sort_by(|a, b| (&a.0, &a.1.name).cmp(&(&b.0, &b.1.name)));
+    shard.take(work)
+}
+
 fn jobs(args: &RunArgs) -> usize {
-    args.jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    args.jobs.unwrap_or_else(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per_boot = u64::from(BootSettings::default().memory_mib) + recorder::boot::QEMU_OVERHEAD_MIB;
+        recorder::boot::default_jobs(cpus, recorder::boot::mem_available_mib(), per_boot)
+    })
 }
 
 /// Boot everything, printing one line per finished boot on stderr.
-fn run_all(rec: &Recorder, work: &[(MachineType, &'static Profile)], jobs: usize) -> Vec<Result<Capture, RecordError>> {
+fn run_all(rec: &Recorder, work: &[(MachineType, &Profile)], jobs: usize) -> Vec<Result<Capture, RecordError>> {
     let total = work.len();
     let started = Instant::now();
     let mut done = 0;
@@ -503,6 +568,7 @@ fn run_all(rec: &Recorder, work: &[(MachineType, &'static Profile)], jobs: usize
         let (m, p) = &work[i];
         let status = match r {
             Ok(c) => format!("ok in {:.1}s", c.boot_time.as_secs_f64()),
+            Err(e) if e.missing_devices().is_some() => "skipped: device missing".to_string(),
             Err(_) => "FAILED".to_string(),
         };
         if tty {
@@ -540,9 +606,16 @@ fn write_fixtures(dir: &Path, captures: &[Capture]) -> Result<(), Failure> {
     Ok(())
 }
 
-fn record(args: &RunArgs) -> Result<i32, Failure> {
-    let db = Db::open_or_create(&args.db)?;
-    let rec = recorder(args)?;
+/// What a recording run produced: captures, pairs skipped because the
+/// binary lacks a profile's devices, and failures.
+struct Recorded {
+    captures: Vec<Capture>,
+    skipped: Vec<RecordError>,
+    failed: Vec<RecordError>,
+}
+
+/// Boot this shard of every selected (machine type, profile) pair.
+fn record_selected(args: &RunArgs, rec: &Recorder) -> Result<Recorded, Failure> {
     let machines = rec_machines(args)?;
     if machines.is_empty() {
         return Err(Failure(format!(
@@ -551,15 +624,32 @@ fn record(args: &RunArgs) -> Result<i32, Failure> {
             args.machines
         )));
     }
-    let profiles = profiles(args)?;
-    let work: Vec<(MachineType, &'static Profile)> = machines
-        .iter()
-        .flat_map(|m| profiles.iter().map(move |p| (m.clone(), *p)))
-        .collect();
-    let results = run_all(&rec, &work, jobs(args));
-    let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
-    if !failed.is_empty() {
-        for e in failed.into_iter().filter_map(Result::err) {
+    let set = profile_set(args)?;
+    let work = work_list(&machines, &selected_profiles(&set, args)?, args.shard);
+    let mut out = Recorded {
+        captures: Vec::new(),
+        skipped: Vec::new(),
+        failed: Vec::new(),
+    };
+    for r in run_all(rec, &work, jobs(args)) {
+        match r {
+            Ok(c) => out.captures.push(c),
+            Err(e) if e.missing_devices().is_some() => out.skipped.push(e),
+            Err(e) => out.failed.push(e),
+        }
+    }
+    for e in &out.skipped {
+        eprintln!("machine-abi: not recorded: {e}");
+    }
+    Ok(out)
+}
+
+fn record(args: &RunArgs) -> Result<i32, Failure> {
+    let db = Db::open_or_create(&args.db)?;
+    let rec = recorder(args)?;
+    let got = record_selected(args, &rec)?;
+    if !got.failed.is_empty() {
+        for e in &got.failed {
             eprintln!("machine-abi: {e}");
         }
         eprintln!(
@@ -568,11 +658,10 @@ fn record(args: &RunArgs) -> Result<i32, Failure> {
         );
         return Ok(EXIT_ERROR);
     }
-    let captures: Vec<Capture> = ok.into_iter().filter_map(Result::ok).collect();
     if let Some(dir) = &args.capture_fixtures {
-        write_fixtures(dir, &captures)?;
+        write_fixtures(dir, &got.captures)?;
     }
-    let paths = db.write(&captures)?;
+    let paths = db.write(&got.captures)?;
     for p in paths {
         println!("wrote {}", p.display());
     }
@@ -587,7 +676,7 @@ fn rec_machines(args: &RunArgs) -> Result<Vec<MachineType>, Failure> {
     Ok(qemu::select(&q.machines()?, &args.machines, args.all_machines))
 }
 
-fn check(args: &RunArgs, out: &OutputArgs, pending: bool) -> Result<i32, Failure> {
+fn check(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<&Path>) -> Result<i32, Failure> {
     let db = Db::open(&args.db)?;
     let baselines = check::baselines(db.load_all()?);
     if baselines.is_empty() {
@@ -596,6 +685,15 @@ fn check(args: &RunArgs, out: &OutputArgs, pending: bool) -> Result<i32, Failure
             args.db.display()
         )));
     }
+    let set = profile_set(args)?;
+    for n in &args.profiles {
+        if set.get(n).is_none() {
+            return Err(Failure(format!(
+                "unknown profile {n:?} (known: {})",
+                set.names().join(", ")
+            )));
+        }
+    }
     let rec = recorder(args)?;
     let q = Qemu {
         binary: args.qemu.clone(),
@@ -603,19 +701,31 @@ fn check(args: &RunArgs, out: &OutputArgs, pending: bool) -> Result<i32, Failure
     };
     let offered: Vec<MachineType> = q.machines()?.into_iter().map(|m| m.name).collect();
     let arch = std::env::consts::ARCH.to_string();
+    // Every selected baseline in key order; the shard takes its part of
+    // that list, removed machine types and unknown profiles included, so
+    // that the merged shards give exactly the unsharded report.
+    let selected: Vec<(&MachineType, &String, &Record)> = baselines
+        .iter()
+        .filter(|((a, machine, profile), _)| {
+            *a == arch
+                && (args.machines.is_empty() || args.machines.iter().any(|g| machine.matches(g)))
+                && (args.profiles.is_empty() || args.profiles.contains(profile))
+        })
+        .map(|((_, m, p), r)| (m, p, r))
+        .collect();
     let mut work = Vec::new();
     let mut results = Vec::new();
-    for ((a, machine, profile_name), baseline) in &baselines {
-        if *a != arch || (!args.machines.is_empty() && !args.machines.iter().any(|g| machine.matches(g))) {
-            continue;
-        }
-        let Some(profile) = boot::profile(profile_name) else {
+    for (machine, profile_name, baseline) in args.shard.take(selected) {
+        let Some(profile) = set.get(profile_name) else {
             results.push(MachineResult::new(
                 &db,
                 &baseline.key,
                 profile_name,
                 Outcome::Failed {
-                    error: format!("profile {profile_name:?} unknown to this machine-abi"),
+                    error: format!(
+                        "profile {profile_name:?} unknown to this machine-abi (known: {}); give --profile-dir",
+                        set.names().join(", ")
+                    ),
                 },
             ));
             continue;
@@ -623,30 +733,46 @@ fn check(args: &RunArgs, out: &OutputArgs, pending: bool) -> Result<i32, Failure
         if offered.contains(machine) {
             work.push((machine.clone(), profile));
         } else {
-            results.push(MachineResult::new(&db, &baseline.key, profile_name, Outcome::Removed));
+            results.push(MachineResult::removed(&db, &baseline.key, profile_name));
         }
     }
     let mut captures = Vec::new();
     for (i, r) in run_all(&rec, &work, jobs(args)).into_iter().enumerate() {
         let (m, p) = &work[i];
-        let baseline = &baselines[&(arch.clone(), m.clone(), p.name.to_string())];
+        let baseline = &baselines[&(arch.clone(), m.clone(), p.name.clone())];
         results.push(match r {
             Ok(c) => {
                 let result = check::compare(&db, baseline, &c);
                 captures.push(c);
                 result
             }
-            Err(e) => MachineResult::new(&db, &baseline.key, p.name, Outcome::Failed { error: e.to_string() }),
+            Err(e) => match e.missing_devices() {
+                Some(models) => MachineResult::missing_devices(&db, &baseline.key, &p.name, models),
+                None => MachineResult::new(&db, &baseline.key, &p.name, Outcome::Failed { error: e.to_string() }),
+            },
         });
     }
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
+    let known: Vec<MachineType> = baselines.keys().map(|(_, m, _)| m.clone()).collect();
+    if let Some(path) = partial_out {
+        let part = PartialCheck::new(args.shard, rec.identity().clone(), known, results);
+        let text = serde_json::to_string_pretty(&part)? + "\n";
+        machine_abi::db::write_atomic(path, text.as_bytes())?;
+        eprintln!(
+            "shard {}: {} result(s) written to {}; combine the shards with `machine-abi merge`",
+            args.shard,
+            part.results.len(),
+            path.display()
+        );
+        let failed = part.results.iter().any(|r| matches!(r.outcome, Outcome::Failed { .. }));
+        return Ok(if failed { EXIT_ERROR } else { EXIT_CLEAN });
+    }
     let mut report = CheckReport {
         qemu: rec.identity().clone(),
         results,
         waivers: Default::default(),
         strict: false,
     };
-    let known: Vec<MachineType> = baselines.keys().map(|(_, m, _)| m.clone()).collect();
     out.judge(&mut report, &db, &known)?;
     if pending {
         // Only what a reviewer has to decide on: unwaived drift.
@@ -666,6 +792,120 @@ fn check(args: &RunArgs, out: &OutputArgs, pending: bool) -> Result<i32, Failure
         }
     }
     Ok(out.print(&report))
+}
+
+/// Combine the partial results of a sharded check and report as one run.
+fn merge(db: &Path, files: &[PathBuf], out: &OutputArgs) -> Result<i32, Failure> {
+    let dirs = files.iter().filter(|f| f.is_dir()).count();
+    if dirs == files.len() {
+        let into = Db::open_or_create(db)?;
+        for f in files {
+            let n = into.merge_from(&Db::open(f)?)?;
+            eprintln!("{}: {n} new record(s)", f.display());
+        }
+        println!("merged {} shard database(s) into {}", files.len(), db.display());
+        return Ok(EXIT_CLEAN);
+    }
+    if dirs > 0 {
+        return Err(Failure(
+            "give either partial check results (files) or shard databases (directories), not both".into(),
+        ));
+    }
+    let db = Db::open(db)?;
+    let parts = files
+        .iter()
+        .map(|f| PartialCheck::load(f).map(|p| (f.clone(), p)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (mut report, known) = partial::merge(parts)?;
+    out.judge(&mut report, &db, &known)?;
+    Ok(out.print(&report))
+}
+
+/// Record every versioned machine type × every profile of a release and
+/// commit the records to the database's git repository.
+fn snapshot_cmd(args: &RunArgs, release: &str) -> Result<i32, Failure> {
+    let wanted =
+        qemu::Version::parse(release).ok_or_else(|| Failure(format!("--release {release:?} is not a version")))?;
+    if args.shard != Shard::ALL {
+        return Err(Failure(
+            "snapshot records a whole release; shard with `record --shard` and merge the databases instead".into(),
+        ));
+    }
+    std::fs::create_dir_all(&args.db)?;
+    snapshot::ensure_clean(&args.db)?;
+    let rec = recorder(args)?;
+    let id = rec.identity().clone();
+    if !id.version.parts().starts_with(wanted.parts()) {
+        return Err(Failure(format!(
+            "{} is QEMU {}, not release {wanted}",
+            args.qemu.display(),
+            id.version
+        )));
+    }
+    let db = Db::open_or_create(&args.db)?;
+    let got = record_selected(args, &rec)?;
+    if !got.failed.is_empty() {
+        for e in &got.failed {
+            eprintln!("machine-abi: {e}");
+        }
+        eprintln!("machine-abi: nothing written: a release snapshot is all or nothing");
+        return Ok(EXIT_ERROR);
+    }
+    let paths = db.write(&got.captures)?;
+    let machines: std::collections::BTreeSet<&MachineType> = got.captures.iter().map(|c| &c.machine).collect();
+    let profiles: std::collections::BTreeSet<&str> = got.captures.iter().map(|c| c.profile.as_str()).collect();
+    let message = snapshot_message(&id, &got, machines.len(), &profiles);
+    match snapshot::commit(&args.db, &message)? {
+        Some(hash) => println!("committed {} records of QEMU {} as {hash}", paths.len(), id.version),
+        None => println!(
+            "QEMU {}: all {} records unchanged, nothing to commit (last: {})",
+            id.version,
+            paths.len(),
+            snapshot::last_commit(&args.db).unwrap_or_else(|| "none".into())
+        ),
+    }
+    Ok(EXIT_CLEAN)
+}
+
+/// The commit message of a snapshot: release, then provenance.
+fn snapshot_message(
+    id: &qemu::QemuIdentity,
+    got: &Recorded,
+    machines: usize,
+    profiles: &std::collections::BTreeSet<&str>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut m = format!("abi-db: QEMU {} release snapshot\n\n", id.version);
+    let _ = writeln!(
+        m,
+        "{} records: {machines} machine types x {} profiles ({})",
+        got.captures.len(),
+        profiles.len(),
+        profiles.iter().copied().collect::<Vec<_>>().join(", ")
+    );
+    let _ = writeln!(m, "QEMU: {} ({})", id.version, id.package);
+    let _ = writeln!(m, "  blake3 {}", id.blake3);
+    if let Some(b) = &id.build_id {
+        let _ = writeln!(m, "  build-id {b}");
+    }
+    if let Some(c) = got.captures.first() {
+        let p = &c.provenance;
+        let _ = writeln!(
+            m,
+            "firmware: {} {} (blake3 {})",
+            p.firmware.bios,
+            p.firmware.bios_version.as_deref().unwrap_or("unknown version"),
+            p.firmware.bios_blake3
+        );
+        let _ = writeln!(m, "kernel: {} (blake3 {})", p.kernel.version, p.kernel.blake3);
+        let _ = writeln!(m, "probe: {} (blake3 {})", p.probe.version, p.probe.blake3);
+        let _ = writeln!(m, "accelerator: {}", p.accelerator);
+    }
+    for e in &got.skipped {
+        let _ = writeln!(m, "not recorded: {e}");
+    }
+    let _ = writeln!(m, "recorded by machine-abi {}", env!("CARGO_PKG_VERSION"));
+    m
 }
 
 fn review(db: &Path, globs: &[String], out: &OutputArgs) -> Result<i32, Failure> {
@@ -838,7 +1078,7 @@ fn diff_cmd(a: &Path, b: &Path, out: &OutputArgs, asl: bool) -> Result<i32, Fail
     let mut qemu = None;
     for x in &ra {
         let Some(y) = counterpart(x, &rb, single) else {
-            results.push(MachineResult::new(&da, &x.key, &x.key.profile, Outcome::Removed));
+            results.push(MachineResult::removed(&da, &x.key, &x.key.profile));
             continue;
         };
         qemu.get_or_insert_with(|| y.provenance.qemu.clone());
@@ -1225,11 +1465,8 @@ fn bench(args: &RunArgs, bare_boots: usize) -> Result<i32, Failure> {
     }
     let rec = recorder(args)?;
     let machines = rec_machines(args)?;
-    let profiles = profiles(args)?;
-    let work: Vec<(MachineType, &'static Profile)> = machines
-        .iter()
-        .flat_map(|m| profiles.iter().map(move |p| (m.clone(), *p)))
-        .collect();
+    let set = profile_set(args)?;
+    let work = work_list(&machines, &selected_profiles(&set, args)?, args.shard);
     let Some((first, first_profile)) = work.first().cloned() else {
         return Err(Failure("no machine type selected".into()));
     };
@@ -1297,5 +1534,12 @@ fn bench(args: &RunArgs, bare_boots: usize) -> Result<i32, Failure> {
         loaded
     );
     println!("database load time:          {:.1} ms", load.as_secs_f64() * 1000.0);
+    if let Some(rss) = recorder::boot::peak_child_rss_mib() {
+        println!(
+            "peak RSS of one QEMU:        {rss} MiB (guest RAM {} MiB; default -j budgets {} MiB per boot)",
+            BootSettings::default().memory_mib,
+            u64::from(BootSettings::default().memory_mib) + recorder::boot::QEMU_OVERHEAD_MIB
+        );
+    }
     Ok(if failures == 0 { EXIT_CLEAN } else { EXIT_ERROR })
 }

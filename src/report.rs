@@ -114,6 +114,9 @@ impl Summary {
             match &r.outcome {
                 Outcome::Clean => s.clean += 1,
                 Outcome::Drifted { drifts } => {
+                    if r.is_removed() {
+                        s.removed += 1;
+                    }
                     s.drifted += 1;
                     for d in drifts {
                         if !d.unwaived() {
@@ -127,7 +130,6 @@ impl Summary {
                         }
                     }
                 }
-                Outcome::Removed => s.removed += 1,
                 Outcome::Failed { .. } => s.failed += 1,
             }
         }
@@ -183,7 +185,6 @@ fn status(o: &Outcome) -> &'static str {
     match o {
         Outcome::Clean => "clean",
         Outcome::Drifted { .. } => "drifted",
-        Outcome::Removed => "removed",
         Outcome::Failed { .. } => "failed",
     }
 }
@@ -442,15 +443,6 @@ pub fn text(report: &CheckReport, style: TextStyle) -> String {
                 }
             }
             Outcome::Clean => {}
-            Outcome::Removed => {
-                let _ = writeln!(
-                    out,
-                    "\n{} ({}): {}",
-                    paint.wrap("1", &r.machine.0),
-                    r.profile,
-                    paint.wrap("1;31", "machine type no longer offered by this binary")
-                );
-            }
             Outcome::Failed { error } => {
                 let _ = writeln!(
                     out,
@@ -636,14 +628,6 @@ pub fn junit(report: &CheckReport) -> String {
                 }
                 out.push_str("    </testcase>\n");
             }
-            Outcome::Removed => {
-                out.push_str(">\n");
-                let _ = writeln!(
-                    out,
-                    "      <failure type=\"removed\" message=\"machine type no longer offered by this binary\"/>"
-                );
-                out.push_str("    </testcase>\n");
-            }
             Outcome::Failed { error } => {
                 out.push_str(">\n");
                 let _ = writeln!(
@@ -678,25 +662,12 @@ pub fn github(report: &CheckReport) -> String {
     for r in &report.results {
         let who = format!("{} ({})", r.machine, r.profile);
         let file = gh_property(&r.record.display().to_string());
-        match &r.outcome {
-            Outcome::Removed => {
-                let _ = writeln!(
-                    out,
-                    "::error file={file},title=machine-abi: machine type removed::{}",
-                    gh_data(&format!(
-                        "{who}: machine type no longer offered by QEMU {}",
-                        report.qemu.version
-                    ))
-                );
-            }
-            Outcome::Failed { error } => {
-                let _ = writeln!(
-                    out,
-                    "::error title=machine-abi: could not check::{}",
-                    gh_data(&format!("{who}: {error}"))
-                );
-            }
-            _ => {}
+        if let Outcome::Failed { error } = &r.outcome {
+            let _ = writeln!(
+                out,
+                "::error title=machine-abi: could not check::{}",
+                gh_data(&format!("{who}: {error}"))
+            );
         }
         for d in r
             .drifts()

@@ -62,6 +62,8 @@ pub enum Category {
     HostSide,
     /// Facts the probe could or could not read.
     Probe,
+    /// The machine type itself and the devices it can take.
+    Machine,
 }
 
 impl Category {
@@ -77,6 +79,7 @@ impl Category {
             Category::Virtio => "virtio",
             Category::HostSide => "host-side",
             Category::Probe => "probe",
+            Category::Machine => "machine",
         }
     }
 }
@@ -549,6 +552,26 @@ pub const RULES: &[Rule] = &[
         why: "machine-abi cannot compare what it could not read; the reason is in the record.",
         fix: "Look at the reason (QMP timeout, QEMU error).",
     },
+    // Machine
+    Rule {
+        id: "machine-type-removed",
+        category: Category::Machine,
+        severity: Severity::Break,
+        summary: "The database has this machine type; the binary no longer offers it.",
+        why: "A guest defined with the machine type cannot be started, and migration from an older release \
+              fails, on this build.",
+        fix: "Machine types are removed only after QEMU's deprecation period (docs/about/deprecated.rst and \
+              removed-features.rst); waive the removal with a reason naming the release that deprecated it.",
+    },
+    Rule {
+        id: "profile-device-missing",
+        category: Category::Machine,
+        severity: Severity::Break,
+        summary: "A device model the profile's baseline was recorded with does not exist in this build.",
+        why: "A guest configured with the device cannot be started on this build, nor migrated to it.",
+        fix: "Check the build configuration (a disabled CONFIG_ option, or a module not installed or not found: \
+              QEMU_MODULE_DIR); a distribution that drops the device on purpose waives it with the reason.",
+    },
     // Probe
     Rule {
         id: "fact-availability",
@@ -949,9 +972,11 @@ mod tests {
         seen.sort();
         seen.dedup();
         // Host-side rules come with the host-side facts; renames are found
-        // structurally by the diff engine, not by path.
+        // structurally by the diff engine, not by path; machine rules come
+        // from the check itself (tested in check.rs).
         let unreached: Vec<&str> = RULES
             .iter()
+            .filter(|r| r.category != Category::Machine)
             .map(|r| r.id)
             .filter(|id| !seen.contains(id) && !id.starts_with("host-") && *id != "aml-object-renamed")
             .collect();

@@ -396,6 +396,7 @@ fn category_root(c: Category) -> Option<&'static str> {
         Category::FwCfg => "fw_cfg",
         Category::Virtio => "virtio",
         Category::HostSide => "host",
+        Category::Machine => "machine",
         Category::Probe => return None,
     })
 }

@@ -171,6 +171,7 @@ fn record_baseline_args(fx: &Fixtures, db: &Path) -> Vec<OsString> {
     a.extend(fx.boot_args(Release::V7_2, None));
     a.extend(["--db".into(), db.into()]);
     a.extend(["--machine".into(), Q35.into(), "--machine".into(), I440FX.into()]);
+    a.extend(["--profile".into(), "default".into()]);
     a
 }
 
@@ -783,15 +784,266 @@ fn virtio_profile_records_virtio_facts() {
             d.features.push(value.to_string());
         }
     }
-    assert!(
-        devices.len() >= 6,
-        "expected at least 6 virtio devices: {devices:#?}\n{show}"
-    );
+    // Every virtio device of the shipped profile, at the slot it names.
+    let profiles = recorder::profile::Profiles::builtin().expect("built-in profiles");
+    let virtio = profiles.get("virtio").expect("a virtio profile");
+    let mut expected = BTreeSet::new();
+    for d in &virtio.devices {
+        let slot = d
+            .spec
+            .split(',')
+            .find_map(|kv| kv.strip_prefix("addr=0x"))
+            .unwrap_or_else(|| panic!("{}: no addr=0x..", d.spec));
+        let slot = u8::from_str_radix(slot, 16).unwrap_or_else(|e| panic!("{}: {e}", d.spec));
+        expected.insert(format!("0000:00:{slot:02x}.0"));
+    }
+    assert!(expected.len() >= 10, "{expected:?}");
+    let found: BTreeSet<String> = devices.keys().cloned().collect();
+    let missing: Vec<_> = expected.difference(&found).collect();
+    assert!(missing.is_empty(), "no virtio facts for {missing:?}\n{show}");
     for (addr, d) in &devices {
         assert_eq!(d.transport.as_deref(), Some("modern"), "{addr}: {d:?}");
         let nonzero = |v: &String| u64::from_str_radix(v.trim_start_matches("0x"), 16).is_ok_and(|n| n != 0);
         assert!(d.features.iter().any(nonzero), "{addr}: no feature bits: {d:?}");
     }
+}
+
+/// A profile directory holding one profile with a device model QEMU 7.2
+/// does not have (virtio-sound-pci came in 8.2).
+fn sound_profile(dir: &Path) -> PathBuf {
+    let p = dir.join("profiles");
+    fs::create_dir_all(&p).unwrap();
+    fs::write(
+        p.join("sound.toml"),
+        r#"name = "sound"
+description = "virtio-sound, which QEMU 7.2 lacks"
+backends = ["audiodev none,id=snd0"]
+devices = ["virtio-sound-pci,id=vsnd0,audiodev=snd0,addr=0x08"]
+"#,
+    )
+    .unwrap();
+    fs::write(
+        p.join("default.toml"),
+        "name = \"default\"\ndescription = \"defaults\"\n",
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn profile_with_a_missing_device_is_reported_per_machine_type() {
+    let Some(fx) = fixtures("profile_with_a_missing_device_is_reported_per_machine_type") else {
+        return;
+    };
+    let tmp = tempfile::tempdir_in(&fx.work).unwrap();
+    let profiles = sound_profile(tmp.path());
+    let db = tmp.path().join("db");
+    // QEMU 10.0 has the device: the baseline is recorded with it.
+    let mut rec = vec![OsString::from("record")];
+    rec.extend(fx.boot_args(Release::V10_0, None));
+    rec.extend(["--db".into(), db.clone().into(), "--machine".into(), Q35.into()]);
+    rec.extend([
+        "--profile-dir".into(),
+        profiles.clone().into(),
+        "--no-host-facts".into(),
+    ]);
+    machine_abi(&rec, &[]).expect_code(0);
+    assert_eq!(record_files(&db, Q35, "sound").len(), 1);
+
+    // Recording with 7.2 skips the pair and says why; the rest is written.
+    let mut rec72 = vec![OsString::from("record")];
+    rec72.extend(fx.boot_args(Release::V7_2, None));
+    let db72 = tmp.path().join("db72");
+    rec72.extend(["--db".into(), db72.clone().into(), "--machine".into(), Q35.into()]);
+    rec72.extend([
+        "--profile-dir".into(),
+        profiles.clone().into(),
+        "--no-host-facts".into(),
+    ]);
+    let run = machine_abi(&rec72, &[]);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("not recorded: pc-q35-7.2 (sound): profile needs device model virtio-sound-pci"),
+        "{run}"
+    );
+    assert_eq!(record_files(&db72, Q35, "default").len(), 1, "{run}");
+    assert!(!db72.join("records/x86_64").join(Q35).join("sound").exists(), "{run}");
+
+    // Checking 7.2 against the 10.0 baseline: a break naming the device,
+    // for that machine type and profile, no crash, no boot.
+    let mut chk = check_args(fx, Release::V7_2, None, &db, &["--color", "never", "--format", "json"]);
+    chk.extend(["--profile-dir".into(), profiles.into(), "--no-host-facts".into()]);
+    let run = machine_abi(&chk, &[]);
+    run.expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let drifts = report["drifts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no drifts\n{run}"));
+    let missing: Vec<&serde_json::Value> = drifts
+        .iter()
+        .filter(|d| d["rule"] == "profile-device-missing")
+        .collect();
+    assert_eq!(missing.len(), 1, "{run}");
+    assert_eq!(missing[0]["machine"], Q35, "{run}");
+    assert_eq!(missing[0]["profile"], "sound", "{run}");
+    assert_eq!(missing[0]["path"], "machine.device.virtio-sound-pci", "{run}");
+    assert!(run.stderr.contains("skipped: device missing"), "{run}");
+}
+
+/// Copy the baseline, plus virtio records of both machine types.
+fn four_pair_db(fx: &Fixtures) -> tempfile::TempDir {
+    let db = baseline_copy(fx);
+    let mut a = vec![OsString::from("record")];
+    a.extend(fx.boot_args(Release::V7_2, None));
+    a.extend(["--db".into(), db.path().into()]);
+    a.extend(["--machine".into(), Q35.into(), "--machine".into(), I440FX.into()]);
+    a.extend(["--profile".into(), "virtio".into()]);
+    machine_abi(a, &[]).expect_code(0);
+    db
+}
+
+#[test]
+fn sharded_check_merged_equals_the_whole_run() {
+    let Some(fx) = fixtures("sharded_check_merged_equals_the_whole_run") else {
+        return;
+    };
+    let db = four_pair_db(fx);
+    let out = tempfile::tempdir_in(&fx.work).unwrap();
+    let json = ["--format", "json", "--color", "never"];
+    let whole = machine_abi(check_args(fx, Release::V10_0, None, db.path(), &json), &[]);
+    whole.expect_code(1);
+    let mut parts = Vec::new();
+    for i in 1..=3 {
+        let part = out.path().join(format!("shard-{i}.json"));
+        let shard = format!("{i}/3");
+        let args = check_args(
+            fx,
+            Release::V10_0,
+            None,
+            db.path(),
+            &["--shard", &shard, "--partial", &part.to_string_lossy()],
+        );
+        machine_abi(args, &[]).expect_code(0);
+        parts.push(part);
+    }
+    // Round robin over 4 sorted pairs: shard sizes 2, 1, 1.
+    let sizes: Vec<usize> = parts
+        .iter()
+        .map(|p| {
+            let v: serde_json::Value = serde_json::from_slice(&fs::read(p).unwrap()).unwrap();
+            v["results"].as_array().map_or(0, Vec::len)
+        })
+        .collect();
+    assert_eq!(sizes, [2, 1, 1]);
+    let mut merge = vec![OsString::from("merge"), "--db".into(), db.path().into()];
+    merge.extend(json.iter().map(OsString::from));
+    merge.extend(parts.iter().rev().map(OsString::from));
+    let merged = machine_abi(&merge, &[]);
+    assert_eq!(merged.code, whole.code, "{merged}");
+    assert_eq!(merged.stdout, whole.stdout, "merged report differs from the whole run");
+    // Text reports agree too.
+    let text_whole = machine_abi(
+        check_args(fx, Release::V10_0, None, db.path(), &["--color", "never"]),
+        &[],
+    );
+    let mut merge_text = vec![
+        OsString::from("merge"),
+        "--db".into(),
+        db.path().into(),
+        "--color".into(),
+        "never".into(),
+    ];
+    merge_text.extend(parts.iter().map(OsString::from));
+    assert_eq!(machine_abi(&merge_text, &[]).stdout, text_whole.stdout);
+    // A missing shard is refused.
+    let short = machine_abi(
+        [
+            OsStr::new("merge"),
+            OsStr::new("--db"),
+            db.path().as_os_str(),
+            parts[0].as_os_str(),
+        ],
+        &[],
+    );
+    short.expect_code(2);
+    assert!(short.stderr.contains("missing shards 2/3, 3/3"), "{short}");
+}
+
+#[test]
+fn sharded_record_merged_equals_the_whole_recording() {
+    let Some(fx) = fixtures("sharded_record_merged_equals_the_whole_recording") else {
+        return;
+    };
+    let whole = four_pair_db(fx);
+    let tmp = tempfile::tempdir_in(&fx.work).unwrap();
+    let mut shards = Vec::new();
+    for i in 1..=3 {
+        let db = tmp.path().join(format!("shard-{i}"));
+        let mut a = record_baseline_args(fx, &db);
+        a.truncate(a.len() - 2); // drop --profile default
+        a.extend([
+            "--profile".into(),
+            "default".into(),
+            "--profile".into(),
+            "virtio".into(),
+        ]);
+        a.extend(["--shard".into(), format!("{i}/3").into()]);
+        machine_abi(a, &[]).expect_code(0);
+        shards.push(db);
+    }
+    let merged = tmp.path().join("merged");
+    let mut m = vec![OsString::from("merge"), "--db".into(), merged.clone().into()];
+    m.extend(shards.iter().map(OsString::from));
+    machine_abi(&m, &[]).expect_code(0);
+    assert_same_tree(&tree(whole.path()), &tree(&merged), "whole recording vs merged shards");
+}
+
+#[test]
+fn snapshot_commits_once_and_is_idempotent() {
+    let Some(fx) = fixtures("snapshot_commits_once_and_is_idempotent") else {
+        return;
+    };
+    let tmp = tempfile::tempdir_in(&fx.work).unwrap();
+    let repo = tmp.path();
+    let git = |args: &[&str]| -> String {
+        let o = Command::new("git").arg("-C").arg(repo).args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    git(&["init", "--quiet"]);
+    let db = repo.join("abi-db");
+    let snap = |release: &str| {
+        let mut a = vec![OsString::from("snapshot")];
+        a.extend(fx.boot_args(Release::V7_2, None));
+        a.extend(["--db".into(), db.clone().into(), "--release".into(), release.into()]);
+        a.extend(["--machine".into(), Q35.into(), "--profile".into(), "default".into()]);
+        machine_abi(a, &[])
+    };
+    let wrong = snap("10.0");
+    wrong.expect_code(2);
+    assert!(wrong.stderr.contains("is QEMU 7.2.22, not release 10.0"), "{wrong}");
+    let first = snap("7.2");
+    first.expect_code(0);
+    assert!(first.stdout.contains("committed 1 records of QEMU 7.2.22"), "{first}");
+    let log = git(&["log", "--format=%B"]);
+    assert!(log.starts_with("abi-db: QEMU 7.2.22 release snapshot"), "{log}");
+    for needle in ["QEMU: 7.2.22 (Debian", "firmware: bios-256k.bin", "kernel: ", "probe: "] {
+        assert!(log.contains(needle), "commit message lacks {needle:?}:\n{log}");
+    }
+    let again = snap("7.2");
+    again.expect_code(0);
+    assert!(again.stdout.contains("unchanged, nothing to commit"), "{again}");
+    assert_eq!(git(&["rev-list", "--count", "HEAD"]).trim(), "1");
+    fs::write(db.join("stray.txt"), "uncommitted").unwrap();
+    let dirty = snap("7.2");
+    dirty.expect_code(2);
+    assert!(dirty.stderr.contains("uncommitted changes"), "{dirty}");
+    assert!(dirty.stderr.contains("stray.txt"), "{dirty}");
 }
 
 #[test]

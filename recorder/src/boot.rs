@@ -1,60 +1,14 @@
 //! Boot one machine type under TCG with the probe as `/init`, with a pinned
 //! command line and a hard timeout, and capture the first serial port.
 
+use crate::profile::{Profile, SHARE_PLACEHOLDER};
 use crate::qemu::{MachineType, Qemu};
 use std::fmt;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// A named set of devices added to the machine type's own defaults.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Profile {
-    /// Name recorded in every record (`default`, `virtio`).
-    pub name: &'static str,
-    /// What it is for.
-    pub description: &'static str,
-    /// Extra QEMU arguments.
-    pub args: &'static [&'static str],
-}
-
-/// Every device profile this build knows.
-pub const PROFILES: &[Profile] = &[
-    Profile {
-        name: "default",
-        description: "the machine type's default devices only",
-        args: &[],
-    },
-    Profile {
-        name: "virtio",
-        description: "one of each common virtio-pci device; its -netdev replaces the default NIC",
-        args: &[
-            "-netdev",
-            "hubport,id=net0,hubid=0",
-            "-device",
-            "virtio-net-pci,netdev=net0",
-            "-blockdev",
-            "driver=null-co,node-name=disk0,size=1048576",
-            "-device",
-            "virtio-blk-pci,drive=disk0",
-            "-device",
-            "virtio-scsi-pci",
-            "-device",
-            "virtio-serial-pci",
-            "-device",
-            "virtio-rng-pci",
-            "-device",
-            "virtio-balloon-pci",
-        ],
-    },
-];
-
-/// Look a profile up by name.
-pub fn profile(name: &str) -> Option<&'static Profile> {
-    PROFILES.iter().find(|p| p.name == name)
-}
 
 /// The fixed parts of every boot.
 #[derive(Clone, Debug)]
@@ -81,6 +35,37 @@ impl Default for BootSettings {
     }
 }
 
+/// Memory a QEMU process needs beyond the guest's RAM under TCG (code
+/// cache, device models, firmware images), rounded up from the peak RSS
+/// measured with `machine-abi bench` (BENCHMARKS.md).
+pub const QEMU_OVERHEAD_MIB: u64 = 512;
+
+/// Parallel boots by default: one per CPU, but never more than the
+/// available memory holds at `per_boot_mib` each, so that a run never
+/// swaps. At least one.
+pub fn default_jobs(cpus: usize, mem_available_mib: Option<u64>, per_boot_mib: u64) -> usize {
+    let by_memory = mem_available_mib.map_or(usize::MAX, |m| (m / per_boot_mib.max(1)) as usize);
+    cpus.min(by_memory).max(1)
+}
+
+/// `MemAvailable` of /proc/meminfo in MiB, if readable.
+pub fn mem_available_mib() -> Option<u64> {
+    let text = fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// The largest peak RSS of any child process waited for so far (in MiB):
+/// after a run of boots, the peak memory of the largest QEMU.
+pub fn peak_child_rss_mib() -> Option<u64> {
+    // SAFETY: getrusage writes only into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    // ru_maxrss is in KiB on Linux.
+    (rc == 0).then(|| (usage.ru_maxrss.max(0) as u64) / 1024)
+}
+
 /// Files a boot uses; the command line refers to them by placeholder so that
 /// the recorded line is the same on every machine.
 pub struct BootFiles<'a> {
@@ -90,18 +75,24 @@ pub struct BootFiles<'a> {
     pub initrd: &'a Path,
     /// Where the serial port is written.
     pub serial: &'a Path,
+    /// An empty directory a profile may share with the guest (`$SHARE`).
+    pub share: &'a Path,
 }
 
-/// The exact QEMU arguments, with `$QEMU`, `$DATA0…`, `$KERNEL`, `$INITRD`
-/// and `$SERIAL` standing for paths.
+/// The exact QEMU arguments, with `$QEMU`, `$DATA0…`, `$KERNEL`, `$INITRD`,
+/// `$SERIAL` and `$SHARE` standing for paths.
 pub fn command_line(qemu: &Qemu, machine: &MachineType, profile: &Profile, s: &BootSettings) -> Vec<String> {
     let mut args = vec!["$QEMU".to_string()];
     for i in 0..qemu.data_dirs.len() {
         args.extend(["-L".into(), format!("$DATA{i}")]);
     }
+    let machine_value = std::iter::once(machine.0.as_str())
+        .chain(profile.machine_options.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(",");
     let fixed = [
         "-machine",
-        &machine.0,
+        &machine_value,
         "-accel",
         "tcg",
         "-m",
@@ -124,7 +115,7 @@ pub fn command_line(qemu: &Qemu, machine: &MachineType, profile: &Profile, s: &B
     ]
     .map(String::from);
     args.extend(fixed);
-    args.extend(profile.args.iter().map(|a| a.to_string()));
+    args.extend(profile.args());
     args
 }
 
@@ -132,7 +123,8 @@ fn substitute(arg: &str, qemu: &Qemu, files: &BootFiles) -> String {
     let mut out = arg
         .replace("$KERNEL", &files.kernel.to_string_lossy())
         .replace("$INITRD", &files.initrd.to_string_lossy())
-        .replace("$SERIAL", &files.serial.to_string_lossy());
+        .replace("$SERIAL", &files.serial.to_string_lossy())
+        .replace(SHARE_PLACEHOLDER, &files.share.to_string_lossy());
     for (i, d) in qemu.data_dirs.iter().enumerate() {
         out = out.replace(&format!("$DATA{i}"), &d.to_string_lossy());
     }
@@ -211,7 +203,8 @@ pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -
     let started = Instant::now();
     use std::os::unix::process::CommandExt;
     // Own process group, so a timeout also kills whatever a wrapper forked.
-    let mut child = Command::new(&qemu.binary)
+    let mut child = qemu
+        .command()
         .process_group(0)
         .args(&args)
         .stdin(Stdio::null())
@@ -305,18 +298,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn default_jobs_follow_cpus_then_memory() {
+        assert_eq!(default_jobs(2, Some(24 * 1024), 1024), 2);
+        assert_eq!(default_jobs(16, Some(4 * 1024), 1024), 4);
+        assert_eq!(default_jobs(4, Some(100), 1024), 1, "never zero");
+        assert_eq!(default_jobs(3, None, 1024), 3);
+        assert!(mem_available_mib().is_some_and(|m| m > 0));
+    }
+
+    #[test]
     fn command_line_is_placeholder_only() {
         let q = Qemu {
             binary: "/x/qemu".into(),
             data_dirs: vec!["/fw".into(), "/data".into()],
         };
         let m = MachineType("pc-q35-7.2".into());
-        let line = command_line(&q, &m, profile("virtio").unwrap(), &BootSettings::default());
+        let profiles = crate::profile::Profiles::builtin().expect("built-in profiles");
+        let virtio = profiles.get("virtio").expect("virtio");
+        let line = command_line(&q, &m, virtio, &BootSettings::default());
         assert_eq!(&line[..5], ["$QEMU", "-L", "$DATA0", "-L", "$DATA1"]);
         assert!(line.windows(2).any(|w| w == ["-machine", "pc-q35-7.2"]));
         assert!(line.windows(2).any(|w| w == ["-accel", "tcg"]));
         assert!(line.iter().any(|a| a == "-no-reboot"));
         assert!(!line.iter().any(|a| a.contains("/fw") || a.contains("/x/")), "{line:?}");
         assert!(line.iter().any(|a| a.starts_with("virtio-net-pci")));
+        assert!(line.iter().any(|a| a.contains("path=$SHARE,")), "{line:?}");
     }
 }

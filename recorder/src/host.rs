@@ -11,8 +11,7 @@ use crate::qmp::HostFacts;
 use guest_probe::blob::BlobId;
 use guest_probe::facts::Probed;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// One compat table a machine type applies.
@@ -84,26 +83,17 @@ pub fn applied(tables: &CompatTables, machine: &MachineType) -> Vec<AppliedTable
         .collect()
 }
 
-/// Where a Debian-style unpacked QEMU keeps its loadable modules
-/// (`usr/lib/x86_64-linux-gnu/qemu` next to `usr/bin`). Without
-/// `QEMU_MODULE_DIR` an unpacked 10.0 build loads none of them.
-pub fn module_dir(qemu: &Qemu) -> Option<PathBuf> {
-    let usr = qemu.binary.parent()?.parent()?;
-    let dir = usr.join("lib/x86_64-linux-gnu/qemu");
-    dir.is_dir().then_some(dir)
-}
-
 /// Run `-dump-vmstate` for a machine type; returns the JSON bytes.
 pub fn dump_vmstate(qemu: &Qemu, machine: &MachineType, timeout: Duration) -> Result<Vec<u8>, String> {
-    let dir = std::env::temp_dir().join(format!("machine-abi-vmstate-{}-{}", std::process::id(), machine));
+    // Unique per call: two dumps of one machine type may run at once.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("machine-abi-vmstate-{}-{machine}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let out = dir.join("vmstate.json");
-    let mut cmd = Command::new(&qemu.binary);
+    let mut cmd = qemu.command();
     for d in &qemu.data_dirs {
         cmd.arg("-L").arg(d);
-    }
-    if let Some(m) = module_dir(qemu) {
-        cmd.env("QEMU_MODULE_DIR", m);
     }
     cmd.args(["-M", &machine.0, "-accel", "tcg", "-display", "none", "-dump-vmstate"])
         .arg(&out)

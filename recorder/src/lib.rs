@@ -6,6 +6,7 @@ pub mod elf;
 pub mod host;
 pub mod initramfs;
 pub mod kmod;
+pub mod profile;
 pub mod qemu;
 pub mod qmp;
 pub mod record;

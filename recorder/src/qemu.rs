@@ -155,7 +155,8 @@ impl Qemu {
     }
 
     fn output(&self, args: &[&str]) -> Result<String, QemuError> {
-        let out = Command::new(&self.binary)
+        let out = self
+            .command()
             .args(args)
             .output()
             .map_err(|e| self.err(format!("cannot run: {e}")))?;
@@ -184,6 +185,31 @@ impl Qemu {
             blake3: blake3::hash(&bytes).to_hex().to_string(),
             build_id,
         })
+    }
+
+    /// A command running this QEMU with its module directory set (see
+    /// [`Qemu::module_dir`]); arguments are up to the caller.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.binary);
+        if let Some(m) = self.module_dir() {
+            cmd.env("QEMU_MODULE_DIR", m);
+        }
+        cmd
+    }
+
+    /// Where a Debian-style unpacked QEMU keeps its loadable modules
+    /// (`usr/lib/x86_64-linux-gnu/qemu` next to `usr/bin`). Without
+    /// `QEMU_MODULE_DIR` an unpacked 10.0 build loads none of them, and
+    /// devices such as `virtio-gpu-pci` do not exist.
+    pub fn module_dir(&self) -> Option<PathBuf> {
+        let usr = self.binary.parent()?.parent()?;
+        let dir = usr.join("lib/x86_64-linux-gnu/qemu");
+        dir.is_dir().then_some(dir)
+    }
+
+    /// Every device model (and alias) the binary offers, modules included.
+    pub fn devices(&self) -> Result<std::collections::BTreeSet<String>, QemuError> {
+        Ok(crate::profile::parse_device_help(&self.output(&["-device", "help"])?))
     }
 
     /// Every machine type the binary offers.

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -135,17 +135,14 @@ impl Qmp {
     /// directory), read the greeting and negotiate capabilities. `timeout`
     /// bounds the wait for each reply, the greeting included.
     pub fn start(binary: &Path, data_dirs: &[PathBuf], machine: &str, timeout: Duration) -> Result<Qmp, QmpError> {
-        let mut cmd = Command::new(binary);
-        for dir in data_dirs {
-            cmd.arg("-L").arg(dir);
-        }
         let q = crate::qemu::Qemu {
             binary: binary.to_path_buf(),
             data_dirs: data_dirs.to_vec(),
         };
-        if let Some(m) = crate::host::module_dir(&q) {
-            // An unpacked build finds its modules only through this.
-            cmd.env("QEMU_MODULE_DIR", m);
+        // With QEMU_MODULE_DIR: an unpacked build finds its modules only through it.
+        let mut cmd = q.command();
+        for dir in data_dirs {
+            cmd.arg("-L").arg(dir);
         }
         // No -nodefaults: the machine's own default devices are the point.
         cmd.args([
@@ -952,7 +949,7 @@ mod tests {
             );
         }
         let Some((binary, dirs)) = fixture("10.0") else { return };
-        let help = Command::new(&binary)
+        let help = std::process::Command::new(&binary)
             .args(["-machine", "help"])
             .output()
             .expect("-machine help");

@@ -2,11 +2,12 @@
 //! (in parallel), verify each stream and return typed captures with full
 //! provenance.
 
-use crate::boot::{self, BootFiles, BootSettings, Profile, Scratch};
+use crate::boot::{self, BootFiles, BootSettings, Scratch};
 use crate::elf::CompatTables;
 use crate::host::{self, HostSide};
 use crate::initramfs::Initramfs;
 use crate::kmod::ModuleTree;
+use crate::profile::Profile;
 use crate::qemu::{file_blake3, MachineType, Qemu, QemuIdentity};
 use guest_probe::collect::{Collection, CollectionError};
 use guest_probe::frame::{self, Entry, FrameError};
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Accelerator every recording uses: deterministic, and KVM is not available
@@ -122,6 +123,20 @@ pub enum Cause {
     Content(CollectionError),
     /// Local I/O (scratch files).
     Io(String),
+    /// The profile names device models this QEMU build does not have;
+    /// nothing was booted.
+    MissingDevices(Vec<String>),
+}
+
+impl RecordError {
+    /// The device models the profile needs and the binary lacks, when that
+    /// is why nothing was recorded.
+    pub fn missing_devices(&self) -> Option<&[String]> {
+        match &self.cause {
+            Cause::MissingDevices(d) => Some(d),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for RecordError {
@@ -132,6 +147,12 @@ impl fmt::Display for RecordError {
             Cause::Stream(e) => write!(f, "probe stream: {e}")?,
             Cause::Content(e) => write!(f, "probe output: {e}")?,
             Cause::Io(e) => write!(f, "{e}")?,
+            Cause::MissingDevices(d) => write!(
+                f,
+                "profile needs device model{} {} which this QEMU build does not have; not booted",
+                if d.len() == 1 { "" } else { "s" },
+                d.join(", ")
+            )?,
         }
         if !self.serial_tail.is_empty() && !matches!(self.cause, Cause::Boot(_)) {
             write!(f, "\n  last serial lines:\n{}", indent(&self.serial_tail))?;
@@ -190,10 +211,15 @@ pub struct Recorder {
     probe: Probe,
     scratch: Scratch,
     initrd: PathBuf,
+    /// Empty directory profiles may share with the guest (`$SHARE`).
+    share: PathBuf,
+    /// Device models the binary offers (`-device help`).
+    devices: std::collections::BTreeSet<String>,
     /// The binary's compat tables, read once.
     compat: Result<CompatTables, String>,
-    /// Host-side facts per machine type, shared by its profiles.
-    host_cache: Mutex<BTreeMap<MachineType, HostCapture>>,
+    /// Host-side facts per machine type, shared by its profiles; gathered
+    /// once even when two profiles of a machine type boot at the same time.
+    host_cache: Mutex<BTreeMap<MachineType, Arc<OnceLock<HostCapture>>>>,
 }
 
 impl Recorder {
@@ -235,6 +261,9 @@ impl Recorder {
         let scratch = Scratch::new("record").map_err(|err| SetupError(format!("scratch directory: {err}")))?;
         let initrd = scratch.path().join("initrd.cpio");
         std::fs::write(&initrd, &image).map_err(|err| e("cannot write", &initrd, &err))?;
+        let share = scratch.path().join("share");
+        std::fs::create_dir(&share).map_err(|err| e("cannot create", &share, &err))?;
+        let devices = config.qemu.devices().map_err(|err| SetupError(err.to_string()))?;
         let firmware = firmware(&config.qemu).map_err(SetupError)?;
         config.modules = module_names.clone();
         let compat = std::fs::read(&config.qemu.binary)
@@ -256,6 +285,8 @@ impl Recorder {
             config,
             scratch,
             initrd,
+            share,
+            devices,
             compat,
             host_cache: Mutex::new(BTreeMap::new()),
         })
@@ -263,14 +294,13 @@ impl Recorder {
 
     /// Host-side facts of a machine type, gathered once per recorder.
     fn host_side(&self, machine: &MachineType) -> HostCapture {
-        if let Some(hit) = self.host_cache.lock().ok().and_then(|c| c.get(machine).cloned()) {
-            return hit;
-        }
-        let got = host::collect(&self.config.qemu, machine, &self.compat, self.config.settings.timeout);
-        if let Ok(mut c) = self.host_cache.lock() {
-            c.insert(machine.clone(), got.clone());
-        }
-        got
+        let cell = match self.host_cache.lock() {
+            Ok(mut c) => c.entry(machine.clone()).or_default().clone(),
+            // A worker panicked while holding the lock: gather without the cache.
+            Err(_) => Arc::new(OnceLock::new()),
+        };
+        cell.get_or_init(|| host::collect(&self.config.qemu, machine, &self.compat, self.config.settings.timeout))
+            .clone()
     }
 
     /// The QEMU build being recorded.
@@ -278,14 +308,23 @@ impl Recorder {
         &self.identity
     }
 
+    /// Device models the binary offers.
+    pub fn devices(&self) -> &std::collections::BTreeSet<String> {
+        &self.devices
+    }
+
     /// Boot one machine type with one profile and verify what it sent.
     pub fn record(&self, machine: &MachineType, profile: &Profile) -> Result<Capture, RecordError> {
         let fail = |cause, serial: &str| RecordError {
             machine: machine.clone(),
-            profile: profile.name.into(),
+            profile: profile.name.clone(),
             cause,
             serial_tail: boot::tail(serial, 15),
         };
+        let missing = profile.missing_devices(&self.devices);
+        if !missing.is_empty() {
+            return Err(fail(Cause::MissingDevices(missing), ""));
+        }
         let mut settings = self.config.settings.clone();
         if self.config.capture_fixture {
             settings.append.push_str(" mabi.capture=1");
@@ -299,6 +338,7 @@ impl Recorder {
             kernel: &self.config.kernel,
             initrd: &self.initrd,
             serial: &serial,
+            share: &self.share,
         };
         let out = boot::run(&self.config.qemu, &line, &files, settings.timeout).map_err(|e| {
             let text = std::fs::read(&serial)
@@ -320,7 +360,7 @@ impl Recorder {
         });
         Ok(Capture {
             machine: machine.clone(),
-            profile: profile.name.into(),
+            profile: profile.name.clone(),
             provenance: Provenance {
                 qemu: self.identity.clone(),
                 firmware: self.firmware.clone(),
@@ -350,10 +390,11 @@ impl Recorder {
             kernel: &self.config.kernel,
             initrd: &self.initrd,
             serial: &serial,
+            share: &self.share,
         };
         let out = boot::run(&self.config.qemu, &line, &files, settings.timeout).map_err(|e| RecordError {
             machine: machine.clone(),
-            profile: profile.name.into(),
+            profile: profile.name.clone(),
             cause: Cause::Boot(e),
             serial_tail: String::new(),
         })?;
@@ -365,7 +406,7 @@ impl Recorder {
     /// come back in input order.
     pub fn record_all(
         &self,
-        work: &[(MachineType, &'static Profile)],
+        work: &[(MachineType, &Profile)],
         jobs: usize,
         mut progress: impl FnMut(usize, &Result<Capture, RecordError>),
     ) -> Vec<Result<Capture, RecordError>> {
@@ -398,7 +439,7 @@ impl Recorder {
                     let (m, p) = &work[i];
                     Err(RecordError {
                         machine: m.clone(),
-                        profile: p.name.into(),
+                        profile: p.name.clone(),
                         cause: Cause::Io("worker thread ended without a result".into()),
                         serial_tail: String::new(),
                     })

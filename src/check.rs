@@ -166,9 +166,23 @@ pub fn baselines(records: Vec<Record>) -> BTreeMap<(String, MachineType, String)
 pub fn drifts(baseline: &Record, observed: &Record, ob: diff::BlobSource, nb: diff::BlobSource) -> Vec<Drift> {
     let mut out = diff::diff(&baseline.facts, &observed.facts, ob, nb);
     if let (Some(a), Some(b)) = (&baseline.host, &observed.host) {
-        out.extend(crate::host::diff(a, b, ob, nb));
+        let added: std::collections::BTreeSet<String> = profile_devices(&baseline.provenance.command_line)
+            .into_iter()
+            .chain(profile_devices(&observed.provenance.command_line))
+            .collect();
+        out.extend(crate::host::diff(a, b, ob, nb, &added));
     }
     out
+}
+
+/// Device models a boot's command line adds with `-device` (the profile's
+/// devices): their migration state matters as much as the defaults'.
+pub fn profile_devices(command_line: &[String]) -> Vec<String> {
+    command_line
+        .windows(2)
+        .filter(|w| w[0] == "-device")
+        .filter_map(|w| w[1].split(',').next().map(str::to_string))
+        .collect()
 }
 
 /// Compare an observed record with its baseline: the outcome, and the

@@ -13,8 +13,10 @@ fn root() -> FactPath {
     FactPath::new("host")
 }
 
-/// Every difference between two host sections.
-pub fn diff(old: &HostSide, new: &HostSide, ob: BlobSource, nb: BlobSource) -> Vec<Drift> {
+/// Every difference between two host sections. vmstate findings are kept
+/// for the machine type's own devices and for `added` (the device models
+/// the profile puts on the command line).
+pub fn diff(old: &HostSide, new: &HostSide, ob: BlobSource, nb: BlobSource, added: &BTreeSet<String>) -> Vec<Drift> {
     if old == new {
         return Vec::new();
     }
@@ -37,6 +39,7 @@ pub fn diff(old: &HostSide, new: &HostSide, ob: BlobSource, nb: BlobSource) -> V
                 let types = device_types(qa.as_ref())
                     .into_iter()
                     .chain(device_types(qb.as_ref()))
+                    .chain(added.iter().cloned())
                     .collect();
                 vmstate_drift(&a, &b, &types, &mut out);
             }

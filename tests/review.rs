@@ -1,5 +1,5 @@
 //! Waivers, the review flow and the quirks export on real records: the
-//! QEMU 7.2.22 baselines of abi-db/ and QEMU 10.0.2 observations of the
+//! QEMU 7.2.22 baselines of tests/data/db-qemu-7.2.22 and QEMU 10.0.2 observations of the
 //! same machine types (tests/data/db-qemu-10.0.2), without booting.
 
 use std::path::{Path, PathBuf};
@@ -41,6 +41,9 @@ fn machine_abi(args: &[&str], ci: bool) -> Run {
     }
 }
 
+/// The QEMU 7.2.22 records of pc-q35-7.2 and pc-i440fx-7.2 (default and
+/// virtio profiles as they were defined when captured).
+const OLD: &str = "tests/data/db-qemu-7.2.22";
 const NEW: &str = "tests/data/db-qemu-10.0.2";
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -56,11 +59,11 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// A copy of abi-db/ with the QEMU 10.0.2 observations as pending records,
+/// A copy of the 7.2.22 database with the QEMU 10.0.2 observations as pending records,
 /// as `check --pending` leaves them.
 fn db_with_pending() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    copy_tree(&repo().join("abi-db"), dir.path());
+    copy_tree(&repo().join(OLD), dir.path());
     let _ = std::fs::remove_file(dir.path().join("waivers.toml"));
     copy_tree(&repo().join(NEW).join("blobs"), &dir.path().join("blobs"));
     for e in walkdir::WalkDir::new(repo().join(NEW).join("records")) {
@@ -164,7 +167,7 @@ fn pending_accept_then_clean_check_and_quirks() {
 #[test]
 fn exact_waiver_stale_waiver_and_broad_waiver() {
     let dir = tempfile::tempdir().expect("tempdir");
-    copy_tree(&repo().join("abi-db"), dir.path());
+    copy_tree(&repo().join(OLD), dir.path());
     let db = path(dir.path());
     let waivers = dir.path().join("waivers.toml");
     std::fs::write(
@@ -236,7 +239,7 @@ reason = "too broad on purpose"
 #[test]
 fn malformed_waiver_file_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    copy_tree(&repo().join("abi-db"), dir.path());
+    copy_tree(&repo().join(OLD), dir.path());
     let db = path(dir.path());
     std::fs::write(
         dir.path().join("waivers.toml"),

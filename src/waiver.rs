@@ -409,7 +409,7 @@ pub struct WaiverUse {
     /// Waivers that apply to this check (version and a checked machine
     /// type) but accepted nothing: the change they describe is gone.
     pub stale: Vec<String>,
-    /// Waivers that accepted more drifts than the threshold.
+    /// Waivers that accepted more distinct facts than the threshold.
     pub broad: Vec<String>,
 }
 
@@ -418,9 +418,17 @@ pub struct WaiverUse {
 pub fn apply(report: &mut CheckReport, waivers: &Waivers, broad_threshold: usize) -> WaiverUse {
     let version = report.qemu.version.clone();
     let mut used = WaiverUse::default();
+    // Breadth is the number of distinct facts a waiver accepts: one change
+    // seen on every machine type of a full database is one fact, not 200.
+    let mut facts: BTreeMap<String, std::collections::BTreeSet<crate::diff::FactPath>> = BTreeMap::new();
     for r in &mut report.results {
         for id in waivers.mark(r, &version) {
             *used.matched.entry(id).or_default() += 1;
+        }
+        for d in r.drifts() {
+            if let Some(w) = &d.waiver {
+                facts.entry(w.clone()).or_default().insert(d.path.clone());
+            }
         }
     }
     for w in &waivers.list {
@@ -430,7 +438,7 @@ pub fn apply(report: &mut CheckReport, waivers: &Waivers, broad_threshold: usize
         if applies && n == 0 {
             used.stale.push(w.id.clone());
         }
-        if n > broad_threshold {
+        if facts.get(&w.id).map_or(0, |f| f.len()) > broad_threshold {
             used.broad.push(w.id.clone());
         }
     }

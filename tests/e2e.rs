@@ -1147,3 +1147,104 @@ fn compat_falls_back_to_qmp_when_the_binary_has_no_tables() {
         other => panic!("7.2 cannot report compat-props, got {other:?}"),
     }
 }
+
+/// One finding of abi-db/FINDINGS.md: the drifts it stands for, as lines
+/// `match: RULE PATH-GLOB` in the document.
+struct Finding {
+    rule: String,
+    path: String,
+}
+
+fn findings() -> Vec<Finding> {
+    let doc = Path::new(REPO).join("abi-db/FINDINGS.md");
+    let text = fs::read_to_string(&doc).unwrap_or_else(|e| panic!("{}: {e}", doc.display()));
+    text.lines()
+        .filter_map(|l| l.trim().trim_matches('`').strip_prefix("match: "))
+        .map(|m| {
+            let (rule, path) = m.split_once(' ').unwrap_or_else(|| panic!("bad match line {m:?}"));
+            Finding {
+                rule: rule.to_string(),
+                path: path.trim().to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Every other release of each PC family in the project's database, plus
+/// the newest: the CI subset of the full check.
+fn subset_of_abi_db(max: Option<&str>) -> Vec<String> {
+    let db = machine_abi::db::Db::open(&Path::new(REPO).join("abi-db")).expect("abi-db opens");
+    let mut families: BTreeMap<String, BTreeSet<(recorder::qemu::Version, String)>> = BTreeMap::new();
+    let max = max.and_then(recorder::qemu::Version::parse);
+    for r in db.load_all().expect("abi-db loads") {
+        let m = r.key.machine;
+        let Some(v) = m.version() else { continue };
+        if max.as_ref().is_some_and(|x| &v > x) {
+            continue;
+        }
+        families.entry(m.family().to_string()).or_default().insert((v, m.0.clone()));
+    }
+    let mut out = Vec::new();
+    for types in families.values() {
+        let list: Vec<&String> = types.iter().map(|(_, m)| m).collect();
+        for (i, m) in list.iter().enumerate() {
+            if i % 2 == 1 || i + 1 == list.len() {
+                out.push(m.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn abi_db_subset_check_matches_waivers_and_findings() {
+    let Some(fx) = fixtures("abi_db_subset_check_matches_waivers_and_findings") else {
+        return;
+    };
+    let db = Path::new(REPO).join("abi-db");
+    let subset = subset_of_abi_db(None);
+    assert!(subset.len() >= 20, "{subset:?}");
+    let mut extra: Vec<String> = vec!["--format".into(), "json".into(), "--profile".into(), "default".into()];
+    for m in &subset {
+        extra.extend(["--machine".into(), m.clone()]);
+    }
+    let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let run = machine_abi(check_args(fx, Release::V10_0, None, &db, &extra_refs), &[]);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let findings = findings();
+    assert!(!findings.is_empty(), "FINDINGS.md has no `match:` lines");
+    // Every unwaived change that is not info is a documented finding.
+    let mut unexplained = Vec::new();
+    for d in report["drifts"].as_array().expect("drifts") {
+        if d["waiver"].is_string() || d["severity"] == "info" {
+            continue;
+        }
+        let (rule, path) = (d["rule"].as_str().unwrap_or(""), d["path"].as_str().unwrap_or(""));
+        if !findings
+            .iter()
+            .any(|f| f.rule == rule && machine_abi::waiver::glob_match(&f.path, path))
+        {
+            unexplained.push(format!("{} ({}) {rule} {path}", d["machine"], d["profile"]));
+        }
+    }
+    assert!(
+        unexplained.is_empty(),
+        "drift neither waived in abi-db/waivers.toml nor listed in abi-db/FINDINGS.md:\n{}",
+        unexplained.join("\n")
+    );
+    let waivers = &report["waivers"];
+    assert_eq!(waivers["stale"].as_array().map_or(0, Vec::len), 0, "stale waivers: {waivers}");
+    let breaks = report["summary"]["breaks"].as_u64().unwrap_or(0);
+    assert_eq!(run.code, Some(if breaks > 0 { 1 } else { 0 }), "{run}");
+
+    // QEMU 7.2 against its own records: clean.
+    let own = subset_of_abi_db(Some("7.2"));
+    let mut extra: Vec<String> = vec!["--profile".into(), "default".into()];
+    for m in &own {
+        extra.extend(["--machine".into(), m.clone()]);
+    }
+    let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let run = machine_abi(check_args(fx, Release::V7_2, None, &db, &extra_refs), &[]);
+    run.expect_code(0);
+    assert!(run.stdout.contains(&format!("{} machine types checked, 0 drifted", own.len())), "{run}");
+}

@@ -151,3 +151,82 @@ pub fn merge(parts: Vec<(PathBuf, PartialCheck)>) -> Result<(CheckReport, Vec<Ma
     };
     Ok((report, known))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Outcome;
+    use crate::db::{Db, RecordKey};
+    use recorder::qemu::Version;
+
+    fn identity(blake3: &str) -> QemuIdentity {
+        QemuIdentity {
+            version: Version::parse("10.0.2").expect("version"),
+            package: "test".into(),
+            blake3: blake3.into(),
+            build_id: None,
+        }
+    }
+
+    fn part(db: &Db, index: usize, count: usize, machine: &str, qemu: &str) -> (PathBuf, PartialCheck) {
+        let key = RecordKey {
+            arch: "x86_64".into(),
+            machine: MachineType(machine.into()),
+            profile: "default".into(),
+            qemu_version: Version::parse("7.2.22").expect("version"),
+        };
+        let r = MachineResult::new(db, &key, "default", Outcome::Clean);
+        let p = PartialCheck::new(
+            Shard { index, count },
+            identity(qemu),
+            vec![key.machine.clone()],
+            vec![r],
+        );
+        (PathBuf::from(format!("shard-{index}.json")), p)
+    }
+
+    #[test]
+    fn merge_sorts_results_and_refuses_incomplete_or_mixed_runs() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let db = Db::open_or_create(tmp.path()).expect("db");
+        let (report, known) = merge(vec![
+            part(&db, 2, 2, "pc-q35-7.2", "a"),
+            part(&db, 1, 2, "pc-i440fx-7.2", "a"),
+        ])
+        .expect("merges");
+        let names: Vec<&str> = report.results.iter().map(|r| r.machine.0.as_str()).collect();
+        assert_eq!(names, ["pc-i440fx-7.2", "pc-q35-7.2"]);
+        assert_eq!(known.len(), 2);
+
+        let err = |parts| merge(parts).expect_err("refused").0;
+        assert!(err(vec![part(&db, 1, 2, "x", "a")]).contains("missing shard 2/2"));
+        assert!(err(vec![part(&db, 1, 2, "x", "a"), part(&db, 1, 2, "y", "a")]).contains("given twice"));
+        assert!(err(vec![part(&db, 1, 2, "x", "a"), part(&db, 2, 3, "y", "a")]).contains("not the same run"));
+        assert!(err(vec![part(&db, 1, 2, "x", "a"), part(&db, 2, 2, "y", "b")]).contains("not the same build"));
+        assert!(err(vec![]).contains("nothing to merge"));
+    }
+
+    #[test]
+    fn load_refuses_other_files_and_newer_versions() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let db = Db::open_or_create(&tmp.path().join("db")).expect("db");
+        let file = tmp.path().join("p.json");
+        let (_, p) = part(&db, 1, 1, "pc-q35-7.2", "a");
+        let mut v = serde_json::to_value(&p).expect("json");
+        std::fs::write(&file, v.to_string()).expect("write");
+        assert_eq!(PartialCheck::load(&file).expect("loads").results.len(), 1);
+        v["version"] = serde_json::json!(PARTIAL_VERSION + 1);
+        std::fs::write(&file, v.to_string()).expect("write");
+        assert!(PartialCheck::load(&file)
+            .expect_err("newer")
+            .0
+            .contains("newer than this machine-abi"));
+        std::fs::write(&file, "{\"format\": \"machine-abi-report\"}").expect("write");
+        assert!(PartialCheck::load(&file)
+            .expect_err("other")
+            .0
+            .contains("not a partial check result"));
+        std::fs::write(&file, "{\"format\": \"machine-abi-partial-check\", \"version\": 1").expect("write");
+        assert!(PartialCheck::load(&file).expect_err("truncated").0.contains("p.json"));
+    }
+}

@@ -414,6 +414,10 @@ struct RunArgs {
     /// Skip the host-side facts (compat tables, QMP, -dump-vmstate).
     #[arg(long)]
     no_host_facts: bool,
+    /// Try a boot that crashed (killed by a signal) or hung this many more
+    /// times before giving up on it; each retry is reported on stderr.
+    #[arg(long, default_value_t = 1)]
+    retries: usize,
 }
 
 struct Failure(String);
@@ -514,6 +518,7 @@ fn recorder(args: &RunArgs) -> Result<Recorder, Failure> {
         },
         capture_fixture: args.capture_fixtures.is_some(),
         host_facts: !args.no_host_facts,
+        retries: args.retries,
     };
     Ok(Recorder::new(config)?)
 }
@@ -926,7 +931,8 @@ fn review(db: &Path, globs: &[String], out: &OutputArgs) -> Result<i32, Failure>
     };
     out.judge(&mut report, &db, &known)?;
     out.print(&report);
-    println!(
+    // On stderr: stdout is the report, which may be JSON or JUnit.
+    eprintln!(
         "accept with `machine-abi accept --db {} --reason …`, or reject",
         db.root().display()
     );

@@ -125,6 +125,7 @@ const PATH_ROOTS: &[&str] = &[
     "fw_cfg",
     "virtio",
     "host",
+    "machine",
 ];
 
 /// `*` matches any run of characters, `?` one character; everything else

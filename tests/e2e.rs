@@ -625,6 +625,36 @@ fn boot_hang_times_out() {
 }
 
 #[test]
+fn a_boot_that_crashes_once_is_retried_and_reported() {
+    let Some(fx) = fixtures("a_boot_that_crashes_once_is_retried_and_reported") else {
+        return;
+    };
+    let shim = shim(fx);
+    let db = baseline(fx);
+    let marker = tempfile::tempdir_in(&fx.work).unwrap();
+    let mut envs = wrapper_env(fx, "qemu-crashes-once.sh", Release::V7_2);
+    envs.push(("MABI_CRASH_MARKER", marker.path().join("crashed").into()));
+    let run = machine_abi(
+        check_args(fx, Release::V7_2, Some(shim), db, &["--machine", Q35]),
+        &envs,
+    );
+    run.expect_code(0);
+    assert!(
+        marker.path().join("crashed").exists(),
+        "the wrapper never crashed a boot\n{run}"
+    );
+    assert!(run.stderr.contains("killed by signal 6"), "{run}");
+    assert!(run.stderr.contains("retrying (1 of 1)"), "{run}");
+    assert!(run.stdout.contains("1 machine types checked, 0 drifted"), "{run}");
+
+    // Without retries the same crash is an error naming the machine type.
+    let marker = tempfile::tempdir_in(&fx.work).unwrap();
+    let mut envs = wrapper_env(fx, "qemu-crashes-once.sh", Release::V7_2);
+    envs.push(("MABI_CRASH_MARKER", marker.path().join("crashed").into()));
+    assert_check_fails(fx, Some(shim), &["--retries", "0"], &envs, "killed by signal 6");
+}
+
+#[test]
 fn corrupted_stream() {
     let Some(fx) = fixtures("corrupted_stream") else { return };
     let envs = wrapper_env(fx, "qemu-corrupt-stream.sh", Release::V7_2);
@@ -1182,7 +1212,10 @@ fn subset_of_abi_db(max: Option<&str>) -> Vec<String> {
         if max.as_ref().is_some_and(|x| &v > x) {
             continue;
         }
-        families.entry(m.family().to_string()).or_default().insert((v, m.0.clone()));
+        families
+            .entry(m.family().to_string())
+            .or_default()
+            .insert((v, m.0.clone()));
     }
     let mut out = Vec::new();
     for types in families.values() {
@@ -1233,7 +1266,11 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
         unexplained.join("\n")
     );
     let waivers = &report["waivers"];
-    assert_eq!(waivers["stale"].as_array().map_or(0, Vec::len), 0, "stale waivers: {waivers}");
+    assert_eq!(
+        waivers["stale"].as_array().map_or(0, Vec::len),
+        0,
+        "stale waivers: {waivers}"
+    );
     let breaks = report["summary"]["breaks"].as_u64().unwrap_or(0);
     assert_eq!(run.code, Some(if breaks > 0 { 1 } else { 0 }), "{run}");
 
@@ -1246,5 +1283,9 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
     let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
     let run = machine_abi(check_args(fx, Release::V7_2, None, &db, &extra_refs), &[]);
     run.expect_code(0);
-    assert!(run.stdout.contains(&format!("{} machine types checked, 0 drifted", own.len())), "{run}");
+    assert!(
+        run.stdout
+            .contains(&format!("{} machine types checked, 0 drifted", own.len())),
+        "{run}"
+    );
 }

@@ -197,6 +197,21 @@ pub struct RecorderConfig {
     pub capture_fixture: bool,
     /// Also gather host-side facts (compat tables, QMP, vmstate) per machine type.
     pub host_facts: bool,
+    /// Boots that crash (killed by a signal) or hang are tried this many
+    /// more times: TCG has rare, timing-dependent aborts that have nothing to
+    /// do with the machine type. A boot that QEMU refuses is never retried.
+    pub retries: usize,
+}
+
+impl RecordError {
+    /// A crash or a hang, which a retry may get past.
+    fn transient(&self) -> bool {
+        match &self.cause {
+            Cause::Boot(boot::BootError::Timeout { .. }) => true,
+            Cause::Boot(boot::BootError::Exited { status, .. }) => status.contains("signal"),
+            _ => false,
+        }
+    }
 }
 
 /// Host-side facts of a machine type and the blobs they refer to.
@@ -420,7 +435,17 @@ impl Recorder {
                 s.spawn(move || loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some((m, p)) = work.get(i) else { break };
-                    if tx.send((i, self.record(m, p))).is_err() {
+                    let mut result = self.record(m, p);
+                    for attempt in 1..=self.config.retries {
+                        match &result {
+                            Err(e) if e.transient() => {
+                                eprintln!("machine-abi: {e}\n  retrying ({attempt} of {})", self.config.retries);
+                                result = self.record(m, p);
+                            }
+                            _ => break,
+                        }
+                    }
+                    if tx.send((i, result)).is_err() {
                         break;
                     }
                 });

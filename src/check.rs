@@ -176,13 +176,22 @@ pub fn drifts(baseline: &Record, observed: &Record, ob: diff::BlobSource, nb: di
 }
 
 /// Device models a boot's command line adds with `-device` (the profile's
-/// devices): their migration state matters as much as the defaults'.
+/// devices): their migration state matters as much as the defaults'. A
+/// virtio PCI proxy (`virtio-net-pci`) migrates its device's state under
+/// the device's own type (`virtio-net-device`), so both are named.
 pub fn profile_devices(command_line: &[String]) -> Vec<String> {
-    command_line
-        .windows(2)
-        .filter(|w| w[0] == "-device")
-        .filter_map(|w| w[1].split(',').next().map(str::to_string))
-        .collect()
+    let mut out = Vec::new();
+    for w in command_line.windows(2).filter(|w| w[0] == "-device") {
+        let Some(model) = w[1].split(',').next() else { continue };
+        let stem = ["-pci-non-transitional", "-pci-transitional", "-pci"]
+            .iter()
+            .find_map(|suffix| model.strip_prefix("virtio-").and_then(|m| m.strip_suffix(suffix)));
+        if let Some(stem) = stem {
+            out.push(format!("virtio-{stem}-device"));
+        }
+        out.push(model.to_string());
+    }
+    out
 }
 
 /// Compare an observed record with its baseline: the outcome, and the
@@ -315,6 +324,23 @@ mod tests {
             qmp: none(),
             vmstate: none(),
         }
+    }
+
+    #[test]
+    fn profile_devices_name_virtio_devices_by_their_state_type() {
+        let line: Vec<String> = [
+            "-m",
+            "512",
+            "-device",
+            "virtio-net-pci,id=n,addr=0x8",
+            "-device",
+            "e1000,id=e",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(profile_devices(&line), ["virtio-net-device", "virtio-net-pci", "e1000"]);
+        assert!(profile_devices(&line[..2]).is_empty());
     }
 
     #[test]

@@ -46,8 +46,9 @@ enum Command {
         #[arg(long)]
         pending: bool,
         /// With --shard: write this shard's results (before waivers) to FILE
-        /// instead of reporting; `merge` reports all shards as one run.
-        #[arg(long, value_name = "FILE")]
+        /// instead of reporting; `merge` reports all shards as one run, and
+        /// the report options (--format, waivers, --strict, --fail-on) go there.
+        #[arg(long, value_name = "FILE", conflicts_with = "pending")]
         partial: Option<PathBuf>,
     },
     /// Combine the shards of a run. Partial check results (check --shard
@@ -402,7 +403,8 @@ struct RunArgs {
     /// combine the shards with `merge`.
     #[arg(long, default_value = "1/1")]
     shard: Shard,
-    /// Parallel boots (default: number of CPUs).
+    /// Parallel boots (default: one per CPU, fewer if the available memory
+    /// cannot hold 1 GiB per boot).
     #[arg(short, long)]
     jobs: Option<usize>,
     /// Per-boot timeout in seconds.
@@ -649,18 +651,23 @@ fn record_selected(args: &RunArgs, rec: &Recorder) -> Result<Recorded, Failure> 
     Ok(out)
 }
 
+/// Every failed boot, then why nothing was written.
+fn report_failures(failed: &[RecordError], db: &Path) {
+    for e in failed {
+        eprintln!("machine-abi: {e}");
+    }
+    eprintln!(
+        "machine-abi: nothing written to {}: a release snapshot is all or nothing",
+        db.display()
+    );
+}
+
 fn record(args: &RunArgs) -> Result<i32, Failure> {
     let db = Db::open_or_create(&args.db)?;
     let rec = recorder(args)?;
     let got = record_selected(args, &rec)?;
     if !got.failed.is_empty() {
-        for e in &got.failed {
-            eprintln!("machine-abi: {e}");
-        }
-        eprintln!(
-            "machine-abi: nothing written to {}: a release snapshot is all or nothing",
-            args.db.display()
-        );
+        report_failures(&got.failed, &args.db);
         return Ok(EXIT_ERROR);
     }
     if let Some(dir) = &args.capture_fixtures {
@@ -718,6 +725,10 @@ fn check(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<&P
         })
         .map(|((_, m, p), r)| (m, p, r))
         .collect();
+    let selection = partial::Selection::of(
+        &selected.iter().map(|(m, p, _)| format!("{m}/{p}")).collect::<Vec<_>>(),
+        &baselines.values().map(|r| r.key.to_string()).collect::<Vec<_>>(),
+    );
     let mut work = Vec::new();
     let mut results = Vec::new();
     for (machine, profile_name, baseline) in args.shard.take(selected) {
@@ -760,7 +771,7 @@ fn check(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<&P
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
     let known: Vec<MachineType> = baselines.keys().map(|(_, m, _)| m.clone()).collect();
     if let Some(path) = partial_out {
-        let part = PartialCheck::new(args.shard, rec.identity().clone(), known, results);
+        let part = PartialCheck::new(args.shard, selection, rec.identity().clone(), known, results);
         let text = serde_json::to_string_pretty(&part)? + "\n";
         machine_abi::db::write_atomic(path, text.as_bytes())?;
         eprintln!(
@@ -801,6 +812,9 @@ fn check(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<&P
 
 /// Combine the partial results of a sharded check and report as one run.
 fn merge(db: &Path, files: &[PathBuf], out: &OutputArgs) -> Result<i32, Failure> {
+    if let Some(missing) = files.iter().find(|f| !f.exists()) {
+        return Err(Failure(format!("{}: no such file or directory", missing.display())));
+    }
     let dirs = files.iter().filter(|f| f.is_dir()).count();
     if dirs == files.len() {
         let into = Db::open_or_create(db)?;
@@ -836,7 +850,7 @@ fn snapshot_cmd(args: &RunArgs, release: &str) -> Result<i32, Failure> {
             "snapshot records a whole release; shard with `record --shard` and merge the databases instead".into(),
         ));
     }
-    std::fs::create_dir_all(&args.db)?;
+    std::fs::create_dir_all(&args.db).map_err(|e| Failure(format!("{}: {e}", args.db.display())))?;
     snapshot::ensure_clean(&args.db)?;
     let rec = recorder(args)?;
     let id = rec.identity().clone();
@@ -847,15 +861,13 @@ fn snapshot_cmd(args: &RunArgs, release: &str) -> Result<i32, Failure> {
             id.version
         )));
     }
-    let db = Db::open_or_create(&args.db)?;
     let got = record_selected(args, &rec)?;
     if !got.failed.is_empty() {
-        for e in &got.failed {
-            eprintln!("machine-abi: {e}");
-        }
-        eprintln!("machine-abi: nothing written: a release snapshot is all or nothing");
+        report_failures(&got.failed, &args.db);
         return Ok(EXIT_ERROR);
     }
+    // Created only now, so that a failed first snapshot leaves the tree clean.
+    let db = Db::open_or_create(&args.db)?;
     let paths = db.write(&got.captures)?;
     let machines: std::collections::BTreeSet<&MachineType> = got.captures.iter().map(|c| &c.machine).collect();
     let profiles: std::collections::BTreeSet<&str> = got.captures.iter().map(|c| c.profile.as_str()).collect();

@@ -26,6 +26,10 @@ pub struct PartialCheck {
     pub version: u32,
     /// Which shard this is.
     pub shard: Shard,
+    /// What the whole run selected before sharding: the number of
+    /// (machine type, profile) pairs and a hash of their sorted list and
+    /// of the database's records. Every shard of one run has the same.
+    pub selection: Selection,
     /// The QEMU build checked.
     pub qemu: QemuIdentity,
     /// Every machine type the database knows (waiver globs are checked
@@ -33,6 +37,37 @@ pub struct PartialCheck {
     pub known: Vec<MachineType>,
     /// This shard's results, waivers not applied.
     pub results: Vec<MachineResult>,
+}
+
+/// The work of a whole sharded run, identical in each of its shards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selection {
+    /// (machine type, profile) pairs before sharding.
+    pub pairs: usize,
+    /// blake3 of the sorted pairs and the baseline records' keys.
+    pub blake3: String,
+}
+
+impl Selection {
+    /// The selection of `pairs` (`machine/profile`, sorted) against the
+    /// baselines named by `baselines` (record keys as text).
+    pub fn of(pairs: &[String], baselines: &[String]) -> Selection {
+        let mut h = blake3::Hasher::new();
+        for p in pairs {
+            h.update(p.as_bytes());
+            h.update(b"\n");
+        }
+        h.update(b"--\n");
+        for b in baselines {
+            h.update(b.as_bytes());
+            h.update(b"\n");
+        }
+        Selection {
+            pairs: pairs.len(),
+            blake3: h.finalize().to_hex().to_string(),
+        }
+    }
 }
 
 /// Why partial results cannot be merged.
@@ -49,11 +84,18 @@ impl std::error::Error for MergeError {}
 
 impl PartialCheck {
     /// A shard's result.
-    pub fn new(shard: Shard, qemu: QemuIdentity, known: Vec<MachineType>, results: Vec<MachineResult>) -> Self {
+    pub fn new(
+        shard: Shard,
+        selection: Selection,
+        qemu: QemuIdentity,
+        known: Vec<MachineType>,
+        results: Vec<MachineResult>,
+    ) -> Self {
         PartialCheck {
             format: PARTIAL_FORMAT.into(),
             version: PARTIAL_VERSION,
             shard,
+            selection,
             qemu,
             known,
             results,
@@ -113,6 +155,16 @@ pub fn merge(parts: Vec<(PathBuf, PartialCheck)>) -> Result<(CheckReport, Vec<Ma
                 first.qemu.blake3
             )));
         }
+        if p.selection != first.selection {
+            return Err(MergeError(format!(
+                "{} and {} checked different selections ({} vs {} pairs, or another database or \
+                 --machine/--profile): not the same run",
+                path.display(),
+                first_path.display(),
+                p.selection.pairs,
+                first.selection.pairs
+            )));
+        }
         if let Some(other) = by_index.insert(p.shard.index, path) {
             return Err(MergeError(format!(
                 "shard {} given twice: {} and {}",
@@ -134,6 +186,7 @@ pub fn merge(parts: Vec<(PathBuf, PartialCheck)>) -> Result<(CheckReport, Vec<Ma
         )));
     }
     let qemu = first.qemu.clone();
+    let first_pairs = first.selection.pairs;
     let mut known: Vec<MachineType> = Vec::new();
     let mut results = Vec::new();
     for (_, p) in parts {
@@ -142,6 +195,12 @@ pub fn merge(parts: Vec<(PathBuf, PartialCheck)>) -> Result<(CheckReport, Vec<Ma
     }
     known.sort();
     known.dedup();
+    if results.len() != first_pairs {
+        return Err(MergeError(format!(
+            "the shards hold {} results, the run selected {first_pairs} pairs",
+            results.len()
+        )));
+    }
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
     let report = CheckReport {
         qemu,
@@ -176,8 +235,14 @@ mod tests {
             qemu_version: Version::parse("7.2.22").expect("version"),
         };
         let r = MachineResult::new(db, &key, "default", Outcome::Clean);
+        // One result per shard: the run selected `count` pairs.
+        let selection = Selection {
+            pairs: count,
+            blake3: "same run".into(),
+        };
         let p = PartialCheck::new(
             Shard { index, count },
+            selection,
             identity(qemu),
             vec![key.machine.clone()],
             vec![r],
@@ -204,6 +269,12 @@ mod tests {
         assert!(err(vec![part(&db, 1, 2, "x", "a"), part(&db, 2, 3, "y", "a")]).contains("not the same run"));
         assert!(err(vec![part(&db, 1, 2, "x", "a"), part(&db, 2, 2, "y", "b")]).contains("not the same build"));
         assert!(err(vec![]).contains("nothing to merge"));
+        let (p, mut other) = part(&db, 2, 2, "y", "a");
+        other.selection.blake3 = "another database".into();
+        assert!(err(vec![part(&db, 1, 2, "x", "a"), (p.clone(), other)]).contains("different selections"));
+        let (_, mut extra) = part(&db, 2, 2, "y", "a");
+        extra.results.push(extra.results[0].clone());
+        assert!(err(vec![part(&db, 1, 2, "x", "a"), (p, extra)]).contains("3 results"));
     }
 
     #[test]

@@ -30,11 +30,6 @@ impl Shard {
             .map(|(_, x)| x)
             .collect()
     }
-
-    /// Whether the item at position `i` of the sorted list is this shard's.
-    pub fn owns(&self, i: usize) -> bool {
-        i % self.count == self.index - 1
-    }
 }
 
 impl fmt::Display for Shard {

@@ -52,6 +52,20 @@ pub fn ensure_clean(db: &Path) -> Result<(), GitError> {
     if inside != "true" {
         return Err(GitError(format!("{} is not in a git work tree", db.display())));
     }
+    // An ignored database would look clean and never be committed.
+    // --no-index: the rules apply to new files even where the tree is tracked.
+    let ignored = Command::new("git")
+        .arg("-C")
+        .arg(db)
+        .args(["check-ignore", "--no-index", ".", "records/new.toml", "blobs/00/new"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ignored {
+        return Err(GitError(format!(
+            "{} is ignored by git (.gitignore); a snapshot could not commit it",
+            db.display()
+        )));
+    }
     let status = git(db, &["status", "--porcelain", "--untracked-files=all", "--", "."])?;
     if !status.is_empty() {
         let shown: Vec<&str> = status.lines().take(10).collect();
@@ -123,5 +137,7 @@ mod tests {
         let files = git(repo, &["show", "--name-only", "--format=", "HEAD"]).expect("show");
         assert_eq!(files, "abi-db/abi-db.toml");
         assert!(last_commit(&db).is_some_and(|c| c.ends_with("abi-db: QEMU 1.0 snapshot")));
+        std::fs::write(repo.join(".gitignore"), "abi-db/\n").expect("write");
+        assert!(ensure_clean(&db).expect_err("ignored").0.contains("ignored by git"));
     }
 }

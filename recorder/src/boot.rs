@@ -36,8 +36,8 @@ impl Default for BootSettings {
 }
 
 /// Memory a QEMU process needs beyond the guest's RAM under TCG (code
-/// cache, device models, firmware images), rounded up from the peak RSS
-/// measured with `machine-abi bench` (BENCHMARKS.md).
+/// cache, device models, firmware images): about twice the peak RSS of a
+/// whole boot (245 MiB, BENCHMARKS.md), guest RAM included.
 pub const QEMU_OVERHEAD_MIB: u64 = 512;
 
 /// Parallel boots by default: one per CPU, but never more than the
@@ -48,12 +48,29 @@ pub fn default_jobs(cpus: usize, mem_available_mib: Option<u64>, per_boot_mib: u
     cpus.min(by_memory).max(1)
 }
 
-/// `MemAvailable` of /proc/meminfo in MiB, if readable.
+/// Memory available to new processes in MiB: `MemAvailable` of
+/// /proc/meminfo, lowered to what the cgroup v2 limit leaves
+/// (`memory.max` − `memory.current`) inside a limited container.
 pub fn mem_available_mib() -> Option<u64> {
     let text = fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
+    let host = line.split_whitespace().nth(1)?.parse::<u64>().ok()? / 1024;
+    Some(match cgroup_headroom_mib(Path::new("/sys/fs/cgroup")) {
+        Some(c) => host.min(c),
+        None => host,
+    })
+}
+
+/// `memory.max` − `memory.current` of a cgroup v2 directory, in MiB;
+/// `None` when unlimited or not cgroup v2.
+fn cgroup_headroom_mib(dir: &Path) -> Option<u64> {
+    let max: u64 = fs::read_to_string(dir.join("memory.max")).ok()?.trim().parse().ok()?;
+    let current: u64 = fs::read_to_string(dir.join("memory.current"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(max.saturating_sub(current) / (1024 * 1024))
 }
 
 /// The largest peak RSS of any child process waited for so far (in MiB):
@@ -138,8 +155,10 @@ pub enum BootError {
     Spawn(String),
     /// QEMU exited unsuccessfully (crashed, killed, refused the options).
     Exited {
-        /// Exit status as text.
-        status: String,
+        /// Its exit code, if it exited.
+        code: Option<i32>,
+        /// The signal that killed it, if one did (a crash or an abort).
+        signal: Option<i32>,
         /// Last lines of QEMU's stderr.
         stderr: String,
     },
@@ -165,7 +184,11 @@ impl fmt::Display for BootError {
         };
         match self {
             BootError::Spawn(e) => write!(f, "cannot start QEMU: {e}"),
-            BootError::Exited { status, stderr: s } => write!(f, "QEMU {status}{}", stderr(s)),
+            BootError::Exited {
+                code,
+                signal,
+                stderr: s,
+            } => write!(f, "QEMU {}{}", describe_status(*code, *signal), stderr(s)),
             BootError::Timeout { after, stderr: s } => {
                 write!(
                     f,
@@ -240,7 +263,8 @@ pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -
     match status {
         Err(()) => Err(BootError::Timeout { after: timeout, stderr }),
         Ok(st) if !st.success() => Err(BootError::Exited {
-            status: describe_status(st),
+            code: st.code(),
+            signal: std::os::unix::process::ExitStatusExt::signal(&st),
             stderr,
         }),
         Ok(_) => {
@@ -254,9 +278,8 @@ pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -
     }
 }
 
-fn describe_status(st: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (st.code(), st.signal()) {
+fn describe_status(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
         (Some(c), _) => format!("exited with status {c}"),
         (None, Some(sig)) => format!("was killed by signal {sig}"),
         _ => "ended abnormally".into(),
@@ -303,7 +326,18 @@ mod tests {
         assert_eq!(default_jobs(16, Some(4 * 1024), 1024), 4);
         assert_eq!(default_jobs(4, Some(100), 1024), 1, "never zero");
         assert_eq!(default_jobs(3, None, 1024), 3);
-        assert!(mem_available_mib().is_some_and(|m| m > 0));
+    }
+
+    #[test]
+    fn cgroup_limit_lowers_available_memory() {
+        let dir = std::env::temp_dir().join(format!("mabi-cgroup-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("tmp");
+        fs::write(dir.join("memory.max"), "4294967296\n").expect("write");
+        fs::write(dir.join("memory.current"), "1073741824\n").expect("write");
+        assert_eq!(cgroup_headroom_mib(&dir), Some(3072));
+        fs::write(dir.join("memory.max"), "max\n").expect("write");
+        assert_eq!(cgroup_headroom_mib(&dir), None, "unlimited");
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -208,7 +208,7 @@ impl RecordError {
     fn transient(&self) -> bool {
         match &self.cause {
             Cause::Boot(boot::BootError::Timeout { .. }) => true,
-            Cause::Boot(boot::BootError::Exited { status, .. }) => status.contains("signal"),
+            Cause::Boot(boot::BootError::Exited { signal, .. }) => signal.is_some(),
             _ => false,
         }
     }
@@ -321,11 +321,6 @@ impl Recorder {
     /// The QEMU build being recorded.
     pub fn identity(&self) -> &QemuIdentity {
         &self.identity
-    }
-
-    /// Device models the binary offers.
-    pub fn devices(&self) -> &std::collections::BTreeSet<String> {
-        &self.devices
     }
 
     /// Boot one machine type with one profile and verify what it sent.

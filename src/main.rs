@@ -698,14 +698,8 @@ fn check(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<&P
         )));
     }
     let set = profile_set(args)?;
-    for n in &args.profiles {
-        if set.get(n).is_none() {
-            return Err(Failure(format!(
-                "unknown profile {n:?} (known: {})",
-                set.names().join(", ")
-            )));
-        }
-    }
+    // Refuse a --profile this set does not define before booting anything.
+    selected_profiles(&set, args)?;
     let rec = recorder(args)?;
     let q = Qemu {
         binary: args.qemu.clone(),

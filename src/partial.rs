@@ -120,7 +120,7 @@ impl PartialCheck {
                 "partial format version {version} is newer than this machine-abi ({PARTIAL_VERSION}); upgrade"
             )));
         }
-        serde_json::from_str(&text).map_err(|x| e(format!("corrupt partial check result: {x}")))
+        serde_json::from_value(head).map_err(|x| e(format!("corrupt partial check result: {x}")))
     }
 }
 

@@ -54,12 +54,11 @@ pub fn ensure_clean(db: &Path) -> Result<(), GitError> {
     }
     // An ignored database would look clean and never be committed.
     // --no-index: the rules apply to new files even where the tree is tracked.
-    let ignored = Command::new("git")
-        .arg("-C")
-        .arg(db)
-        .args(["check-ignore", "--no-index", ".", "records/new.toml", "blobs/00/new"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let ignored = git(
+        db,
+        &["check-ignore", "--no-index", ".", "records/new.toml", "blobs/00/new"],
+    )
+    .is_ok();
     if ignored {
         return Err(GitError(format!(
             "{} is ignored by git (.gitignore); a snapshot could not commit it",

@@ -244,20 +244,9 @@ pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -
         }
         s
     });
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Ok(status),
-            Ok(None) if started.elapsed() >= timeout => {
-                // SAFETY: signals the process group we created above.
-                unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
-                let _ = child.kill();
-                let _ = child.wait();
-                break Err(());
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(BootError::Spawn(format!("waiting for QEMU: {e}"))),
-        }
-    };
+    let status = wait_or_kill(&mut child, started, timeout, true)
+        .map_err(|e| BootError::Spawn(format!("waiting for QEMU: {e}")))?
+        .ok_or(());
     let stderr = tail(&reader.join().unwrap_or_default(), 20);
     let elapsed = started.elapsed();
     match status {
@@ -275,6 +264,32 @@ pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -
                 elapsed,
             })
         }
+    }
+}
+
+/// Wait for `child` to exit until `timeout` has passed since `started`;
+/// then kill it (with `group`, its whole process group, which it must lead)
+/// and return `None`.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    started: Instant,
+    timeout: Duration,
+    group: bool,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if started.elapsed() >= timeout {
+            if group {
+                // SAFETY: signals the process group the child leads.
+                unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -102,18 +102,13 @@ pub fn dump_vmstate(qemu: &Qemu, machine: &MachineType, timeout: Duration) -> Re
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", qemu.binary.display()))?;
     let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if started.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(format!("-dump-vmstate of {machine} did not finish within {timeout:?}"));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("waiting for QEMU: {e}")),
+    let status = match crate::boot::wait_or_kill(&mut child, started, timeout, false) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(format!("-dump-vmstate of {machine} did not finish within {timeout:?}"));
         }
+        Err(e) => return Err(format!("waiting for QEMU: {e}")),
     };
     let mut stderr = String::new();
     if let Some(mut e) = child.stderr.take() {

@@ -335,28 +335,14 @@ impl Recorder {
         if !missing.is_empty() {
             return Err(fail(Cause::MissingDevices(missing), ""));
         }
-        let mut settings = self.config.settings.clone();
-        if self.config.capture_fixture {
-            settings.append.push_str(" mabi.capture=1");
-        }
-        let line = boot::command_line(&self.config.qemu, machine, profile, &settings);
-        let serial = self
-            .scratch
-            .path()
-            .join(format!("{}-{}.serial", machine.0, profile.name));
-        let files = BootFiles {
-            kernel: &self.config.kernel,
-            initrd: &self.initrd,
-            serial: &serial,
-            share: &self.share,
+        let extra = if self.config.capture_fixture {
+            " mabi.capture=1"
+        } else {
+            ""
         };
-        let out = boot::run(&self.config.qemu, &line, &files, settings.timeout).map_err(|e| {
-            let text = std::fs::read(&serial)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            fail(Cause::Boot(e), &text)
-        })?;
-        let _ = std::fs::remove_file(&serial);
+        let (line, out) = self
+            .boot(machine, profile, extra, "")
+            .map_err(|(e, serial)| fail(Cause::Boot(e), &serial))?;
         let entries = frame::decode(&out.serial).map_err(|e| fail(Cause::Stream(e), &out.serial))?;
         let (fixture, entries): (Vec<Entry>, Vec<Entry>) =
             entries.into_iter().partition(|e| e.name.starts_with("capture/"));
@@ -389,26 +375,49 @@ impl Recorder {
     /// Boot once with the probe told to power off at once (`mabi.poweroff=1`):
     /// the cost of firmware and kernel alone, for benchmarks.
     pub fn bare_boot(&self, machine: &MachineType, profile: &Profile) -> Result<Duration, RecordError> {
+        let (_, out) = self
+            .boot(machine, profile, " mabi.poweroff=1", "-bare")
+            .map_err(|(e, _)| RecordError {
+                machine: machine.clone(),
+                profile: profile.name.clone(),
+                cause: Cause::Boot(e),
+                serial_tail: String::new(),
+            })?;
+        Ok(out.elapsed)
+    }
+
+    /// One boot with `append` added to the kernel command line, its serial
+    /// port captured in a scratch file named with `tag`. Returns the
+    /// recorded command line and the output; on failure, the error and
+    /// whatever the serial port printed before it.
+    fn boot(
+        &self,
+        machine: &MachineType,
+        profile: &Profile,
+        append: &str,
+        tag: &str,
+    ) -> Result<(Vec<String>, boot::BootOutput), (boot::BootError, String)> {
         let mut settings = self.config.settings.clone();
-        settings.append.push_str(" mabi.poweroff=1");
+        settings.append.push_str(append);
         let line = boot::command_line(&self.config.qemu, machine, profile, &settings);
         let serial = self
             .scratch
             .path()
-            .join(format!("{}-{}-bare.serial", machine.0, profile.name));
+            .join(format!("{}-{}{tag}.serial", machine.0, profile.name));
         let files = BootFiles {
             kernel: &self.config.kernel,
             initrd: &self.initrd,
             serial: &serial,
             share: &self.share,
         };
-        let out = boot::run(&self.config.qemu, &line, &files, settings.timeout).map_err(|e| RecordError {
-            machine: machine.clone(),
-            profile: profile.name.clone(),
-            cause: Cause::Boot(e),
-            serial_tail: String::new(),
+        let out = boot::run(&self.config.qemu, &line, &files, settings.timeout).map_err(|e| {
+            let text = std::fs::read(&serial)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            (e, text)
         })?;
-        Ok(out.elapsed)
+        let _ = std::fs::remove_file(&serial);
+        Ok((line, out))
     }
 
     /// Record many (machine, profile) pairs on `jobs` threads. `progress` is

@@ -700,11 +700,20 @@ fn truncated_record_is_refused() {
     let record = only_record(db.path(), Q35, "default");
     let bytes = fs::read(&record).unwrap();
     fs::write(&record, &bytes[..bytes.len() / 2]).unwrap();
-    let list = machine_abi([OsStr::new("list"), OsStr::new("--db"), db.path().as_os_str()], &[]);
-    list.expect_code(2);
+    // `list` reads record heads only; reading the record is what must fail.
+    let show = machine_abi(
+        [
+            OsStr::new("show"),
+            OsStr::new("--db"),
+            db.path().as_os_str(),
+            OsStr::new(Q35),
+        ],
+        &[],
+    );
+    show.expect_code(2);
     assert!(
-        list.stderr.contains(&record.display().to_string()),
-        "the error must name {}\n{list}",
+        show.stderr.contains(&record.display().to_string()),
+        "the error must name {}\n{show}",
         record.display()
     );
 }
@@ -1096,7 +1105,7 @@ fn compat_tables_from_the_elf_agree_with_qmp() {
     let qmp_props = |machine: &str| -> BTreeSet<(String, String, String)> {
         let facts = recorder::qmp::host_facts(&bin, &data, machine, Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("{machine}: {e}"));
-        let recorder::qmp::CompatProps::Supported(props) = &facts.machine.compat_props else {
+        let abi_model::host::CompatProps::Supported(props) = &facts.machine.compat_props else {
             panic!(
                 "{machine}: QEMU 10.0 should report compat-props: {:?}",
                 facts.machine.compat_props
@@ -1111,8 +1120,8 @@ fn compat_tables_from_the_elf_agree_with_qmp() {
     // a static table the binary does not export): they are what the newest
     // machine type of the family reports, which applies no versioned table.
     for (machine, newest) in [("pc-q35-7.2", "pc-q35-10.0"), ("pc-i440fx-8.0", "pc-i440fx-10.0")] {
-        let m = recorder::qemu::MachineType(machine.to_string());
-        let from_elf: BTreeSet<(String, String, String)> = machine_abi::compat::applied(&tables, &m)
+        let m = abi_model::MachineType(machine.to_string());
+        let from_elf: BTreeSet<(String, String, String)> = abi_check::compare::compat::applied(&tables, &m)
             .into_iter()
             .flat_map(|t| t.entries.into_iter().map(|c| (c.driver, c.property, c.value)))
             .collect();
@@ -1138,23 +1147,23 @@ fn compat_falls_back_to_qmp_when_the_binary_has_no_tables() {
     let Some(fx) = fixtures("compat_falls_back_to_qmp_when_the_binary_has_no_tables") else {
         return;
     };
-    let machine = recorder::qemu::MachineType("pc-q35-7.2".into());
-    let unreadable: Result<recorder::elf::CompatTables, String> = Err("no hw_compat symbols".into());
+    let machine = abi_model::MachineType("pc-q35-7.2".into());
+    let unreadable: Result<abi_model::host::CompatTables, String> = Err("no hw_compat symbols".into());
     let timeout = Duration::from_secs(60);
     // QEMU 10.0 answers compat-props: the section holds QMP's list, which
     // covers every entry of the tables the ELF file gives for the type.
     let q10 = fx.release(Release::V10_0);
-    let (side, _) = recorder::host::collect(&q10, &machine, &unreadable, timeout);
+    let (side, _) = recorder::host_facts::collect(&q10, &machine, &unreadable, timeout);
     let tables = side
         .compat
         .available()
         .unwrap_or_else(|| panic!("no fallback: {:?}", side.compat));
     assert_eq!(tables.len(), 1);
-    assert_eq!(tables[0].name, recorder::host::QMP_COMPAT_TABLE);
+    assert_eq!(tables[0].name, recorder::host_facts::QMP_COMPAT_TABLE);
     let from_qmp: BTreeSet<_> = tables[0].entries.iter().collect();
     let bytes = fs::read(&q10.binary).unwrap_or_else(|e| panic!("{}: {e}", q10.binary.display()));
     let elf = recorder::elf::compat_tables(&bytes).unwrap_or_else(|e| panic!("{e}"));
-    let applied = recorder::host::applied(&elf, &machine);
+    let applied = abi_model::host::applied(&elf, &machine);
     let missing: Vec<_> = applied
         .iter()
         .flat_map(|t| &t.entries)
@@ -1162,9 +1171,9 @@ fn compat_falls_back_to_qmp_when_the_binary_has_no_tables() {
         .collect();
     assert!(missing.is_empty(), "in the ELF tables but not in QMP's: {missing:#?}");
     // QEMU 7.2 has no compat-props: the section says why, naming both causes.
-    let (side, _) = recorder::host::collect(&fx.release(Release::V7_2), &machine, &unreadable, timeout);
+    let (side, _) = recorder::host_facts::collect(&fx.release(Release::V7_2), &machine, &unreadable, timeout);
     match &side.compat {
-        guest_probe::facts::Probed::Unavailable { unavailable } => {
+        abi_model::facts::Probed::Unavailable { unavailable } => {
             assert!(unavailable.contains("no hw_compat symbols"), "{unavailable}");
             assert!(unavailable.contains("compat-props"), "{unavailable}");
         }
@@ -1209,9 +1218,9 @@ fn findings() -> Vec<Finding> {
 /// Every other release of each PC family in the project's database, plus
 /// the newest: the CI subset of the full check.
 fn subset_of_abi_db(max: Option<&str>) -> Vec<String> {
-    let db = machine_abi::db::Db::open(&Path::new(REPO).join("abi-db")).expect("abi-db opens");
-    let mut families: BTreeMap<String, BTreeSet<(recorder::qemu::Version, String)>> = BTreeMap::new();
-    let max = max.and_then(recorder::qemu::Version::parse);
+    let db = abi_store::db::Db::open(&Path::new(REPO).join("abi-db")).expect("abi-db opens");
+    let mut families: BTreeMap<String, BTreeSet<(abi_model::Version, String)>> = BTreeMap::new();
+    let max = max.and_then(abi_model::Version::parse);
     for r in db.load_all().expect("abi-db loads") {
         let m = r.key.machine;
         let Some(v) = m.version() else { continue };
@@ -1262,7 +1271,7 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
         let (rule, path) = (d["rule"].as_str().unwrap_or(""), d["path"].as_str().unwrap_or(""));
         if !findings
             .iter()
-            .any(|f| f.rule == rule && machine_abi::waiver::glob_match(&f.path, path))
+            .any(|f| f.rule == rule && abi_model::glob::glob_match(&f.path, path))
         {
             unexplained.push(format!("{} ({}) {rule} {path}", d["machine"], d["profile"]));
         }
@@ -1312,7 +1321,7 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
         assert!(
             unwaived
                 .iter()
-                .any(|(rule, path)| *rule == f.rule && machine_abi::waiver::glob_match(&f.path, path)),
+                .any(|(rule, path)| *rule == f.rule && abi_model::glob::glob_match(&f.path, path)),
             "FINDINGS.md `match: {} {}` matches no drift of {Q35} (storage): {unwaived:#?}",
             f.rule,
             f.path
@@ -1322,7 +1331,7 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
         assert!(
             findings
                 .iter()
-                .any(|f| f.rule == *rule && machine_abi::waiver::glob_match(&f.path, path)),
+                .any(|f| f.rule == *rule && abi_model::glob::glob_match(&f.path, path)),
             "unexplained drift on {Q35} (storage): {rule} {path}"
         );
     }

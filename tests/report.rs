@@ -105,7 +105,7 @@ fn json_report_is_consistent_with_itself() {
     }
     for d in drifts {
         let id = d["rule"].as_str().unwrap_or("");
-        let rule = machine_abi::rules::rule(id).unwrap_or_else(|| panic!("unknown rule {id}"));
+        let rule = abi_check::rules::rule(id).unwrap_or_else(|| panic!("unknown rule {id}"));
         assert_eq!(d["severity"], rule.severity.as_str(), "{d}");
         assert_eq!(d["category"], rule.category.as_str(), "{d}");
     }

@@ -6,5 +6,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|table: &[u8]| {
     // The input is a whole DSDT/SSDT, header included, as the recorder stores it.
-    let _ = machine_abi::decode::aml::decode(table);
+    let _ = abi_decode::aml::decode(table);
 });

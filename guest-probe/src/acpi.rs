@@ -1,9 +1,9 @@
 //! ACPI: every table the kernel exposes, raw, with the standard header decoded.
 
-use crate::blob::Blobs;
-use crate::facts::{AcpiHeader, AcpiTable, Probed};
-use crate::hex::{Hex32, Hex8};
 use crate::source::Source;
+use abi_model::blob::Blobs;
+use abi_model::facts::{AcpiHeader, AcpiTable, Probed};
+use abi_model::hex::{Hex32, Hex8};
 use std::collections::BTreeMap;
 use std::io;
 

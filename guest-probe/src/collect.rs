@@ -1,14 +1,13 @@
 //! One collection run: every collector over one [`Source`], turned into the
 //! canonical document plus its blobs, and back.
 
-use crate::blob::{BlobId, Blobs};
-use crate::facts::{Facts, ModuleLoad, ProbeInfo, Probed, SCHEMA_VERSION};
 use crate::frame::Entry;
 use crate::source::Source;
 use crate::{acpi, cpuid, fw_cfg, memmap, pci, smbios, virtio, PROBE_VERSION};
+use abi_model::blob::{BlobId, Blobs};
+use abi_model::facts::{Facts, FactsError, ModuleLoad, ProbeInfo, Probed, SCHEMA_VERSION};
 
-/// Name of the fact document inside a stream or output directory.
-pub const DOCUMENT: &str = "facts.toml";
+pub use abi_model::facts::DOCUMENT;
 /// Directory (and entry name prefix) of blobs.
 pub const BLOB_DIR: &str = "blobs";
 
@@ -60,10 +59,8 @@ pub fn collect(src: &dyn Source, modules: Vec<ModuleLoad>) -> Collection {
 pub enum CollectionError {
     /// No fact document among the entries.
     NoDocument,
-    /// The document does not parse as this schema.
-    Document(String),
-    /// The document was written by a newer probe schema.
-    NewerSchema(u32),
+    /// The document does not parse, or has a newer schema.
+    Facts(FactsError),
     /// An entry that is neither the document nor a well-named blob.
     UnexpectedEntry(String),
     /// A blob whose bytes do not hash to its name.
@@ -76,13 +73,7 @@ impl std::fmt::Display for CollectionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CollectionError::NoDocument => write!(f, "no {DOCUMENT} in the probe output"),
-            CollectionError::Document(e) => write!(f, "{DOCUMENT} does not parse: {e}"),
-            CollectionError::NewerSchema(v) => {
-                write!(
-                    f,
-                    "{DOCUMENT} has schema {v}, newer than this build understands ({SCHEMA_VERSION})"
-                )
-            }
+            CollectionError::Facts(e) => write!(f, "{e}"),
             CollectionError::UnexpectedEntry(n) => {
                 write!(f, "unexpected entry {n:?} in the probe output")
             }
@@ -101,8 +92,7 @@ impl std::error::Error for CollectionError {}
 impl Collection {
     /// The canonical TOML document.
     pub fn document(&self) -> String {
-        // Serialising plain data with string keys cannot fail.
-        toml::to_string(&self.facts).unwrap_or_else(|e| format!("# serialisation failed: {e}\n"))
+        self.facts.to_toml()
     }
 
     /// Entries for the transport framing: document first, then blobs by id.
@@ -125,7 +115,10 @@ impl Collection {
         let mut blobs = Blobs::default();
         for e in entries {
             if e.name == DOCUMENT {
-                doc = Some(String::from_utf8(e.data).map_err(|e| CollectionError::Document(e.to_string()))?);
+                doc = Some(
+                    String::from_utf8(e.data)
+                        .map_err(|e| CollectionError::Facts(FactsError::Document(e.to_string())))?,
+                );
             } else if let Some(id) = e.name.strip_prefix(&format!("{BLOB_DIR}/")).and_then(BlobId::parse) {
                 if blobs.put(e.data) != id {
                     return Err(CollectionError::BlobMismatch(id.to_string()));
@@ -135,7 +128,7 @@ impl Collection {
             }
         }
         let doc = doc.ok_or(CollectionError::NoDocument)?;
-        let facts = parse_document(&doc)?;
+        let facts = Facts::from_toml(&doc).map_err(CollectionError::Facts)?;
         for id in facts.blob_ids() {
             if blobs.get(&id).is_none() {
                 return Err(CollectionError::MissingBlob(id.to_string()));
@@ -143,17 +136,4 @@ impl Collection {
         }
         Ok(Collection { facts, blobs })
     }
-}
-
-/// Parse a fact document, refusing a newer schema with a clear message.
-pub fn parse_document(doc: &str) -> Result<Facts, CollectionError> {
-    #[derive(serde::Deserialize)]
-    struct Head {
-        schema: u32,
-    }
-    let head: Head = toml::from_str(doc).map_err(|e| CollectionError::Document(e.to_string()))?;
-    if head.schema > SCHEMA_VERSION {
-        return Err(CollectionError::NewerSchema(head.schema));
-    }
-    toml::from_str(doc).map_err(|e| CollectionError::Document(e.to_string()))
 }

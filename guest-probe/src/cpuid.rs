@@ -1,8 +1,8 @@
 //! CPUID: every leaf and subleaf of the basic, hypervisor and extended ranges
 //! on every online vCPU, with subleaf-indexed leaves enumerated by their rules.
 
-use crate::facts::CpuCpuid;
 use crate::source::Source;
+use abi_model::facts::CpuCpuid;
 use std::collections::BTreeMap;
 use std::io;
 

@@ -43,23 +43,49 @@ pub enum FrameError {
     /// The probe itself reported a fatal error.
     Fatal(String),
     /// A framing line that cannot be parsed.
-    Malformed { line: usize, why: String },
+    Malformed {
+        /// Line of the capture.
+        line: usize,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A data line whose bytes do not match its checksum.
-    CorruptChunk { line: usize, seq: u64 },
+    CorruptChunk {
+        /// Line of the capture.
+        line: usize,
+        /// Sequence number the line carries.
+        seq: u64,
+    },
     /// A data line out of sequence (lost or duplicated lines).
-    Sequence { line: usize, expected: u64, found: u64 },
+    Sequence {
+        /// Line of the capture.
+        line: usize,
+        /// Sequence number that was due.
+        expected: u64,
+        /// Sequence number the line carries.
+        found: u64,
+    },
     /// The stream stops before its END line.
     Truncated {
+        /// Data lines received.
         chunks: u64,
+        /// Payload bytes received.
         bytes: u64,
+        /// Payload bytes BEGIN announced.
         expected_bytes: u64,
     },
     /// Payload length or hash differs from what BEGIN declared.
     PayloadMismatch(String),
     /// An entry's bytes do not match its declared hash.
-    EntryMismatch { name: String },
+    EntryMismatch {
+        /// Entry name.
+        name: String,
+    },
     /// A second BEGIN inside a stream.
-    Restarted { line: usize },
+    Restarted {
+        /// Line of the capture.
+        line: usize,
+    },
 }
 
 impl fmt::Display for FrameError {
@@ -97,7 +123,7 @@ fn short_sum(data: &[u8]) -> String {
 }
 
 /// Encode entries as framed lines (each ending in `\n`).
-pub fn encode(entries: &[Entry]) -> String {
+pub fn pack(entries: &[Entry]) -> String {
     let payload: Vec<u8> = entries.iter().flat_map(|e| e.data.iter().copied()).collect();
     let mut out = String::new();
     out.push_str(&format!(
@@ -128,7 +154,7 @@ pub fn encode(entries: &[Entry]) -> String {
 }
 
 /// Encode a fatal error report, for a probe that cannot produce facts.
-pub fn encode_fatal(message: &str) -> String {
+pub fn pack_fatal(message: &str) -> String {
     format!("{PREFIX}FATAL {}\n", base64::encode(message.as_bytes()))
 }
 
@@ -158,7 +184,7 @@ struct Declared {
 ///
 /// Lines without the prefix are ignored (kernel messages); carriage returns
 /// from the serial console are tolerated. Everything declared is verified.
-pub fn decode(text: &str) -> Result<Vec<Entry>, FrameError> {
+pub fn unpack(text: &str) -> Result<Vec<Entry>, FrameError> {
     let mut begin: Option<(u64, u64, String)> = None; // entries, bytes, hash
     let mut declared: Vec<Declared> = Vec::new();
     let mut payload: Vec<u8> = Vec::new();
@@ -323,13 +349,13 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let text = encode(&sample());
-        assert_eq!(decode(&text).unwrap(), sample());
+        let text = pack(&sample());
+        assert_eq!(unpack(&text).unwrap(), sample());
     }
 
     #[test]
     fn survives_kernel_messages_and_crlf() {
-        let text = encode(&sample());
+        let text = pack(&sample());
         let mut noisy = String::from("[    0.000000] Linux version 6.1.0\r\n");
         for (i, l) in text.lines().enumerate() {
             noisy.push_str(l);
@@ -338,15 +364,15 @@ mod tests {
                 noisy.push_str("[    1.234567] virtio_net virtio0: something\r\n");
             }
         }
-        assert_eq!(decode(&noisy).unwrap(), sample());
+        assert_eq!(unpack(&noisy).unwrap(), sample());
     }
 
     #[test]
     fn truncated_stream_is_named() {
-        let text = encode(&sample());
+        let text = pack(&sample());
         let lines: Vec<&str> = text.lines().collect();
         let cut = lines[..lines.len() - 3].join("\n");
-        let err = decode(&cut).unwrap_err();
+        let err = unpack(&cut).unwrap_err();
         assert!(
             matches!(err, FrameError::Truncated { expected_bytes, .. } if expected_bytes == 586),
             "{err:?}"
@@ -356,7 +382,7 @@ mod tests {
 
     #[test]
     fn corrupted_byte_is_located() {
-        let text = encode(&sample());
+        let text = pack(&sample());
         // Flip one base64 character in the third data line.
         let mut lines: Vec<String> = text.lines().map(String::from).collect();
         let (idx, line) = lines
@@ -369,7 +395,7 @@ mod tests {
         let last = bytes.len() - 5;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
         lines[idx] = String::from_utf8(bytes).unwrap();
-        let err = decode(&lines.join("\n")).unwrap_err();
+        let err = unpack(&lines.join("\n")).unwrap_err();
         assert_eq!(err, FrameError::CorruptChunk { line: idx + 1, seq: 2 });
         assert_eq!(
             err.to_string(),
@@ -379,9 +405,9 @@ mod tests {
 
     #[test]
     fn lost_line_is_a_sequence_error() {
-        let text = encode(&sample());
+        let text = pack(&sample());
         let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("MABI1 D 000001 ")).collect();
-        let err = decode(&lines.join("\n")).unwrap_err();
+        let err = unpack(&lines.join("\n")).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -397,15 +423,15 @@ mod tests {
 
     #[test]
     fn message_inside_a_line_is_malformed() {
-        let text = encode(&sample()).replacen("MABI1 D 000001", "[ 2.0] oops MABI1 D 000001", 1);
-        let err = decode(&text).unwrap_err();
+        let text = pack(&sample()).replacen("MABI1 D 000001", "[ 2.0] oops MABI1 D 000001", 1);
+        let err = unpack(&text).unwrap_err();
         assert!(matches!(err, FrameError::Malformed { .. }), "{err:?}");
     }
 
     #[test]
     fn no_output_and_fatal() {
-        assert_eq!(decode("[ 0.1] booting\nKernel panic\n"), Err(FrameError::NoBegin));
-        let err = decode(&format!("junk\n{}", encode_fatal("cannot mount /sys: EPERM"))).unwrap_err();
+        assert_eq!(unpack("[ 0.1] booting\nKernel panic\n"), Err(FrameError::NoBegin));
+        let err = unpack(&format!("junk\n{}", pack_fatal("cannot mount /sys: EPERM"))).unwrap_err();
         assert_eq!(err, FrameError::Fatal("cannot mount /sys: EPERM".into()));
     }
 }

@@ -1,10 +1,10 @@
 //! fw_cfg: QEMU's firmware configuration device, read through its I/O ports:
 //! the fixed keys, the file directory and the contents of the files.
 
-use crate::blob::Blobs;
-use crate::facts::{FwCfg, FwCfgFile, Probed};
-use crate::hex::{bytes_to_hex, Hex16};
 use crate::source::Source;
+use abi_model::blob::Blobs;
+use abi_model::facts::{FwCfg, FwCfgFile, Probed};
+use abi_model::hex::{bytes_to_hex, Hex16};
 use std::collections::BTreeMap;
 use std::io;
 

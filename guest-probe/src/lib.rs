@@ -3,17 +3,17 @@
 //!
 //! Collectors never talk to the hardware directly; they go through a
 //! [`source::Source`], so the same code runs against the live system, records
-//! what it read into a fixture tree, or replays such a tree in tests.
+//! what it read into a fixture tree, or replays such a tree in tests. The
+//! fact document they fill in is [`abi_model::facts::Facts`].
+
+#![deny(missing_docs)]
 
 pub mod acpi;
 pub mod base64;
-pub mod blob;
 pub mod collect;
 pub mod cpuid;
-pub mod facts;
 pub mod frame;
 pub mod fw_cfg;
-pub mod hex;
 pub mod memmap;
 pub mod pci;
 pub mod smbios;
@@ -21,7 +21,6 @@ pub mod source;
 pub mod virtio;
 
 pub use collect::{collect, Collection};
-pub use facts::{Facts, SCHEMA_VERSION};
 
 /// Version of the probe, recorded in every fact document.
 pub const PROBE_VERSION: &str = env!("CARGO_PKG_VERSION");

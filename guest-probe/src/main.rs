@@ -6,8 +6,8 @@
 //! program (root) it writes the framed stream to stdout, or with `--out DIR`
 //! the document and blobs into DIR, or with `--document` the document alone.
 
+use abi_model::facts::ModuleLoad;
 use guest_probe::collect::{collect, Collection, BLOB_DIR, DOCUMENT};
-use guest_probe::facts::ModuleLoad;
 use guest_probe::frame::{self, Entry};
 use guest_probe::source::{Live, Recording, Source};
 use std::ffi::CString;
@@ -67,7 +67,7 @@ fn main() {
     } else if document {
         io::stdout().write_all(c.document().as_bytes())
     } else {
-        io::stdout().write_all(frame::encode(&c.to_entries()).as_bytes())
+        io::stdout().write_all(frame::pack(&c.to_entries()).as_bytes())
     };
     if let Err(e) = result {
         eprintln!("guest-probe: writing output: {e}");
@@ -194,12 +194,12 @@ fn init() -> ! {
     // SAFETY: SYSLOG_ACTION_CONSOLE_LEVEL takes no buffer.
     unsafe { libc::klogctl(8, std::ptr::null_mut(), 1) };
     if !errors.is_empty() {
-        send(&frame::encode_fatal(&errors.join("; ")));
+        send(&frame::pack_fatal(&errors.join("; ")));
         power_off();
     }
     std::thread::spawn(|| {
         std::thread::sleep(WATCHDOG);
-        send(&frame::encode_fatal(&format!(
+        send(&frame::pack_fatal(&format!(
             "probe did not finish within {}s",
             WATCHDOG.as_secs()
         )));
@@ -218,14 +218,14 @@ fn init() -> ! {
         Ok(entries)
     });
     match outcome {
-        Ok(Ok(entries)) => send(&frame::encode(&entries)),
-        Ok(Err(e)) => send(&frame::encode_fatal(&format!("capture failed: {e}"))),
+        Ok(Ok(entries)) => send(&frame::pack(&entries)),
+        Ok(Err(e)) => send(&frame::pack_fatal(&format!("capture failed: {e}"))),
         Err(p) => {
             let msg = p
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-            send(&frame::encode_fatal(&format!(
+            send(&frame::pack_fatal(&format!(
                 "probe panicked: {}",
                 msg.unwrap_or_default()
             )));

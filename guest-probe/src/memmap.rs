@@ -1,8 +1,8 @@
 //! The memory map the firmware handed to the kernel (e820 on x86).
 
-use crate::facts::MemoryRange;
-use crate::hex::Hex64;
 use crate::source::Source;
+use abi_model::facts::MemoryRange;
+use abi_model::hex::Hex64;
 use std::io;
 
 /// The kernel's copy of the firmware memory map.

@@ -1,10 +1,10 @@
 //! PCI: every function of every domain, raw config space first, then the
 //! header fields, BARs, capability chains and bridge windows decoded from it.
 
-use crate::blob::Blobs;
-use crate::facts::{Bar, Bridge, Capability, ExtCapability, PciAddress, PciFunction, Probed, Window};
-use crate::hex::{Hex16, Hex32, Hex64, Hex8};
 use crate::source::Source;
+use abi_model::blob::Blobs;
+use abi_model::facts::{Bar, Bridge, Capability, ExtCapability, PciAddress, PciFunction, Probed, Window};
+use abi_model::hex::{Hex16, Hex32, Hex64, Hex8};
 use std::collections::BTreeMap;
 use std::io;
 
@@ -225,7 +225,7 @@ fn resources(text: &str, layout: u8) -> io::Result<(Vec<Bar>, Option<Hex64>)> {
 }
 
 /// Upstream bridges from the sysfs device path, host bridge side first.
-fn parents(link: &str, name: &str) -> Vec<crate::facts::PciAddress> {
+fn parents(link: &str, name: &str) -> Vec<abi_model::facts::PciAddress> {
     link.split('/')
         .filter(|c| *c != name)
         .filter_map(PciAddress::parse)

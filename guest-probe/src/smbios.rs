@@ -1,9 +1,9 @@
 //! SMBIOS: the entry point and the structure table, split into structures.
 
-use crate::blob::Blobs;
-use crate::facts::{Smbios, SmbiosStructure};
-use crate::hex::{bytes_to_hex, Hex16};
 use crate::source::Source;
+use abi_model::blob::Blobs;
+use abi_model::facts::{Smbios, SmbiosStructure};
+use abi_model::hex::{bytes_to_hex, Hex16};
 use std::io;
 
 /// The kernel's copy of the entry point.

@@ -2,10 +2,10 @@
 //! (not what a driver negotiated): feature words, queues and their maximum
 //! sizes, and the device-specific configuration.
 
-use crate::facts::{PciAddress, PciFunction, Probed, VirtioDevice};
-use crate::hex::{bytes_to_hex, Hex16, Hex32};
 use crate::pci::{Config, DEVICES};
 use crate::source::Source;
+use abi_model::facts::{PciAddress, PciFunction, Probed, VirtioDevice};
+use abi_model::hex::{bytes_to_hex, Hex16, Hex32};
 use std::collections::BTreeMap;
 use std::io;
 

@@ -3,8 +3,8 @@
 //! `machine-abi record --capture-fixtures`. The expected document is the one
 //! the probe itself produced inside that VM.
 
+use abi_model::facts::{PciAddress, Probed};
 use guest_probe::collect::collect;
-use guest_probe::facts::{PciAddress, Probed};
 use guest_probe::source::Fixture;
 use guest_probe::Collection;
 use pretty_assertions::assert_eq;
@@ -19,7 +19,7 @@ fn replay(name: &str) -> (Collection, String) {
     (collect(&src, Vec::new()), expected)
 }
 
-fn pci(c: &Collection, addr: &str) -> guest_probe::facts::PciFunction {
+fn pci(c: &Collection, addr: &str) -> abi_model::facts::PciFunction {
     let map = c.facts.pci.available().expect("pci available");
     map[&PciAddress::parse(addr).unwrap()]
         .available()

@@ -2,7 +2,8 @@
 //! command line and a hard timeout, and capture the first serial port.
 
 use crate::profile::{Profile, SHARE_PLACEHOLDER};
-use crate::qemu::{MachineType, Qemu};
+use crate::qemu::Qemu;
+use abi_model::MachineType;
 use std::fmt;
 use std::fs;
 use std::io::Read;

@@ -23,14 +23,14 @@
 //! Every read is bounds-checked: a truncated or corrupt file yields an
 //! [`ElfError`] naming the symbol and the address or offset that failed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 
+use abi_model::host::{CompatProperty, CompatTables};
 use goblin::elf::header::{EM_X86_64, ET_EXEC};
 use goblin::elf::program_header::{PT_LOAD, PT_NOTE};
 use goblin::elf::reloc::R_X86_64_RELATIVE;
 use goblin::elf::Elf;
-use serde::{Deserialize, Serialize};
 
 /// `NT_GNU_BUILD_ID`: the note type of the GNU build-id note (owner `"GNU"`).
 const NT_GNU_BUILD_ID: u32 = 3;
@@ -46,28 +46,6 @@ const FIELDS: [&str; 3] = ["driver", "property", "value"];
 
 /// Table name prefixes exported by QEMU's x86 system emulators.
 const TABLE_PREFIXES: [&str; 2] = ["hw_compat_", "pc_compat_"];
-
-/// One entry of a QEMU compat table: "set `driver.property` to `value`".
-///
-/// This is the decoded form of QEMU's `GlobalProperty { driver, property, value, .. }`;
-/// the runtime flags (`used`, `optional`) are not part of it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct CompatProperty {
-    /// QOM type name the property applies to (e.g. `"virtio-mem"`, `"pci-device"`).
-    pub driver: String,
-    /// Property name (e.g. `"x-early-migration"`).
-    pub property: String,
-    /// Value as QEMU's string form (e.g. `"false"`, `"off"`, `"0x10"`).
-    pub value: String,
-}
-
-/// All compat tables found in a binary, keyed by table name (e.g. `"hw_compat_7_2"`).
-///
-/// Each vector keeps the entries in the order they have in the binary, which is
-/// significant: when QEMU applies a table, later entries override earlier ones.
-/// Tables that exist but are empty (e.g. `hw_compat_3_0`) are present with an
-/// empty vector, so "absent" and "empty" stay distinguishable.
-pub type CompatTables = BTreeMap<String, Vec<CompatProperty>>;
 
 /// Why reading an ELF binary failed, with the symbol and address that failed.
 ///

@@ -1,11 +1,14 @@
 //! The host side of machine-abi: inspect a QEMU binary, build the probe's
 //! initramfs, boot machine types under TCG and capture verified facts.
 
+#![deny(missing_docs)]
+
 pub mod boot;
 pub mod elf;
-pub mod host;
+pub mod host_facts;
 pub mod initramfs;
 pub mod kmod;
+pub mod pool;
 pub mod profile;
 pub mod qemu;
 pub mod qmp;

@@ -6,7 +6,10 @@
 //! waits with `recv_timeout`, so a QEMU that hangs or dies gives an error
 //! naming the machine type and the command instead of a hang.
 
-use serde::{Deserialize, Serialize};
+use abi_model::host::{
+    CompatProp, CompatProps, CpuModelFacts, DeviceFacts, HostFacts, MachineFacts, QmpVersion, QomPath,
+};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -374,131 +377,6 @@ fn spawn_stderr_reader(stderr: impl Read + Send + 'static) -> Arc<Mutex<StderrTa
         }
     });
     tail
-}
-
-/// Host-side facts about one machine type, read over QMP from a paused QEMU.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct HostFacts {
-    /// The QEMU version from the QMP greeting.
-    pub qemu: QmpVersion,
-    /// The machine type's `query-machines` entry.
-    pub machine: MachineFacts,
-    /// Every device under `/machine` after machine init, by QOM path.
-    pub devices: BTreeMap<QomPath, DeviceFacts>,
-    /// `query-cpu-model-expansion` (full) of the default CPU model; `None`
-    /// when the machine type names no default CPU type.
-    pub cpu_model: Option<CpuModelFacts>,
-}
-
-/// A QOM composition path such as `/machine/q35/mch`. Paths under
-/// `/machine/unattached/device[N]` are numbered in creation order, which
-/// differs between QEMU versions for the same machine type.
-pub type QomPath = String;
-
-/// The version QEMU announces in its QMP greeting.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QmpVersion {
-    /// Major version, e.g. `10`.
-    pub major: u64,
-    /// Minor version, e.g. `0`.
-    pub minor: u64,
-    /// Micro version, e.g. `2`.
-    pub micro: u64,
-    /// Distribution package string, e.g. `Debian 1:10.0.2+ds-2+deb13u1~bpo12+1`.
-    pub package: String,
-}
-
-/// The `query-machines` entry of one machine type (QMP's field names).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct MachineFacts {
-    /// The machine type name, e.g. `pc-q35-7.2`.
-    pub name: String,
-    /// Its alias (`q35`, `pc`) when it is the newest of its family.
-    pub alias: Option<String>,
-    /// Whether it is the binary's default machine type.
-    pub is_default: bool,
-    /// QOM type of the default CPU, e.g. `qemu64-x86_64-cpu`.
-    pub default_cpu_type: Option<String>,
-    /// Id of the default RAM backend, e.g. `pc.ram`.
-    pub default_ram_id: Option<String>,
-    /// Whether CPUs can be hot-plugged.
-    pub hotpluggable_cpus: bool,
-    /// Whether `-numa node,mem=` is supported.
-    pub numa_mem_supported: bool,
-    /// Whether the machine type is deprecated.
-    pub deprecated: bool,
-    /// Maximum number of CPUs.
-    pub cpu_max: u64,
-    /// Whether the machine supports ACPI (only reported by newer QEMU).
-    pub acpi: Option<bool>,
-    /// The compat properties the machine type applies, when QEMU can tell.
-    pub compat_props: CompatProps,
-}
-
-/// The compat properties of a machine type, or why they are not known.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CompatProps {
-    /// In QEMU's order, which matters: for the same type and property the
-    /// later entry wins when a device is created.
-    Supported(Vec<CompatProp>),
-    /// This QEMU's `query-machines` has no `compat-props` argument; holds QEMU's error text.
-    Unsupported(String),
-}
-
-impl CompatProps {
-    /// The value the machine type sets for `qom_type`.`property` (the last
-    /// matching entry), if compat props are known and one matches.
-    pub fn get(&self, qom_type: &str, property: &str) -> Option<&str> {
-        match self {
-            CompatProps::Supported(props) => props
-                .iter()
-                .rev()
-                .find(|p| p.qom_type == qom_type && p.property == property)
-                .map(|p| p.value.as_str()),
-            CompatProps::Unsupported(_) => None,
-        }
-    }
-}
-
-/// One global property a machine type sets for compatibility.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct CompatProp {
-    /// The QOM type it applies to (and its subtypes), e.g. `ICH9-LPC`.
-    pub qom_type: String,
-    /// The property name, e.g. `noreboot`.
-    pub property: String,
-    /// The value as QEMU's string form, e.g. `true`.
-    pub value: String,
-}
-
-/// The effective properties of one device instance.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct DeviceFacts {
-    /// The QOM type, e.g. `ICH9-LPC`.
-    pub qom_type: String,
-    /// Readable properties (links and children excluded) and their values.
-    pub properties: BTreeMap<String, Value>,
-    /// Properties `qom-get` refused, with QEMU's error text.
-    pub unreadable: BTreeMap<String, String>,
-    /// Properties not read because their value changes from run to run
-    /// (wall-clock time), with their QOM property type.
-    pub volatile: BTreeMap<String, String>,
-}
-
-/// The full expansion of a CPU model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct CpuModelFacts {
-    /// The CPU model name, e.g. `qemu64`.
-    pub model: String,
-    /// Every property of the expanded model and its value.
-    pub properties: BTreeMap<String, Value>,
 }
 
 /// QOM property types whose values are the current time, not an ABI fact.

@@ -3,100 +3,39 @@
 //! provenance.
 
 use crate::boot::{self, BootFiles, BootSettings, Scratch};
-use crate::elf::CompatTables;
-use crate::host::{self, HostSide};
+use crate::host_facts;
 use crate::initramfs::Initramfs;
 use crate::kmod::ModuleTree;
 use crate::profile::Profile;
-use crate::qemu::{file_blake3, MachineType, Qemu, QemuIdentity};
+use crate::qemu::{file_blake3, Qemu};
+use abi_model::host::CompatTables;
+use abi_model::host::HostSide;
+use abi_model::provenance::{Firmware, Kernel, Probe, Provenance, QemuIdentity};
+use abi_model::record::{Record, RecordKey, RECORD_SCHEMA};
+use abi_model::{Blobs, MachineType};
 use guest_probe::collect::{Collection, CollectionError};
 use guest_probe::frame::{self, Entry, FrameError};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Accelerator every recording uses: deterministic, and KVM is not available
 /// on the machines this runs on.
 pub const ACCELERATOR: &str = "tcg";
 
-/// Where a record came from, down to the hashes of every input.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Provenance {
-    /// The QEMU build.
-    pub qemu: QemuIdentity,
-    /// The BIOS image used.
-    pub firmware: Firmware,
-    /// The guest kernel.
-    pub kernel: Kernel,
-    /// The probe.
-    pub probe: Probe,
-    /// Accelerator (`tcg`).
-    pub accelerator: String,
-    /// The exact QEMU arguments, paths as placeholders.
-    pub command_line: Vec<String>,
-}
-
-/// Firmware identity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Firmware {
-    /// File name (`bios-256k.bin`).
-    pub bios: String,
-    /// Its blake3.
-    pub bios_blake3: String,
-    /// Version string found in the image, if any.
-    pub bios_version: Option<String>,
-    /// blake3 over the names and hashes of every ROM in the first data dir.
-    pub rom_set_blake3: String,
-}
-
-/// Kernel identity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Kernel {
-    /// Version string from the bzImage header.
-    pub version: String,
-    /// blake3 of the image.
-    pub blake3: String,
-    /// Modules loaded by the probe, in order.
-    pub modules: Vec<String>,
-}
-
-/// Probe identity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Probe {
-    /// Probe version.
-    pub version: String,
-    /// blake3 of the static binary.
-    pub blake3: String,
-    /// blake3 of the initramfs built around it.
-    pub initramfs_blake3: String,
-}
-
-/// What a successful boot yields.
+/// What a successful boot yields: a record and the blobs it refers to.
 #[derive(Clone, Debug)]
 pub struct Capture {
-    /// Machine type booted.
-    pub machine: MachineType,
-    /// Device profile.
-    pub profile: String,
-    /// Where it came from.
-    pub provenance: Provenance,
-    /// The verified facts and blobs.
-    pub collection: Collection,
+    /// The record: key, provenance, guest facts and host-side facts.
+    pub record: Record,
+    /// Every blob the record refers to, verified (guest and host side).
+    pub blobs: Blobs,
     /// Extra `capture/…` entries (fixture tree), when asked for.
     pub fixture: Vec<Entry>,
     /// Wall time of the boot.
     pub boot_time: Duration,
-    /// Host-side facts of the machine type (compat tables, QMP, vmstate);
-    /// their blobs are in `collection.blobs`.
-    pub host: Option<HostSide>,
 }
 
 /// Why a machine type could not be recorded.
@@ -314,7 +253,7 @@ impl Recorder {
             // A worker panicked while holding the lock: gather without the cache.
             Err(_) => Arc::new(OnceLock::new()),
         };
-        cell.get_or_init(|| host::collect(&self.config.qemu, machine, &self.compat, self.config.settings.timeout))
+        cell.get_or_init(|| host_facts::collect(&self.config.qemu, machine, &self.compat, self.config.settings.timeout))
             .clone()
     }
 
@@ -343,20 +282,26 @@ impl Recorder {
         let (line, out) = self
             .boot(machine, profile, extra, "")
             .map_err(|(e, serial)| fail(Cause::Boot(e), &serial))?;
-        let entries = frame::decode(&out.serial).map_err(|e| fail(Cause::Stream(e), &out.serial))?;
+        let entries = frame::unpack(&out.serial).map_err(|e| fail(Cause::Stream(e), &out.serial))?;
         let (fixture, entries): (Vec<Entry>, Vec<Entry>) =
             entries.into_iter().partition(|e| e.name.starts_with("capture/"));
-        let mut collection = Collection::from_entries(entries).map_err(|e| fail(Cause::Content(e), &out.serial))?;
+        let Collection { facts, mut blobs } =
+            Collection::from_entries(entries).map_err(|e| fail(Cause::Content(e), &out.serial))?;
         let host = self.config.host_facts.then(|| {
-            let (side, blobs) = self.host_side(machine);
-            for b in blobs {
-                collection.blobs.put(b);
+            let (side, host_blobs) = self.host_side(machine);
+            for b in host_blobs {
+                blobs.put(b);
             }
             side
         });
-        Ok(Capture {
-            machine: machine.clone(),
-            profile: profile.name.clone(),
+        let record = Record {
+            schema: RECORD_SCHEMA,
+            key: RecordKey {
+                arch: facts.probe.arch.clone(),
+                machine: machine.clone(),
+                profile: profile.name.clone(),
+                qemu_version: self.identity.version.clone(),
+            },
             provenance: Provenance {
                 qemu: self.identity.clone(),
                 firmware: self.firmware.clone(),
@@ -365,10 +310,14 @@ impl Recorder {
                 accelerator: ACCELERATOR.into(),
                 command_line: line,
             },
-            collection,
+            facts,
+            host,
+        };
+        Ok(Capture {
+            record,
+            blobs,
             fixture,
             boot_time: out.elapsed,
-            host,
         })
     }
 
@@ -420,61 +369,63 @@ impl Recorder {
         Ok((line, out))
     }
 
-    /// Record many (machine, profile) pairs on `jobs` threads. `progress` is
-    /// called on the calling thread as each finishes (index, result). Results
-    /// come back in input order.
+    /// Record one pair, retrying a crash or a hang up to `retries` times.
+    fn record_with_retries(&self, m: &MachineType, p: &Profile) -> Result<Capture, RecordError> {
+        let mut result = self.record(m, p);
+        for attempt in 1..=self.config.retries {
+            match &result {
+                Err(e) if e.transient() => {
+                    eprintln!("machine-abi: {e}\n  retrying ({attempt} of {})", self.config.retries);
+                    result = self.record(m, p);
+                }
+                _ => break,
+            }
+        }
+        result
+    }
+
+    /// Record many (machine, profile) pairs on `jobs` threads; `done` is
+    /// called on the calling thread with each result as it finishes
+    /// (index, result), so the caller holds only what it keeps.
+    pub fn record_each(
+        &self,
+        work: &[(MachineType, &Profile)],
+        jobs: usize,
+        mut done: impl FnMut(usize, Result<Capture, RecordError>),
+    ) {
+        let lost = crate::pool::run_each(
+            work.len(),
+            jobs,
+            |i| self.record_with_retries(&work[i].0, work[i].1),
+            &mut done,
+        );
+        for i in lost {
+            let (m, p) = &work[i];
+            done(
+                i,
+                Err(RecordError {
+                    machine: m.clone(),
+                    profile: p.name.clone(),
+                    cause: Cause::Io("worker thread ended without a result".into()),
+                    serial_tail: String::new(),
+                }),
+            );
+        }
+    }
+
+    /// [`Recorder::record_each`], collecting every result in input order.
     pub fn record_all(
         &self,
         work: &[(MachineType, &Profile)],
         jobs: usize,
         mut progress: impl FnMut(usize, &Result<Capture, RecordError>),
     ) -> Vec<Result<Capture, RecordError>> {
-        let next = AtomicUsize::new(0);
-        let (tx, rx) = mpsc::channel();
         let mut results: Vec<Option<Result<Capture, RecordError>>> = (0..work.len()).map(|_| None).collect();
-        std::thread::scope(|s| {
-            for _ in 0..jobs.max(1).min(work.len().max(1)) {
-                let tx = tx.clone();
-                let next = &next;
-                s.spawn(move || loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((m, p)) = work.get(i) else { break };
-                    let mut result = self.record(m, p);
-                    for attempt in 1..=self.config.retries {
-                        match &result {
-                            Err(e) if e.transient() => {
-                                eprintln!("machine-abi: {e}\n  retrying ({attempt} of {})", self.config.retries);
-                                result = self.record(m, p);
-                            }
-                            _ => break,
-                        }
-                    }
-                    if tx.send((i, result)).is_err() {
-                        break;
-                    }
-                });
-            }
-            drop(tx);
-            for (i, r) in rx {
-                progress(i, &r);
-                results[i] = Some(r);
-            }
+        self.record_each(work, jobs, |i, r| {
+            progress(i, &r);
+            results[i] = Some(r);
         });
-        results
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| {
-                r.unwrap_or_else(|| {
-                    let (m, p) = &work[i];
-                    Err(RecordError {
-                        machine: m.clone(),
-                        profile: p.name.clone(),
-                        cause: Cause::Io("worker thread ended without a result".into()),
-                        serial_tail: String::new(),
-                    })
-                })
-            })
-            .collect()
+        results.into_iter().flatten().collect()
     }
 }
 

@@ -1,0 +1,687 @@
+//! The diff engine: flatten two fact documents into `path → value` maps,
+//! compare, and turn every difference into a classified [`Drift`].
+//!
+//! Bytes are compared first (blob ids, then flattened values). Only where
+//! a raw fact (an ACPI table, a config space, the SMBIOS table, a CPUID
+//! leaf) differs are both sides decoded, and the decoded items replace the
+//! raw drift, so the report names the object or field that changed.
+
+use crate::rules;
+use abi_decode::{self as decode, Decoded};
+use abi_model::blob::BlobId;
+use abi_model::drift::{Drift, FactPath};
+use abi_model::facts::Probed;
+use abi_model::Facts;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// List elements that carry their own identity are keyed by it, so that an
+/// inserted capability does not make every later one look changed.
+const IDENTITY_FIELDS: [&str; 5] = ["index", "offset", "handle", "cpu", "start"];
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "none".into(),
+        other => other.to_string(),
+    }
+}
+
+fn walk(path: FactPath, v: &Value, out: &mut BTreeMap<FactPath, String>) {
+    match v {
+        Value::Object(map) => {
+            if map.is_empty() {
+                out.insert(path.clone(), "{}".into());
+            }
+            for (k, child) in map {
+                walk(path.child(k), child, out);
+            }
+        }
+        Value::Array(items) => {
+            if items.is_empty() {
+                out.insert(path, "[]".into());
+                return;
+            }
+            let key_field = IDENTITY_FIELDS.iter().find(|f| {
+                let keys: Option<Vec<String>> = items.iter().map(|i| i.get(**f).map(scalar)).collect();
+                keys.is_some_and(|mut k| {
+                    let n = k.len();
+                    k.sort();
+                    k.dedup();
+                    k.len() == n
+                })
+            });
+            // Plain indices are zero-padded so `[10]` sorts after `[9]`.
+            let width = items.len().saturating_sub(1).to_string().len();
+            for (i, item) in items.iter().enumerate() {
+                let label = match key_field {
+                    Some(f) => format!("{f}={}", item.get(*f).map(scalar).unwrap_or_default()),
+                    None => format!("{i:0width$}"),
+                };
+                walk(path.element(&label), item, out);
+            }
+        }
+        leaf => {
+            out.insert(path, scalar(leaf));
+        }
+    }
+}
+
+/// Flatten a fact document into `path → value`.
+pub fn flatten(facts: &Facts) -> BTreeMap<FactPath, String> {
+    let mut out = BTreeMap::new();
+    // Facts are plain data; serialising them to a JSON value cannot fail.
+    if let Ok(v) = serde_json::to_value(facts) {
+        walk(FactPath::root(), &v, &mut out);
+    }
+    out.retain(|p, _| p.category() != "probe");
+    out
+}
+
+/// Fetches a blob's bytes by id, if it can.
+pub type BlobSource<'a> = &'a dyn Fn(&BlobId) -> Option<Vec<u8>>;
+
+/// A raw fact with a decoder: where decoded items go, which raw paths the
+/// decoded items make redundant, and the decoded view of each side.
+struct Node {
+    /// Decoded items are reported below this path; an added or removed node
+    /// is reported as this one path.
+    at: FactPath,
+    /// Raw paths the decoded items replace.
+    covers: Vec<FactPath>,
+    /// Decoded old and new side (`None`: absent or undecodable).
+    old: Option<Decoded>,
+    new: Option<Decoded>,
+    /// One-line description of each side, for an added or removed node.
+    old_summary: Option<String>,
+    new_summary: Option<String>,
+}
+
+fn available<T>(p: &Probed<T>) -> Option<&T> {
+    p.available()
+}
+
+fn acpi_nodes(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, out: &mut Vec<Node>) {
+    let root = FactPath::root().child("acpi");
+    let table = |f: &Facts, name: &str| available(&f.acpi)?.get(name).and_then(available).cloned();
+    let names: BTreeSet<String> = [old, new]
+        .iter()
+        .filter_map(|f| available(&f.acpi))
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    for name in names {
+        let (a, b) = (table(old, &name), table(new, &name));
+        if a.as_ref().map(|t| &t.blob) == b.as_ref().map(|t| &t.blob) {
+            continue;
+        }
+        let summary = |t: &Option<abi_model::facts::AcpiTable>| {
+            t.as_ref().map(|t| match &t.header {
+                Some(h) => format!("{} revision {}, {} bytes", h.signature, h.revision, t.size),
+                None => format!("{} bytes", t.size),
+            })
+        };
+        let at = root.child(&name);
+        out.push(Node {
+            covers: vec![at.clone()],
+            old: a.as_ref().and_then(|t| ob(&t.blob)).map(|b| decode::acpi_table(&b)),
+            new: b.as_ref().and_then(|t| nb(&t.blob)).map(|b| decode::acpi_table(&b)),
+            old_summary: summary(&a),
+            new_summary: summary(&b),
+            at,
+        });
+    }
+}
+
+/// Raw PCI facts that the config space decoder also reads.
+const PCI_DECODED: &[&str] = &[
+    "config",
+    "vendor",
+    "device",
+    "subsystem_vendor",
+    "subsystem",
+    "class",
+    "revision",
+    "header_type",
+    "interrupt_pin",
+    "capabilities",
+    "ext_capabilities",
+    "bridge",
+];
+
+fn pci_nodes(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, out: &mut Vec<Node>) {
+    let root = FactPath::root().child("pci");
+    let function = |f: &Facts, a: &abi_model::facts::PciAddress| available(&f.pci)?.get(a).and_then(available).cloned();
+    let addrs: BTreeSet<_> = [old, new]
+        .iter()
+        .filter_map(|f| available(&f.pci))
+        .flat_map(|m| m.keys().copied())
+        .collect();
+    for addr in addrs {
+        let (a, b) = (function(old, &addr), function(new, &addr));
+        if a == b {
+            continue;
+        }
+        let at = root.child(&addr.to_string());
+        let summary = |f: &Option<abi_model::facts::PciFunction>| {
+            f.as_ref()
+                .map(|f| format!("{}:{} class {} revision {}", f.vendor, f.device, f.class, f.revision))
+        };
+        let both = a.is_some() && b.is_some();
+        out.push(Node {
+            // A function present on both sides keeps its raw BARs, topology
+            // and sizes; one that came or went is reported as a whole.
+            covers: if both {
+                PCI_DECODED.iter().map(|k| at.child(k)).collect()
+            } else {
+                vec![at.clone()]
+            },
+            old: a.as_ref().and_then(|f| ob(&f.config)).map(|b| decode::pci_config(&b)),
+            new: b.as_ref().and_then(|f| nb(&f.config)).map(|b| decode::pci_config(&b)),
+            old_summary: summary(&a),
+            new_summary: summary(&b),
+            at,
+        });
+    }
+}
+
+fn smbios_nodes(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, out: &mut Vec<Node>) {
+    let (Some(a), Some(b)) = (available(&old.smbios), available(&new.smbios)) else {
+        return;
+    };
+    let root = FactPath::root().child("smbios");
+    if a.table != b.table {
+        out.push(Node {
+            at: root.child("table"),
+            covers: vec![root.child("table"), root.child("structures")],
+            old: ob(&a.table).map(|t| decode::smbios_table(&t)),
+            new: nb(&b.table).map(|t| decode::smbios_table(&t)),
+            old_summary: Some(a.table.as_str().to_string()),
+            new_summary: Some(b.table.as_str().to_string()),
+        });
+    }
+    if a.entry_point != b.entry_point {
+        out.push(Node {
+            at: root.child("entry_point"),
+            covers: vec![root.child("entry_point")],
+            old: ob(&a.entry_point).map(|t| decode::smbios_entry_point(&t)),
+            new: nb(&b.entry_point).map(|t| decode::smbios_entry_point(&t)),
+            old_summary: Some(a.entry_point.as_str().to_string()),
+            new_summary: Some(b.entry_point.as_str().to_string()),
+        });
+    }
+}
+
+/// `"eax ebx ecx edx"` as the probe records a leaf.
+fn cpuid_regs(text: &str) -> Option<[u32; 4]> {
+    let mut regs = [0u32; 4];
+    let mut parts = text.split_whitespace();
+    for r in &mut regs {
+        *r = u32::from_str_radix(parts.next()?.trim_start_matches("0x"), 16).ok()?;
+    }
+    parts.next().is_none().then_some(regs)
+}
+
+/// `LLLLLLLL.SSSSSSSS` → (leaf, subleaf).
+fn cpuid_key(key: &str) -> Option<(u32, u32)> {
+    let (l, s) = key.split_once('.')?;
+    Some((u32::from_str_radix(l, 16).ok()?, u32::from_str_radix(s, 16).ok()?))
+}
+
+fn cpuid_nodes(old: &Facts, new: &Facts, out: &mut Vec<Node>) {
+    let (Some(a), Some(b)) = (available(&old.cpuid), available(&new.cpuid)) else {
+        return;
+    };
+    let root = FactPath::root().child("cpuid");
+    for x in a {
+        let Some(y) = b.iter().find(|y| y.cpu == x.cpu) else {
+            continue;
+        };
+        if x == y {
+            continue;
+        }
+        let named = |c: &abi_model::facts::CpuCpuid, key: &str, f: fn([u32; 4]) -> String| {
+            c.leaves.get(key).and_then(|t| cpuid_regs(t)).map(f).unwrap_or_default()
+        };
+        let va = (
+            named(x, "00000000.00000000", decode::cpuid_vendor),
+            named(x, "40000000.00000000", decode::cpuid_hypervisor),
+        );
+        let vb = (
+            named(y, "00000000.00000000", decode::cpuid_vendor),
+            named(y, "40000000.00000000", decode::cpuid_hypervisor),
+        );
+        let leaves = root.element(&format!("cpu={}", x.cpu)).child("leaves");
+        let keys: BTreeSet<&String> = x.leaves.keys().chain(y.leaves.keys()).collect();
+        for key in keys {
+            let (p, q) = (x.leaves.get(key), y.leaves.get(key));
+            if p == q {
+                continue;
+            }
+            let Some((leaf, sub)) = cpuid_key(key) else {
+                continue;
+            };
+            let dec = |t: Option<&String>, v: &(String, String)| {
+                t.and_then(|t| cpuid_regs(t))
+                    .map(|r| decode::cpuid_leaf(&v.0, &v.1, leaf, sub, r))
+            };
+            let at = leaves.child(key);
+            out.push(Node {
+                covers: vec![at.clone()],
+                old: dec(p, &va),
+                new: dec(q, &vb),
+                old_summary: p.cloned(),
+                new_summary: q.cloned(),
+                at,
+            });
+        }
+    }
+}
+
+/// fw_cfg files that came or went are reported as one drift each, not as
+/// selector, size and content separately.
+fn fw_cfg_nodes(old: &Facts, new: &Facts, out: &mut Vec<Node>) {
+    let (Some(a), Some(b)) = (available(&old.fw_cfg), available(&new.fw_cfg)) else {
+        return;
+    };
+    let root = FactPath::root().child("fw_cfg").child("files");
+    let summary = |f: &abi_model::facts::FwCfgFile| match f.size {
+        Some(size) => format!("selector {}, {size} bytes", f.selector),
+        None => format!("selector {}", f.selector),
+    };
+    for name in a.files.keys().chain(b.files.keys()) {
+        let (x, y) = (a.files.get(name), b.files.get(name));
+        if x.is_some() && y.is_some() {
+            continue;
+        }
+        let at = root.child(name);
+        out.push(Node {
+            covers: vec![at.clone()],
+            old: None,
+            new: None,
+            old_summary: x.map(summary),
+            new_summary: y.map(summary),
+            at,
+        });
+    }
+}
+
+fn virtio_nodes(old: &Facts, new: &Facts, out: &mut Vec<Node>) {
+    let (Some(a), Some(b)) = (available(&old.virtio), available(&new.virtio)) else {
+        return;
+    };
+    let root = FactPath::root().child("virtio");
+    for (addr, x) in a {
+        let (Some(x), Some(y)) = (available(x), b.get(addr).and_then(available)) else {
+            continue;
+        };
+        if x.features == y.features {
+            continue;
+        }
+        let dec = |d: &abi_model::facts::VirtioDevice| {
+            let words: Vec<u32> = d.features.iter().map(|w| w.0).collect();
+            decode::virtio::features(d.pci_device.0, &words)
+        };
+        let at = root.child(&addr.to_string()).child("features");
+        out.push(Node {
+            covers: vec![at.clone()],
+            old: Some(dec(x)),
+            new: Some(dec(y)),
+            old_summary: None,
+            new_summary: None,
+            at,
+        });
+    }
+}
+
+/// fw_cfg selectors are handed out in file name order: a file's selector
+/// moves when files are added or removed before it. True when the move of
+/// `name` is exactly what the added and removed files explain.
+fn selector_shift_explained(old: &Facts, new: &Facts, name: &str) -> bool {
+    let (Some(a), Some(b)) = (available(&old.fw_cfg), available(&new.fw_cfg)) else {
+        return false;
+    };
+    let (Some(x), Some(y)) = (a.files.get(name), b.files.get(name)) else {
+        return false;
+    };
+    let (old_sel, new_sel) = (i64::from(x.selector.0), i64::from(y.selector.0));
+    let added = b
+        .files
+        .iter()
+        .filter(|(n, f)| !a.files.contains_key(*n) && i64::from(f.selector.0) < new_sel)
+        .count() as i64;
+    let removed = a
+        .files
+        .iter()
+        .filter(|(n, f)| !b.files.contains_key(*n) && i64::from(f.selector.0) < old_sel)
+        .count() as i64;
+    added != removed && new_sel - old_sel == added - removed
+}
+
+/// Compare two fact documents. `old_blob`/`new_blob` fetch blob bytes so
+/// changed blobs can be decoded; without them raw drift is reported.
+pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSource) -> Vec<Drift> {
+    if old == new {
+        return Vec::new();
+    }
+    let a = flatten(old);
+    let b = flatten(new);
+    let mut raw: BTreeMap<FactPath, (Option<&String>, Option<&String>)> = BTreeMap::new();
+    for p in a.keys().chain(b.keys()) {
+        let (x, y) = (a.get(p), b.get(p));
+        if x != y {
+            raw.insert(p.clone(), (x, y));
+        }
+    }
+
+    let mut nodes = Vec::new();
+    acpi_nodes(old, new, old_blob, new_blob, &mut nodes);
+    pci_nodes(old, new, old_blob, new_blob, &mut nodes);
+    smbios_nodes(old, new, old_blob, new_blob, &mut nodes);
+    cpuid_nodes(old, new, &mut nodes);
+    virtio_nodes(old, new, &mut nodes);
+    fw_cfg_nodes(old, new, &mut nodes);
+
+    let mut out = Vec::new();
+    for node in nodes {
+        let covered: Vec<FactPath> = raw
+            .keys()
+            .filter(|p| node.covers.iter().any(|c| p.is_within(c)))
+            .cloned()
+            .collect();
+        if covered.is_empty() {
+            continue;
+        }
+        let drifts = match (&node.old, &node.new) {
+            (Some(x), Some(y)) => decoded_drifts(&node.at, x, y),
+            (None, _) | (_, None) if node.old_summary.is_none() || node.new_summary.is_none() => {
+                vec![rules::classified(
+                    node.at.clone(),
+                    node.old_summary.clone(),
+                    node.new_summary.clone(),
+                    false,
+                )]
+            }
+            // Present on both sides but a blob is missing: keep the raw drift.
+            _ => continue,
+        };
+        if drifts.is_empty() {
+            // Different bytes that decode identically cannot happen with a
+            // complete decoder; keep the raw drift rather than hide it.
+            continue;
+        }
+        for p in covered {
+            raw.remove(&p);
+        }
+        out.extend(drifts);
+    }
+
+    for (p, (x, y)) in raw {
+        let shift = p.category() == "fw_cfg"
+            && p.as_str().ends_with(".selector")
+            && selector_shift_explained(old, new, &p.segments()[2]);
+        let mut d = rules::classified(p, x.cloned(), y.cloned(), shift);
+        if let (Some(i), Some(j)) = (x.and_then(|s| BlobId::parse(s)), y.and_then(|s| BlobId::parse(s))) {
+            if let (Some(u), Some(v)) = (old_blob(&i), new_blob(&j)) {
+                d.detail = Some(blob_detail(&u, &v));
+            }
+        }
+        out.push(d);
+    }
+    out.sort_by(|x, y| x.path.cmp(&y.path));
+    out
+}
+
+fn decoded_drifts(at: &FactPath, old: &Decoded, new: &Decoded) -> Vec<Drift> {
+    let keys: BTreeSet<&String> = old.items().keys().chain(new.items().keys()).collect();
+    let changed: Vec<&String> = keys.into_iter().filter(|k| old.get(k) != new.get(k)).collect();
+    let renames = if at.category() == "acpi" {
+        aml_renames(old, new, &changed)
+    } else {
+        Vec::new()
+    };
+    let renamed = |k: &str| {
+        renames
+            .iter()
+            .any(|r| r.old_keys.iter().chain(&r.new_keys).any(|x| x == k))
+    };
+    let mut out: Vec<Drift> = changed
+        .into_iter()
+        .filter(|k| !renamed(k))
+        .map(|k| {
+            rules::classified(
+                at.item(k),
+                old.get(k).map(str::to_string),
+                new.get(k).map(str::to_string),
+                false,
+            )
+        })
+        .collect();
+    for r in renames {
+        out.push(rules::drift(
+            "aml-object-renamed",
+            at.item(&r.old_key),
+            Some(r.old_name),
+            Some(format!(
+                "renamed to {} ({} objects, same contents)",
+                r.new_name,
+                r.old_keys.len()
+            )),
+        ));
+    }
+    out
+}
+
+/// An AML object that disappeared under one name and appeared under
+/// another with the same kind, parent, value and subtree.
+struct Rename {
+    old_key: String,
+    old_name: String,
+    new_name: String,
+    old_keys: Vec<String>,
+    new_keys: Vec<String>,
+}
+
+/// Split an AML item key `Kind \PATH[ #n]` into kind and path.
+fn aml_key(key: &str) -> Option<(&str, &str)> {
+    let (kind, rest) = key.split_once(' ')?;
+    let path = rest.split(" #").next()?;
+    (path.starts_with('\\') && !path.contains(' ')).then_some((kind, path))
+}
+
+fn parent(path: &str) -> &str {
+    path.rsplit_once('.').map_or("\\", |(p, _)| p)
+}
+
+fn aml_renames(old: &Decoded, new: &Decoded, changed: &[&String]) -> Vec<Rename> {
+    let removed: Vec<&String> = changed.iter().copied().filter(|k| new.get(k).is_none()).collect();
+    let added: Vec<&String> = changed.iter().copied().filter(|k| old.get(k).is_none()).collect();
+    // Every item below `path` in one side, keyed by its kind and relative path.
+    let subtree = |items: &[&String], d: &Decoded, path: &str| -> BTreeMap<(String, String), String> {
+        items
+            .iter()
+            .filter_map(|k| {
+                let (kind, p) = aml_key(k)?;
+                let rel = p.strip_prefix(path)?;
+                (rel.is_empty() || rel.starts_with('.'))
+                    .then(|| ((kind.to_string(), rel.to_string()), d.get(k).unwrap_or("").to_string()))
+            })
+            .collect()
+    };
+    // Something below the object changed in place: then it is not a pure rename.
+    let touched_in_place = |path: &str| {
+        changed.iter().any(|k| {
+            old.get(k).is_some()
+                && new.get(k).is_some()
+                && aml_key(k).is_some_and(|(_, p)| p.strip_prefix(path).is_some_and(|r| r.starts_with('.')))
+        })
+    };
+    let mut out: Vec<Rename> = Vec::new();
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    for r in &removed {
+        let Some((kind, rpath)) = aml_key(r) else { continue };
+        // Only roots: an object whose parent was also removed is handled with it.
+        if removed
+            .iter()
+            .any(|x| aml_key(x).is_some_and(|(_, p)| p == parent(rpath)))
+            || touched_in_place(rpath)
+        {
+            continue;
+        }
+        let before = subtree(&removed, old, rpath);
+        let candidate = added.iter().find(|a| {
+            !used.contains(a.as_str())
+                && aml_key(a).is_some_and(|(k, apath)| {
+                    k == kind
+                        && parent(apath) == parent(rpath)
+                        && apath != rpath
+                        && !touched_in_place(apath)
+                        && subtree(&added, new, apath) == before
+                })
+        });
+        let Some(a) = candidate else { continue };
+        let Some((_, apath)) = aml_key(a) else { continue };
+        let pick = |items: &[&String], path: &str| -> Vec<String> {
+            items
+                .iter()
+                .filter(|k| {
+                    aml_key(k).is_some_and(|(_, p)| {
+                        p.strip_prefix(path)
+                            .is_some_and(|rel| rel.is_empty() || rel.starts_with('.'))
+                    })
+                })
+                .map(|k| k.to_string())
+                .collect()
+        };
+        used.insert(a.to_string());
+        out.push(Rename {
+            old_key: r.to_string(),
+            old_name: rpath.to_string(),
+            new_name: apath.to_string(),
+            old_keys: pick(&removed, rpath),
+            new_keys: pick(&added, apath),
+        });
+    }
+    out
+}
+
+/// Describe how two byte strings differ: sizes, count and first offset.
+pub fn blob_detail(a: &[u8], b: &[u8]) -> String {
+    let common = a.len().min(b.len());
+    let differing = (0..common).filter(|&i| a[i] != b[i]).count() + a.len().max(b.len()) - common;
+    let first = (0..common).find(|&i| a[i] != b[i]).unwrap_or(common);
+    let size = if a.len() == b.len() {
+        format!("{} bytes", a.len())
+    } else {
+        format!("{} → {} bytes", a.len(), b.len())
+    };
+    format!("{size}, {differing} differ, first at offset {first:#x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi_model::drift::Severity;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn lists_keyed_by_identity() {
+        let v: Value = serde_json::json!({
+            "caps": [{"offset": "0x40", "id": "0x05"}, {"offset": "0x50", "id": "0x10"}],
+            "words": ["0x1", "0x2"],
+            "empty": [],
+        });
+        let mut out = BTreeMap::new();
+        walk(FactPath::root(), &v, &mut out);
+        let keys: Vec<&str> = out.keys().map(FactPath::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "caps[offset=0x40].id",
+                "caps[offset=0x40].offset",
+                "caps[offset=0x50].id",
+                "caps[offset=0x50].offset",
+                "empty",
+                "words[0]",
+                "words[1]"
+            ]
+        );
+    }
+
+    #[test]
+    fn indices_sort_numerically() {
+        let v: Value = serde_json::json!({ "q": (0..11).collect::<Vec<u32>>() });
+        let mut out = BTreeMap::new();
+        walk(FactPath::root(), &v, &mut out);
+        let values: Vec<&str> = out.values().map(String::as_str).collect();
+        assert_eq!(values, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+    }
+
+    #[test]
+    fn cpuid_text_parses() {
+        assert_eq!(
+            cpuid_regs("0000000d 68747541 444d4163 69746e65"),
+            Some([0xd, 0x68747541, 0x444d4163, 0x69746e65])
+        );
+        assert_eq!(cpuid_regs("0000000d 68747541"), None);
+        assert_eq!(cpuid_key("00000007.00000001"), Some((7, 1)));
+    }
+
+    fn decoded(items: &[(&str, &str)]) -> Decoded {
+        let mut d = Decoded::new();
+        for (k, v) in items {
+            d.put(*k, *v);
+        }
+        d
+    }
+
+    #[test]
+    fn renamed_aml_device_with_same_contents_is_one_info_drift() {
+        let at = FactPath::new("acpi.DSDT");
+        let old = decoded(&[
+            ("Device \\_SB.PCI0.S08", "device"),
+            ("Name \\_SB.PCI0.S08._ADR", "0x10000"),
+            ("Method \\_SB.PCI0.S08._DSM", "4 args, body aa"),
+            ("Name \\_SB.PCI0.X", "0x1"),
+        ]);
+        let new = decoded(&[
+            ("Device \\_SB.PCI0.S10", "device"),
+            ("Name \\_SB.PCI0.S10._ADR", "0x10000"),
+            ("Method \\_SB.PCI0.S10._DSM", "4 args, body aa"),
+            ("Name \\_SB.PCI0.X", "0x2"),
+        ]);
+        let drifts = decoded_drifts(&at, &old, &new);
+        let rules: Vec<(&str, &str)> = drifts.iter().map(|d| (d.rule.as_str(), d.path.as_str())).collect();
+        assert_eq!(
+            rules,
+            [
+                ("aml-object-changed", "acpi.DSDT.\"Name \\_SB.PCI0.X\""),
+                ("aml-object-renamed", "acpi.DSDT.\"Device \\_SB.PCI0.S08\""),
+            ]
+        );
+        assert_eq!(drifts[1].severity, Severity::Info);
+        assert_eq!(
+            drifts[1].new.as_deref(),
+            Some("renamed to \\_SB.PCI0.S10 (3 objects, same contents)")
+        );
+
+        // A different _ADR under the new name is not a rename.
+        let new = decoded(&[
+            ("Device \\_SB.PCI0.S10", "device"),
+            ("Name \\_SB.PCI0.S10._ADR", "0x20000"),
+            ("Method \\_SB.PCI0.S10._DSM", "4 args, body aa"),
+            ("Name \\_SB.PCI0.X", "0x1"),
+        ]);
+        let drifts = decoded_drifts(&at, &old, &new);
+        assert!(drifts.iter().all(|d| d.rule != "aml-object-renamed"), "{drifts:#?}");
+        assert_eq!(drifts.len(), 6);
+    }
+
+    #[test]
+    fn blob_details() {
+        assert_eq!(blob_detail(b"abcd", b"abxd"), "4 bytes, 1 differ, first at offset 0x2");
+        assert_eq!(
+            blob_detail(b"ab", b"abcd"),
+            "2 → 4 bytes, 2 differ, first at offset 0x2"
+        );
+    }
+}

@@ -1,0 +1,371 @@
+//! Comparing host-side facts (compat tables, QMP facts, vmstate schema) of
+//! two records. Bytes first again: the QMP facts and the vmstate dump are
+//! blobs, parsed only when their ids differ.
+
+use crate::compare::facts::BlobSource;
+use crate::compare::vmstate;
+use crate::rules;
+use abi_model::drift::{Drift, FactPath};
+use abi_model::facts::Probed;
+use abi_model::host::HostSide;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn root() -> FactPath {
+    FactPath::new("host")
+}
+
+/// Every difference between two host sections. vmstate findings are kept
+/// for the machine type's own devices and for `added` (the device models
+/// the profile puts on the command line).
+pub fn compare(old: &HostSide, new: &HostSide, ob: BlobSource, nb: BlobSource, added: &BTreeSet<String>) -> Vec<Drift> {
+    if old == new {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    compat(old, new, &mut out);
+    let (qa, qb) = (qmp_json(&old.qmp, ob), qmp_json(&new.qmp, nb));
+    if old.qmp != new.qmp {
+        match (&qa, &qb) {
+            (Some(a), Some(b)) => qmp(a, b, &mut out),
+            _ => availability("qmp", &old.qmp, &new.qmp, &mut out),
+        }
+    }
+    if old.vmstate != new.vmstate {
+        let load = |p: &Probed<abi_model::blob::BlobId>, src: BlobSource| {
+            let bytes = src(p.available()?)?;
+            abi_decode::vmstate::parse(&String::from_utf8_lossy(&bytes)).ok()
+        };
+        match (load(&old.vmstate, ob), load(&new.vmstate, nb)) {
+            (Some(a), Some(b)) => {
+                let (ta, tb) = (device_types(qa.as_ref()), device_types(qb.as_ref()));
+                let in_both: BTreeSet<String> = ta.intersection(&tb).cloned().collect();
+                let types = ta.into_iter().chain(tb).chain(added.iter().cloned()).collect();
+                vmstate_drift(&a, &b, &types, &in_both, &mut out);
+            }
+            _ => availability("vmstate", &old.vmstate, &new.vmstate, &mut out),
+        }
+    }
+    out.sort_by(|x, y| x.path.cmp(&y.path));
+    out
+}
+
+fn availability<T: PartialEq>(what: &str, a: &Probed<T>, b: &Probed<T>, out: &mut Vec<Drift>) {
+    let text = |p: &Probed<T>| match p {
+        Probed::Available(_) => "available".to_string(),
+        Probed::Unavailable { unavailable } => format!("unavailable: {unavailable}"),
+    };
+    out.push(rules::drift(
+        "host-unavailable",
+        root().child(what),
+        Some(text(a)),
+        Some(text(b)),
+    ));
+}
+
+fn compat(old: &HostSide, new: &HostSide, out: &mut Vec<Drift>) {
+    let (Some(a), Some(b)) = (old.compat.available(), new.compat.available()) else {
+        if old.compat != new.compat {
+            availability("compat", &old.compat, &new.compat, out);
+        }
+        return;
+    };
+    let render = |t: &abi_model::host::AppliedTable| {
+        let e: Vec<String> = t
+            .entries
+            .iter()
+            .map(|c| format!("{}.{}={}", c.driver, c.property, c.value))
+            .collect();
+        format!("{} entries: {}", e.len(), e.join(" "))
+    };
+    let names: BTreeSet<&String> = a.iter().chain(b).map(|t| &t.name).collect();
+    for n in names {
+        let x = a.iter().find(|t| &t.name == n).map(render);
+        let y = b.iter().find(|t| &t.name == n).map(render);
+        if x != y {
+            out.push(rules::drift(
+                "host-compat-changed",
+                root().child("compat").child(n),
+                x,
+                y,
+            ));
+        }
+    }
+}
+
+fn qmp_json(p: &Probed<abi_model::blob::BlobId>, src: BlobSource) -> Option<Value> {
+    serde_json::from_slice(&src(p.available()?)?).ok()
+}
+
+/// QOM types of the machine's default devices.
+fn device_types(v: Option<&Value>) -> BTreeSet<String> {
+    v.and_then(|v| v.get("devices"))
+        .and_then(Value::as_object)
+        .map(|d| {
+            d.values()
+                .filter_map(|x| x.get("qom-type").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Devices keyed by what stays stable across releases: QOM type plus PCI
+/// address (`legacy-addr`) when it has one, else its occurrence among
+/// devices of that type in QOM path order. QOM paths under
+/// `/machine/unattached` are renumbered between releases.
+fn devices(v: &Value) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let Some(d) = v.get("devices").and_then(Value::as_object) else {
+        return out;
+    };
+    for dev in d.values() {
+        let ty = dev.get("qom-type").and_then(Value::as_str).unwrap_or("?").to_string();
+        let props = dev.get("properties").and_then(Value::as_object);
+        let addr = props
+            .and_then(|p| p.get("legacy-addr"))
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty());
+        let key = match addr {
+            Some(a) => format!("{ty}@{a}"),
+            None => {
+                let n = seen.entry(ty.clone()).or_default();
+                *n += 1;
+                if *n == 1 {
+                    ty.clone()
+                } else {
+                    format!("{ty} #{n}")
+                }
+            }
+        };
+        let map = props
+            .map(|p| {
+                p.iter()
+                    .filter(|(k, _)| !DERIVED_CPU_PROPERTIES.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), scalar(v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.insert(key, map);
+    }
+    out
+}
+
+/// CPU properties that restate the CPUID words the guest-side facts record.
+const DERIVED_CPU_PROPERTIES: [&str; 2] = ["feature-words", "filtered-features"];
+
+fn flat_object(v: Option<&Value>, skip: &[&str]) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| !skip.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), scalar(v)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn map_drift(
+    rule: &str,
+    at: &FactPath,
+    a: &BTreeMap<String, String>,
+    b: &BTreeMap<String, String>,
+    out: &mut Vec<Drift>,
+) {
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for k in keys {
+        let (x, y) = (a.get(k), b.get(k));
+        if x == y {
+            continue;
+        }
+        // A property (or a field QMP did not report before) that exists on one
+        // side only is a new or retired knob; compat tables pin the values
+        // that matter. A value that changed is the finding.
+        let reported = |v: Option<&String>| v.is_some_and(|v| v != "null");
+        let rule = if reported(x) && reported(y) {
+            rule
+        } else {
+            "host-property-set"
+        };
+        out.push(rules::drift(rule, at.child(k), x.cloned(), y.cloned()));
+    }
+}
+
+fn qmp(a: &Value, b: &Value, out: &mut Vec<Drift>) {
+    // The machine's own properties. compat-props repeat the ELF tables; the
+    // alias and default flag move to the newest machine type every release.
+    let skip = ["compat-props", "name", "alias", "is-default"];
+    map_drift(
+        "host-machine-changed",
+        &root().child("machine"),
+        &flat_object(a.get("machine"), &skip),
+        &flat_object(b.get("machine"), &skip),
+        out,
+    );
+    let (da, db) = (devices(a), devices(b));
+    let names: BTreeSet<&String> = da.keys().chain(db.keys()).collect();
+    for n in names {
+        let at = root().child("devices").child(n);
+        match (da.get(n), db.get(n)) {
+            (Some(x), Some(y)) => map_drift("host-device-changed", &at, x, y, out),
+            (x, y) => out.push(rules::drift(
+                "host-device-changed",
+                at,
+                x.map(|_| "present".to_string()),
+                y.map(|_| "present".to_string()),
+            )),
+        }
+    }
+    let cpu = |v: &Value| {
+        let c = v.get("cpu-model");
+        let mut m = flat_object(c.and_then(|c| c.get("properties")), &DERIVED_CPU_PROPERTIES);
+        if let Some(model) = c.and_then(|c| c.get("model")) {
+            m.insert("model".into(), scalar(model));
+        }
+        m
+    };
+    map_drift(
+        "host-cpu-model-changed",
+        &root().child("cpu_model"),
+        &cpu(a),
+        &cpu(b),
+        out,
+    );
+}
+
+/// vmstate findings of the devices in `types`. A device the machine type
+/// instantiates on both sides (`in_both`) whose section only the new dump
+/// lists was registered outside its class in the old build (at realize, as
+/// piix3-ide was up to QEMU 8.0): `-dump-vmstate` cannot show it, so that
+/// is a note, not a finding about the stream.
+fn vmstate_drift(
+    a: &abi_decode::vmstate::VmstateDump,
+    b: &abi_decode::vmstate::VmstateDump,
+    types: &BTreeSet<String>,
+    in_both: &BTreeSet<String>,
+    out: &mut Vec<Drift>,
+) {
+    // The dump lists every device class the binary has; only the devices the
+    // machine type instantiates matter for it (all, when QMP facts are missing).
+    let relevant = |section: &str| types.is_empty() || types.contains(section);
+    // Only a section the OLD dump lacks: a section the new dump lacks could
+    // be a device that lost its state description, which old sources would
+    // still send (a forward break), so that stays a finding.
+    let undumped =
+        |section: &str| in_both.contains(section) && a.section(section).is_none() && b.section(section).is_some();
+    for (direction, src, dst, break_rule) in [
+        ("forward", a, b, "host-vmstate-break"),
+        ("backward", b, a, "host-vmstate-backward"),
+    ] {
+        for f in vmstate::compare(src, dst).into_iter().filter(|f| relevant(&f.section)) {
+            let at = root()
+                .child("vmstate")
+                .child(direction)
+                .child(format!("{} {}", f.section, f.path).trim());
+            if undumped(&f.section) {
+                let note = "not in the old build's -dump-vmstate although the machine type has the device on \
+                            both sides: registered outside its class there, so the dumps cannot compare it"
+                    .to_string();
+                out.push(rules::drift("host-vmstate-info", at, None, Some(note)));
+                continue;
+            }
+            let rule = match f.severity {
+                vmstate::Severity::Break => break_rule,
+                vmstate::Severity::Info => "host-vmstate-info",
+            };
+            out.push(rules::drift(rule, at, None, Some(f.message.clone())));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules;
+
+    #[test]
+    fn rule_ids_exist() {
+        for id in [
+            "host-compat-changed",
+            "host-machine-changed",
+            "host-device-changed",
+            "host-cpu-model-changed",
+            "host-vmstate-break",
+            "host-vmstate-backward",
+            "host-vmstate-info",
+            "host-unavailable",
+            "host-property-set",
+        ] {
+            assert!(rules::rule(id).is_some(), "{id}");
+        }
+    }
+
+    #[test]
+    fn devices_are_keyed_by_type_and_address_not_qom_path() {
+        let a: Value = serde_json::json!({"devices": {
+            "/machine/unattached/device[8]": {"qom-type": "mc146818rtc", "properties": {"iobase": 112}},
+            "/machine/q35/mch": {"qom-type": "mch", "properties": {"legacy-addr": "00.0", "x": 1}},
+        }});
+        let b: Value = serde_json::json!({"devices": {
+            "/machine/unattached/device[2]/rtc": {"qom-type": "mc146818rtc", "properties": {"iobase": 112}},
+            "/machine/q35/mch": {"qom-type": "mch", "properties": {"legacy-addr": "00.0", "x": 2}},
+        }});
+        let mut out = Vec::new();
+        qmp(&a, &b, &mut out);
+        let paths: Vec<(&str, Option<&str>, Option<&str>)> = out
+            .iter()
+            .map(|d| (d.path.as_str(), d.old.as_deref(), d.new.as_deref()))
+            .collect();
+        assert_eq!(paths, [("host.devices.\"mch@00.0\".x", Some("1"), Some("2"))]);
+    }
+}
+
+#[cfg(test)]
+mod undumped_tests {
+    use super::*;
+
+    fn real(version: &str) -> abi_decode::vmstate::VmstateDump {
+        let p = format!(
+            "{}/tests/data/vmstate/qemu-{version}-pc-q35-7.2.json",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/..")
+        );
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        abi_decode::vmstate::parse(&text).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_device_of_both_releases_missing_from_one_dump_is_a_note_not_a_break() {
+        // 7.2 registers piix3-ide's state at realize: its dump lacks the section.
+        let (old, new) = (real("7.2"), real("10.0"));
+        assert!(old.section("piix3-ide").is_none() && new.section("piix3-ide").is_some());
+        let types = set(&["piix3-ide"]);
+        let mut out = Vec::new();
+        vmstate_drift(&old, &new, &types, &types, &mut out);
+        assert!(!out.is_empty());
+        assert!(out.iter().all(|d| d.rule == "host-vmstate-info"), "{out:#?}");
+        assert!(out.iter().all(|d| d
+            .new
+            .as_deref()
+            .is_some_and(|m| m.contains("old build's -dump-vmstate"))));
+        // A device only the new build instantiates keeps its finding.
+        let mut out = Vec::new();
+        vmstate_drift(&old, &new, &types, &BTreeSet::new(), &mut out);
+        assert!(out.iter().any(|d| d.rule == "host-vmstate-backward"), "{out:#?}");
+        // A section only the OLD dump has (the new build lost the device's
+        // state description) stays a forward break: old sources still send it.
+        let mut out = Vec::new();
+        vmstate_drift(&new, &old, &types, &types, &mut out);
+        assert!(out.iter().any(|d| d.rule == "host-vmstate-break"), "{out:#?}");
+    }
+}

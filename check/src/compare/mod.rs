@@ -1,0 +1,8 @@
+//! Comparisons, bytes first and decoded on mismatch: guest-visible facts
+//! ([`facts`]), host-side facts ([`host`]), migration stream schemas
+//! ([`vmstate`]) and the compat tables of two binaries ([`compat`]).
+
+pub mod compat;
+pub mod facts;
+pub mod host;
+pub mod vmstate;

@@ -1,0 +1,354 @@
+//! The outcome of checking one (machine type, profile): an observed record
+//! compared with its baseline, with the notes that explain drift not of
+//! QEMU's making (a different kernel, probe or firmware).
+
+use crate::compare::facts::{self, BlobSource};
+use crate::rules;
+use abi_model::drift::{Category, Drift, FactPath, Severity};
+use abi_model::host::HostSide;
+use abi_model::record::{Record, RecordKey};
+use abi_model::{Blobs, MachineType, Version};
+use abi_store::Db;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Outcome for one (machine type, profile).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Facts identical to the baseline.
+    Clean,
+    /// Facts differ.
+    Drifted {
+        /// Every differing fact.
+        drifts: Vec<Drift>,
+    },
+    /// The machine type could not be checked.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// One checked machine type.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MachineResult {
+    /// Machine type.
+    pub machine: MachineType,
+    /// Device profile.
+    pub profile: String,
+    /// The baseline compared against.
+    pub baseline: RecordKey,
+    /// The baseline's record file.
+    pub record: PathBuf,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Differences in inputs between baseline and this run (kernel, probe,
+    /// firmware), which can explain drift that is not QEMU's doing.
+    pub input_notes: Vec<String>,
+}
+
+impl MachineResult {
+    /// A result against `baseline` with no input notes.
+    pub fn new(db: &Db, baseline: &RecordKey, profile: &str, outcome: Outcome) -> MachineResult {
+        MachineResult {
+            machine: baseline.machine.clone(),
+            profile: profile.to_string(),
+            baseline: baseline.clone(),
+            record: db.record_path(baseline),
+            outcome,
+            input_notes: Vec::new(),
+        }
+    }
+
+    /// The database has the machine type, the binary does not: one
+    /// `machine-type-removed` drift, which a waiver can accept.
+    pub fn removed(db: &Db, baseline: &RecordKey, profile: &str) -> MachineResult {
+        let d = rules::drift(
+            "machine-type-removed",
+            FactPath::new("machine"),
+            Some(baseline.machine.0.clone()),
+            None,
+        );
+        MachineResult::new(db, baseline, profile, Outcome::Drifted { drifts: vec![d] })
+    }
+
+    /// The profile names device models the binary lacks: one
+    /// `profile-device-missing` drift per model.
+    pub fn missing_devices(db: &Db, baseline: &RecordKey, profile: &str, models: &[String]) -> MachineResult {
+        let drifts = models
+            .iter()
+            .map(|m| {
+                let path = FactPath::new("machine").child("device").child(m);
+                rules::drift("profile-device-missing", path, Some("offered".into()), None)
+            })
+            .collect();
+        MachineResult::new(db, baseline, profile, Outcome::Drifted { drifts })
+    }
+
+    /// True when the binary no longer offers the machine type.
+    pub fn is_removed(&self) -> bool {
+        self.drifts().iter().any(|d| d.rule == "machine-type-removed")
+    }
+
+    /// The drifts, if any.
+    pub fn drifts(&self) -> &[Drift] {
+        match &self.outcome {
+            Outcome::Drifted { drifts } => drifts,
+            _ => &[],
+        }
+    }
+
+    /// True when this result makes the check fail at `threshold`.
+    pub fn fails(&self, threshold: Severity) -> bool {
+        match &self.outcome {
+            Outcome::Clean => false,
+            Outcome::Drifted { drifts } => drifts.iter().any(|d| d.unwaived() && d.severity >= threshold),
+            Outcome::Failed { .. } => true,
+        }
+    }
+}
+
+/// Every drift from `baseline` to `observed`: guest-visible facts, then
+/// host-side facts when both records have them.
+pub fn drifts(baseline: &Record, observed: &Record, ob: BlobSource, nb: BlobSource) -> Vec<Drift> {
+    let mut out = facts::compare(&baseline.facts, &observed.facts, ob, nb);
+    if let (Some(a), Some(b)) = (&baseline.host, &observed.host) {
+        let added: std::collections::BTreeSet<String> = profile_devices(&baseline.provenance.command_line)
+            .into_iter()
+            .chain(profile_devices(&observed.provenance.command_line))
+            .collect();
+        out.extend(crate::compare::host::compare(a, b, ob, nb, &added));
+    }
+    out
+}
+
+/// Device models a boot's command line adds with `-device` (the profile's
+/// devices): their migration state matters as much as the defaults'. A
+/// virtio PCI proxy (`virtio-net-pci`) migrates its device's state under
+/// the device's own type (`virtio-net-device`), so both are named.
+pub fn profile_devices(command_line: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in command_line.windows(2).filter(|w| w[0] == "-device") {
+        let Some(model) = w[1].split(',').next() else { continue };
+        let stem = ["-pci-non-transitional", "-pci-transitional", "-pci"]
+            .iter()
+            .find_map(|suffix| model.strip_prefix("virtio-").and_then(|m| m.strip_suffix(suffix)));
+        if let Some(stem) = stem {
+            out.push(format!("virtio-{stem}-device"));
+        }
+        out.push(model.to_string());
+    }
+    out
+}
+
+/// Compare an observed record with its baseline: the outcome, and the
+/// unversioned-change note when it applies.
+pub fn compare_records(db: &Db, baseline: &Record, observed: &Record, ob: BlobSource, nb: BlobSource) -> MachineResult {
+    let drifts = drifts(baseline, observed, ob, nb);
+    let note = unversioned_note(
+        baseline.host.as_ref(),
+        observed.host.as_ref(),
+        &drifts,
+        &baseline.key,
+        &observed.key.qemu_version,
+    );
+    let outcome = if drifts.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Drifted { drifts }
+    };
+    let mut result = MachineResult::new(db, &baseline.key, &observed.key.profile, outcome);
+    result.input_notes.extend(note);
+    result
+}
+
+/// Compare a fresh observation (its blobs still in memory) with its baseline.
+pub fn compare(db: &Db, baseline: &Record, observed: &Record, blobs: &Blobs) -> MachineResult {
+    let mut result = compare_records(db, baseline, observed, &|id| db.blob(id).ok(), &|id| {
+        blobs.get(id).map(<[u8]>::to_vec)
+    });
+    // Input differences first: they may explain everything after them.
+    result.input_notes.splice(0..0, input_notes(baseline, observed));
+    result
+}
+
+/// The signature of the bugs machine-abi exists to catch: the guest-visible
+/// ABI of a machine type changed, yet not one compat entry it applies did.
+/// Needs host-side facts on both sides.
+pub fn unversioned_note(
+    baseline: Option<&HostSide>,
+    observed: Option<&HostSide>,
+    drifts: &[Drift],
+    key: &RecordKey,
+    observed_version: &Version,
+) -> Option<String> {
+    let a = baseline?.compat.available()?;
+    let b = observed?.compat.available()?;
+    if a != b {
+        return None;
+    }
+    let guest = drifts
+        .iter()
+        .filter(|d| d.category != Category::HostSide && d.severity == Severity::Break)
+        .count();
+    (guest > 0).then(|| {
+        format!(
+            "unversioned change: {guest} guest-visible break{} on {}, yet no hw_compat/pc_compat entry it applies \
+             changed between QEMU {} and {observed_version}",
+            if guest == 1 { "" } else { "s" },
+            key.machine,
+            key.qemu_version
+        )
+    })
+}
+
+fn input_notes(baseline: &Record, observed: &Record) -> Vec<String> {
+    let (a, b) = (&baseline.provenance, &observed.provenance);
+    let mut notes = Vec::new();
+    if a.kernel.blake3 != b.kernel.blake3 {
+        notes.push(format!(
+            "guest kernel differs from the baseline's ({} → {})",
+            a.kernel.version, b.kernel.version
+        ));
+    }
+    if a.probe.blake3 != b.probe.blake3 {
+        notes.push(format!(
+            "probe binary differs from the baseline's (version {} blake3 {:.12} → version {} blake3 {:.12})",
+            a.probe.version, a.probe.blake3, b.probe.version, b.probe.blake3
+        ));
+    }
+    if a.firmware.bios_blake3 != b.firmware.bios_blake3 {
+        notes.push(format!(
+            "BIOS differs from the baseline's ({} → {})",
+            a.firmware.bios_version.as_deref().unwrap_or("?"),
+            b.firmware.bios_version.as_deref().unwrap_or("?")
+        ));
+    }
+    if baseline.host.is_none() && observed.host.is_some() {
+        notes.push(
+            "the baseline has no host-side facts (recorded before they existed); re-record it to compare them".into(),
+        );
+    }
+    if a.command_line[1..] != b.command_line[1..] {
+        notes.push("QEMU command line differs from the baseline's".into());
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi_model::facts::Probed;
+    use abi_model::host::AppliedTable;
+    use abi_model::host::CompatProperty;
+
+    fn host(tables: &[&str]) -> HostSide {
+        let none = || Probed::Unavailable {
+            unavailable: "not needed here".into(),
+        };
+        HostSide {
+            compat: Probed::Available(
+                tables
+                    .iter()
+                    .map(|t| AppliedTable {
+                        name: t.to_string(),
+                        entries: vec![CompatProperty {
+                            driver: "e1000e".into(),
+                            property: "migrate-timadj".into(),
+                            value: "off".into(),
+                        }],
+                    })
+                    .collect(),
+            ),
+            qmp: none(),
+            vmstate: none(),
+        }
+    }
+
+    #[test]
+    fn profile_devices_name_virtio_devices_by_their_state_type() {
+        let line: Vec<String> = [
+            "-m",
+            "512",
+            "-device",
+            "virtio-net-pci,id=n,addr=0x8",
+            "-device",
+            "e1000,id=e",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(profile_devices(&line), ["virtio-net-device", "virtio-net-pci", "e1000"]);
+        assert!(profile_devices(&line[..2]).is_empty());
+    }
+
+    #[test]
+    fn removed_types_and_missing_devices_are_waivable_breaks() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let db = Db::open_or_create(tmp.path()).expect("db");
+        let key = RecordKey {
+            arch: "x86_64".into(),
+            machine: MachineType("pc-i440fx-1.4".into()),
+            profile: "virtio".into(),
+            qemu_version: Version::parse("7.2.22").expect("version"),
+        };
+        let gone = MachineResult::removed(&db, &key, "virtio");
+        assert!(gone.is_removed() && gone.fails(Severity::Break));
+        let d = &gone.drifts()[0];
+        assert_eq!(
+            (d.rule.as_str(), d.category, d.path.to_string()),
+            ("machine-type-removed", Category::Machine, "machine".into())
+        );
+        assert_eq!(d.old.as_deref(), Some("pc-i440fx-1.4"));
+        let models = ["virtio-9p-pci".to_string(), "virtio-gpu-pci".to_string()];
+        let missing = MachineResult::missing_devices(&db, &key, "virtio", &models);
+        assert!(!missing.is_removed() && missing.fails(Severity::Break));
+        let paths: Vec<String> = missing.drifts().iter().map(|d| d.path.to_string()).collect();
+        assert_eq!(paths, ["machine.device.virtio-9p-pci", "machine.device.virtio-gpu-pci"]);
+        assert!(missing.drifts().iter().all(|d| d.rule == "profile-device-missing"));
+    }
+
+    fn drift(category: Category, severity: Severity) -> Drift {
+        Drift {
+            rule: "x".into(),
+            category,
+            severity,
+            path: FactPath::new("acpi.DSDT"),
+            old: None,
+            new: None,
+            detail: None,
+            waiver: None,
+        }
+    }
+
+    #[test]
+    fn guest_break_without_compat_change_is_unversioned() {
+        let key = RecordKey {
+            arch: "x86_64".into(),
+            machine: MachineType("pc-q35-10.0".into()),
+            profile: "default".into(),
+            qemu_version: Version::parse("10.0.2").expect("v"),
+        };
+        let v = Version::parse("10.0.3").expect("v");
+        let same = host(&["hw_compat_10_0"]);
+        let breaks = [drift(Category::Acpi, Severity::Break)];
+        let note = unversioned_note(Some(&same), Some(&same), &breaks, &key, &v).expect("a note");
+        assert_eq!(
+            note,
+            "unversioned change: 1 guest-visible break on pc-q35-10.0, yet no hw_compat/pc_compat entry it \
+             applies changed between QEMU 10.0.2 and 10.0.3"
+        );
+        // A new compat table for the machine type: the change may be versioned.
+        let newer = host(&["hw_compat_10_1", "hw_compat_10_0"]);
+        assert_eq!(unversioned_note(Some(&same), Some(&newer), &breaks, &key, &v), None);
+        // Only host-side or warn-level drift: nothing guest-visible broke.
+        let soft = [
+            drift(Category::HostSide, Severity::Break),
+            drift(Category::Acpi, Severity::Warn),
+        ];
+        assert_eq!(unversioned_note(Some(&same), Some(&same), &soft, &key, &v), None);
+        // No host facts on one side: cannot tell.
+        assert_eq!(unversioned_note(None, Some(&same), &breaks, &key, &v), None);
+    }
+}

@@ -1,0 +1,964 @@
+//! The drift rules: every kind of drift the checker can report, as data
+//! (id, category, severity, what it means, why it matters, how it is
+//! fixed), and the classification of a drift into exactly one rule.
+//!
+//! Rule ids are stable: waivers, JSON consumers and CI annotations refer
+//! to them. Add rules; never rename or reuse one.
+
+use abi_model::drift::{Category, Drift, FactPath, Severity};
+
+/// One rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// Stable id, e.g. `aml-object-added`.
+    pub id: &'static str,
+    /// Category.
+    pub category: Category,
+    /// Default severity.
+    pub severity: Severity,
+    /// One line: what was observed.
+    pub summary: &'static str,
+    /// Why it matters to guests and to migration.
+    pub why: &'static str,
+    /// How such a change is usually made safe.
+    pub fix: &'static str,
+}
+
+const COMPAT_FIX: &str = "If the change is intended for new machine types only, gate it behind a device or machine \
+property and turn the old behaviour back on for older machine types through the hw_compat_X_Y / pc_compat_X_Y \
+tables; if it is a bug fix that old guests must also see, record a reviewed waiver with the reason.";
+
+/// Every rule, in report order within a category.
+pub const RULES: &[Rule] = &[
+    // ACPI
+    Rule {
+        id: "acpi-table-added",
+        category: Category::Acpi,
+        severity: Severity::Break,
+        summary: "An ACPI table appeared.",
+        why: "Guest OSes enumerate tables at boot; a new table can change which drivers bind and what a guest \
+              created on the old release sees after a reboot on the new one.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "acpi-table-removed",
+        category: Category::Acpi,
+        severity: Severity::Break,
+        summary: "An ACPI table disappeared.",
+        why: "Guests may depend on it (e.g. HPET, SRAT for NUMA); removing it changes the platform under them.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "acpi-table-revision",
+        category: Category::Acpi,
+        severity: Severity::Break,
+        summary: "An ACPI table's header revision changed.",
+        why: "The revision selects which layout and which fields the OS parses (e.g. MADT revision 3 allows \
+              Online Capable flags); an OS may behave differently for the same machine type.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "acpi-header-id",
+        category: Category::Acpi,
+        severity: Severity::Warn,
+        summary: "An ACPI table's OEM or creator identification changed.",
+        why: "Some OSes and licensing checks key on OEM ids; usually harmless, but visible to the guest.",
+        fix: "Keep the ids stable for old machine types (QEMU exposes x-oem-id / x-oem-table-id machine \
+              properties).",
+    },
+    Rule {
+        id: "acpi-derived",
+        category: Category::Acpi,
+        severity: Severity::Info,
+        summary: "An ACPI table's length or checksum changed as a consequence of another change.",
+        why: "Not an ABI change on its own; the change that caused it is reported separately.",
+        fix: "Nothing to do beyond the underlying change.",
+    },
+    Rule {
+        id: "acpi-field-changed",
+        category: Category::Acpi,
+        severity: Severity::Break,
+        summary: "A field of a fixed-layout ACPI table (FADT, MADT, MCFG, HPET, SRAT, …) changed.",
+        why: "The OS programs interrupt controllers, power management and timers from these fields.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "acpi-entry-added",
+        category: Category::Acpi,
+        severity: Severity::Break,
+        summary: "A fixed-table entry or field appeared (e.g. a new MADT structure).",
+        why: "The OS sees a new interrupt controller, processor or affinity entry.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "acpi-entry-removed",
+        category: Category::Acpi,
+        severity: Severity::Break,
+        summary: "A fixed-table entry or field disappeared.",
+        why: "The OS no longer sees an interrupt controller, processor or affinity entry it saw before.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "aml-object-added",
+        category: Category::Acpi,
+        severity: Severity::Break,
+        summary: "An object appeared in the AML namespace (DSDT/SSDT).",
+        why: "Guests evaluate AML objects: a new _SUN, _DSM or device changes NIC names, hot-plug and driver \
+              binding (QEMU 6.0 broke Linux NIC names by adding _SUN to old i440fx types).",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "aml-object-removed",
+        category: Category::Acpi,
+        severity: Severity::Break,
+        summary: "An object disappeared from the AML namespace.",
+        why: "Guests that used it (device identification, hot-plug, power methods) lose it.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "aml-object-changed",
+        category: Category::Acpi,
+        severity: Severity::Break,
+        summary: "An AML object kept its name but changed its value, resources or definition.",
+        why: "A changed _CRS, _HID or _ADR moves or re-identifies a device for the guest.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "aml-method-changed",
+        category: Category::Acpi,
+        severity: Severity::Break,
+        summary: "An AML method's argument count, flags or body changed.",
+        why: "Guests call methods for hot-plug, _DSM queries and power management; different code can return \
+              different answers (QEMU 6.0's _DSM function 7 broke localized Windows guests).",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "aml-object-renamed",
+        category: Category::Acpi,
+        severity: Severity::Info,
+        summary: "An AML object (with everything below it) got a new name but the same definition and contents.",
+        why: "The definition the guest evaluates is unchanged; only the name differs. Names are visible (Windows \
+              device instance paths include them), so look twice if the object is a device.",
+        fix: "Nothing, if the rename is intended.",
+    },
+    Rule {
+        id: "acpi-undecoded",
+        category: Category::Acpi,
+        severity: Severity::Warn,
+        summary: "Part of an ACPI table could not be decoded (unknown opcode, malformed data).",
+        why: "machine-abi cannot tell what changed there; the bytes are compared, so nothing is missed, but the \
+              report cannot name the object.",
+        fix: "Look at the table with iasl (machine-abi diff --asl); report the unknown construct to machine-abi.",
+    },
+    // PCI
+    Rule {
+        id: "pci-function-added",
+        category: Category::Pci,
+        severity: Severity::Break,
+        summary: "A PCI function appeared.",
+        why: "The guest enumerates a new device; slot numbering and device names can shift.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "pci-function-removed",
+        category: Category::Pci,
+        severity: Severity::Break,
+        summary: "A PCI function disappeared.",
+        why: "The guest loses a device it had; migration of a VM that has it fails.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "pci-id-changed",
+        category: Category::Pci,
+        severity: Severity::Break,
+        summary: "A PCI function's vendor, device, subsystem, class or revision changed.",
+        why: "Drivers bind on these ids; Windows re-detects hardware when they change.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "pci-capability-changed",
+        category: Category::Pci,
+        severity: Severity::Break,
+        summary: "A PCI capability or extended capability appeared, disappeared, moved or changed a field.",
+        why: "Capabilities are migrated as config space; the destination must present the same layout and \
+              masks (QEMU 8.0 changed the AER uncorrectable error mask and broke migration of pc-*-7.2).",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "pci-bar-changed",
+        category: Category::Pci,
+        severity: Severity::Break,
+        summary: "A PCI BAR changed size, type or prefetchability.",
+        why: "The guest's resource allocation changes; migration fails on a BAR size mismatch.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "pci-config-changed",
+        category: Category::Pci,
+        severity: Severity::Break,
+        summary: "A PCI config space register changed.",
+        why: "Config space is guest-visible and migrated; a different reset value is a different device.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "pci-topology-changed",
+        category: Category::Pci,
+        severity: Severity::Break,
+        summary: "A PCI function moved in the bus hierarchy or a bridge window changed.",
+        why: "Device paths and names in the guest depend on the topology.",
+        fix: COMPAT_FIX,
+    },
+    // SMBIOS
+    Rule {
+        id: "smbios-structure-added",
+        category: Category::Smbios,
+        severity: Severity::Break,
+        summary: "An SMBIOS structure appeared.",
+        why: "Inventory and licensing software in the guest reads SMBIOS.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "smbios-structure-removed",
+        category: Category::Smbios,
+        severity: Severity::Break,
+        summary: "An SMBIOS structure disappeared.",
+        why: "Inventory and licensing software in the guest reads SMBIOS.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "smbios-field-changed",
+        category: Category::Smbios,
+        severity: Severity::Break,
+        summary: "A field of an SMBIOS structure changed.",
+        why: "Guests report and sometimes act on these values (processor family, memory layout, UUID \
+              handling); Windows activation can key on them.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "smbios-firmware-string",
+        category: Category::Smbios,
+        severity: Severity::Warn,
+        summary: "A BIOS Information string (vendor, version, release date) changed.",
+        why: "These come from the firmware build, not from the machine type; they change with every SeaBIOS \
+              update.",
+        fix: "Nothing, unless the firmware was not meant to change.",
+    },
+    Rule {
+        id: "smbios-entry-point",
+        category: Category::Smbios,
+        severity: Severity::Info,
+        summary: "The SMBIOS entry point changed (table length, structure count, checksum).",
+        why: "A consequence of structure changes, which are reported separately.",
+        fix: "Nothing to do beyond the underlying change.",
+    },
+    Rule {
+        id: "smbios-version",
+        category: Category::Smbios,
+        severity: Severity::Break,
+        summary: "The SMBIOS version or entry point type (2.x / 3.x) changed.",
+        why: "The guest parses a different layout; QEMU keeps it per machine type (smbios-entry-point-type).",
+        fix: COMPAT_FIX,
+    },
+    // CPUID
+    Rule {
+        id: "cpuid-feature-changed",
+        category: Category::Cpuid,
+        severity: Severity::Break,
+        summary: "A named CPUID feature bit changed.",
+        why: "Guests pick code paths from CPUID at boot; a feature that disappears under a running guest (after \
+              migration) crashes it, and a new one changes behaviour.",
+        fix: "Keep the default CPU model of old machine types stable (compat properties on the CPU model).",
+    },
+    Rule {
+        id: "cpuid-field-changed",
+        category: Category::Cpuid,
+        severity: Severity::Break,
+        summary: "A multi-bit CPUID field (family, model, topology, cache or address sizes) changed.",
+        why: "Guests size caches, count cores and pick microcode paths from these fields.",
+        fix: "Keep the default CPU model of old machine types stable (compat properties on the CPU model).",
+    },
+    Rule {
+        id: "cpuid-leaf-changed",
+        category: Category::Cpuid,
+        severity: Severity::Break,
+        summary: "A CPUID leaf appeared, disappeared or changed where machine-abi has no names for the bits.",
+        why: "Guests read CPUID; QEMU 2.1 changed leaf 0x40000000 without compat code.",
+        fix: "Keep the default CPU model of old machine types stable (compat properties on the CPU model).",
+    },
+    // Memory map
+    Rule {
+        id: "memory-map-changed",
+        category: Category::MemoryMap,
+        severity: Severity::Break,
+        summary: "The firmware memory map (e820) changed.",
+        why: "Guests place kernels, reserve regions and size RAM from it; a moved hole breaks PCI hole sizing \
+              and hibernation images.",
+        fix: COMPAT_FIX,
+    },
+    // fw_cfg
+    Rule {
+        id: "fw_cfg-file-added",
+        category: Category::FwCfg,
+        severity: Severity::Break,
+        summary: "A fw_cfg file appeared.",
+        why: "Firmware reads fw_cfg files; the file directory is part of the machine and of its migration state.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "fw_cfg-file-removed",
+        category: Category::FwCfg,
+        severity: Severity::Break,
+        summary: "A fw_cfg file disappeared.",
+        why: "Firmware reads fw_cfg files; the file directory is part of the machine and of its migration state.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "fw_cfg-payload-file",
+        category: Category::FwCfg,
+        severity: Severity::Warn,
+        summary: "A fw_cfg file of the direct kernel boot payload (etc/boot/*) appeared, disappeared or changed.",
+        why: "These files exist because machine-abi boots its probe with -kernel/-initrd; VMs that boot from disk \
+              do not have them.",
+        fix: "Nothing for disk-booted guests; check that direct kernel boot still works.",
+    },
+    Rule {
+        id: "fw_cfg-selector-shift",
+        category: Category::FwCfg,
+        severity: Severity::Info,
+        summary: "A fw_cfg file's selector moved because files were added or removed before it.",
+        why: "Selectors are assigned in name order; the shift is explained by the added or removed files, which \
+              are reported separately.",
+        fix: "Nothing to do beyond the underlying change.",
+    },
+    Rule {
+        id: "fw_cfg-selector-changed",
+        category: Category::FwCfg,
+        severity: Severity::Break,
+        summary: "A fw_cfg file's selector changed without files being added or removed before it.",
+        why: "fw_cfg order is migrated (QEMU keeps legacy ordering per machine type); a guest firmware reading \
+              by selector after migration reads the wrong file.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "fw_cfg-content-changed",
+        category: Category::FwCfg,
+        severity: Severity::Break,
+        summary: "A fw_cfg file's size or content, or a fw_cfg key, changed.",
+        why: "Firmware configures the machine from it (e820, boot order, SMP count, feature control MSRs).",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "fw_cfg-content-derived",
+        category: Category::FwCfg,
+        severity: Severity::Info,
+        summary: "A fw_cfg file that carries ACPI or SMBIOS tables changed.",
+        why: "The guest sees these as ACPI tables and SMBIOS structures, which are decoded and reported \
+              separately.",
+        fix: "Nothing to do beyond the underlying change.",
+    },
+    // virtio
+    Rule {
+        id: "virtio-device-changed",
+        category: Category::Virtio,
+        severity: Severity::Break,
+        summary: "A virtio device appeared, disappeared or changed its device id or transport.",
+        why: "The guest binds a different driver or none.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "virtio-feature-changed",
+        category: Category::Virtio,
+        severity: Severity::Break,
+        summary: "A virtio device offers a different set of feature bits.",
+        why: "Features are negotiated once; a device that no longer offers a feature the guest acked fails \
+              migration or loses function.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "virtio-queue-changed",
+        category: Category::Virtio,
+        severity: Severity::Break,
+        summary: "A virtio device's queue count or queue size changed.",
+        why: "Queue layout is negotiated and migrated.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "virtio-config-changed",
+        category: Category::Virtio,
+        severity: Severity::Break,
+        summary: "A virtio device's device-specific config space changed.",
+        why: "Guests read MAC addresses, disk geometry and queue limits from it.",
+        fix: COMPAT_FIX,
+    },
+    // Host side
+    Rule {
+        id: "host-compat-changed",
+        category: Category::HostSide,
+        severity: Severity::Info,
+        summary: "The hw_compat/pc_compat tables the machine type applies changed.",
+        why: "Compat entries are how QEMU keeps an old machine type's ABI; a new table for the machine type is \
+              expected in every release. They explain guest-visible drift, or its absence.",
+        fix: "Nothing by itself; look at guest-visible drift next to it.",
+    },
+    Rule {
+        id: "host-machine-changed",
+        category: Category::HostSide,
+        severity: Severity::Break,
+        summary: "A property QMP reports for the machine type changed (default CPU type, RAM id, CPU limit, …).",
+        why: "Management layers and guests depend on the defaults of a versioned machine type.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "host-device-changed",
+        category: Category::HostSide,
+        severity: Severity::Warn,
+        summary: "A default device of the machine type appeared, disappeared or has a different property value.",
+        why: "Device properties decide guest-visible behaviour and migration state; the guest-side facts show \
+              whether this one reached the guest.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "host-property-set",
+        category: Category::HostSide,
+        severity: Severity::Info,
+        summary: "A device, machine or CPU property exists on one side only (a new or retired knob).",
+        why: "New properties come with compat entries that pin the old behaviour for old machine types; a value \
+              that changed is reported separately.",
+        fix: "Nothing, if the compat tables cover the new knob.",
+    },
+    Rule {
+        id: "host-cpu-model-changed",
+        category: Category::HostSide,
+        severity: Severity::Warn,
+        summary: "The expansion of the machine type's default CPU model changed.",
+        why: "CPU model properties become CPUID bits; the CPUID facts show what the guest sees.",
+        fix: "Keep the default CPU model of old machine types stable (compat properties on the CPU model).",
+    },
+    Rule {
+        id: "host-vmstate-break",
+        category: Category::HostSide,
+        severity: Severity::Break,
+        summary: "A device of the machine type cannot migrate from the old release to the new build.",
+        why: "The destination rejects or misreads the migration stream (a section, field or subsection it does \
+              not expect); the VM fails to migrate or is corrupted.",
+        fix: "Version the change: bump version_id with a field test, or move new state into a subsection with a \
+              needed() function gated by a compat property.",
+    },
+    Rule {
+        id: "host-vmstate-backward",
+        category: Category::HostSide,
+        severity: Severity::Warn,
+        summary: "A device of the machine type cannot migrate from the new build back to the old release.",
+        why: "Backward migration of old machine types is expected to work for rollbacks.",
+        fix: "Gate new state behind a subsection whose needed() is false for old machine types.",
+    },
+    Rule {
+        id: "host-vmstate-info",
+        category: Category::HostSide,
+        severity: Severity::Info,
+        summary: "The migration stream schema changed in a way that keeps the wire format (rename, padding, new \
+                  section or subsection).",
+        why: "Recognised structurally: same layout, so migration still works.",
+        fix: "Nothing.",
+    },
+    Rule {
+        id: "host-unavailable",
+        category: Category::HostSide,
+        severity: Severity::Warn,
+        summary: "A host-side fact could be read on one side only.",
+        why: "machine-abi cannot compare what it could not read; the reason is in the record.",
+        fix: "Look at the reason (QMP timeout, QEMU error).",
+    },
+    // Machine
+    Rule {
+        id: "machine-type-removed",
+        category: Category::Machine,
+        severity: Severity::Break,
+        summary: "The database has this machine type; the binary no longer offers it.",
+        why: "A guest defined with the machine type cannot be started, and migration from an older release \
+              fails, on this build.",
+        fix: "Machine types are removed only after QEMU's deprecation period (docs/about/deprecated.rst and \
+              removed-features.rst); waive the removal with a reason naming the release that deprecated it.",
+    },
+    Rule {
+        id: "profile-device-missing",
+        category: Category::Machine,
+        severity: Severity::Break,
+        summary: "A device model the profile's baseline was recorded with does not exist in this build.",
+        why: "A guest configured with the device cannot be started on this build, nor migrated to it.",
+        fix: "Check the build configuration (a disabled CONFIG_ option, or a module not installed or not found: \
+              QEMU_MODULE_DIR); a distribution that drops the device on purpose waives it with the reason.",
+    },
+    // Probe
+    Rule {
+        id: "fact-availability",
+        category: Category::Probe,
+        severity: Severity::Warn,
+        summary: "A fact that was read before could not be read now, or the other way round.",
+        why: "machine-abi cannot compare what it could not read; the reason is in the record.",
+        fix: "Look at the reason: a missing kernel module, a device the probe does not know, a probe bug.",
+    },
+    Rule {
+        id: "fact-changed",
+        category: Category::Probe,
+        severity: Severity::Break,
+        summary: "A fact changed that no more specific rule covers.",
+        why: "Every recorded fact is guest-visible.",
+        fix: COMPAT_FIX,
+    },
+];
+
+/// Look a rule up by id.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// A rule by an id the program itself names (a literal); falls back to
+/// `fact-changed` so a typo can never hide a drift. Tests check each
+/// literal exists.
+pub fn must(id: &str) -> &'static Rule {
+    rule(id).unwrap_or(&RULES[RULES.len() - 1])
+}
+
+/// What is known about a drift when it is classified.
+#[derive(Clone, Copy, Debug)]
+pub struct Subject<'a> {
+    /// Path segments, unquoted, list keys as their own segment:
+    /// `["acpi", "APIC", "header", "revision"]`, `["cpuid", "[cpu=0]", "leaves", …]`.
+    pub segments: &'a [String],
+    /// Baseline value, `None` if the fact is new.
+    pub old: Option<&'a str>,
+    /// Observed value, `None` if the fact disappeared.
+    pub new: Option<&'a str>,
+}
+
+impl Subject<'_> {
+    fn seg(&self, i: usize) -> &str {
+        self.segments.get(i).map(String::as_str).unwrap_or("")
+    }
+
+    /// Everything after the first `n` segments, joined with dots.
+    fn rest(&self, n: usize) -> String {
+        self.segments.get(n..).map(|s| s.join(".")).unwrap_or_default()
+    }
+
+    fn appeared(&self) -> bool {
+        self.old.is_none()
+    }
+
+    fn vanished(&self) -> bool {
+        self.new.is_none()
+    }
+
+    fn added_removed(&self, added: &'static str, removed: &'static str, changed: &'static str) -> &'static Rule {
+        must(if self.appeared() {
+            added
+        } else if self.vanished() {
+            removed
+        } else {
+            changed
+        })
+    }
+}
+
+/// The rule a drift falls under. `selector_shift` tells whether a fw_cfg
+/// selector change is explained by files added or removed before it.
+pub fn classify(s: &Subject, selector_shift: bool) -> &'static Rule {
+    if s.segments.iter().any(|x| x == "unavailable") {
+        return must("fact-availability");
+    }
+    match s.seg(0) {
+        "acpi" => classify_acpi(s),
+        "pci" => classify_pci(s),
+        "smbios" => classify_smbios(s),
+        "cpuid" => classify_cpuid(s),
+        "memory_map" => must("memory-map-changed"),
+        "fw_cfg" => classify_fw_cfg(s, selector_shift),
+        "virtio" => classify_virtio(s),
+        _ => must("fact-changed"),
+    }
+}
+
+/// AML item kinds as the AML decoder names them (the first word of a key).
+const AML_KINDS: &[&str] = &[
+    "Scope",
+    "Device",
+    "Name",
+    "Method",
+    "Processor",
+    "PowerResource",
+    "ThermalZone",
+    "OperationRegion",
+    "Field",
+    "IndexField",
+    "BankField",
+    "Mutex",
+    "Event",
+    "Alias",
+    "External",
+    "CreateBitField",
+    "CreateByteField",
+    "CreateWordField",
+    "CreateDWordField",
+    "CreateQWordField",
+    "CreateField",
+];
+
+fn classify_acpi(s: &Subject) -> &'static Rule {
+    let item = s.rest(2);
+    if s.segments.len() <= 2 || item == "blob" {
+        return s.added_removed("acpi-table-added", "acpi-table-removed", "acpi-field-changed");
+    }
+    if item == "size" || item == "header.length" || item == "header.checksum" || item == "definition-block" {
+        return must("acpi-derived");
+    }
+    if item == "header.revision" {
+        return must("acpi-table-revision");
+    }
+    if item.starts_with("header.") {
+        return must("acpi-header-id");
+    }
+    if item.starts_with("error") || item.starts_with("unknown") {
+        return must("acpi-undecoded");
+    }
+    let kind = item.split(' ').next().unwrap_or("");
+    if AML_KINDS.contains(&kind) && item.contains('\\') {
+        return match kind {
+            "Method" if !s.appeared() && !s.vanished() => must("aml-method-changed"),
+            _ => s.added_removed("aml-object-added", "aml-object-removed", "aml-object-changed"),
+        };
+    }
+    s.added_removed("acpi-entry-added", "acpi-entry-removed", "acpi-field-changed")
+}
+
+fn classify_pci(s: &Subject) -> &'static Rule {
+    if s.segments.len() <= 2 {
+        return s.added_removed("pci-function-added", "pci-function-removed", "pci-config-changed");
+    }
+    let item = s.rest(2);
+    let first = s.seg(2);
+    match first {
+        "vendor" | "device" | "subsystem_vendor" | "subsystem" | "class" | "revision" => must("pci-id-changed"),
+        "bars" | "rom_size" => must("pci-bar-changed"),
+        "parents" | "bridge" => must("pci-topology-changed"),
+        "capabilities" | "ext_capabilities" | "caps" => must("pci-capability-changed"),
+        "config" if s.appeared() => must("pci-function-added"),
+        "config" if s.vanished() => must("pci-function-removed"),
+        _ if item.starts_with("cap ") || item.starts_with("ext ") => must("pci-capability-changed"),
+        _ if is_pci_id_item(&item) => must("pci-id-changed"),
+        _ if item.contains("bar") || item.contains("BAR") => must("pci-bar-changed"),
+        _ => must("pci-config-changed"),
+    }
+}
+
+/// Decoded header items that identify a PCI function.
+fn is_pci_id_item(item: &str) -> bool {
+    let field = item.rsplit('.').next().unwrap_or(item);
+    [
+        "vendor",
+        "vendor_id",
+        "device",
+        "device_id",
+        "subsystem_vendor",
+        "subsystem_vendor_id",
+        "subsys_vendor",
+        "subsys_id",
+        "subsystem",
+        "subsystem_id",
+        "revision",
+        "revision_id",
+        "class",
+        "class_code",
+        "prog_if",
+        "subclass",
+        "base_class",
+    ]
+    .contains(&field)
+}
+
+fn classify_smbios(s: &Subject) -> &'static Rule {
+    let part = s.seg(1);
+    let item = s.rest(2);
+    match part {
+        "anchor" | "version" => must("smbios-version"),
+        "entry_point" if item.contains("version") || item.contains("anchor") || item.contains("revision") => {
+            must("smbios-version")
+        }
+        "entry_point" => must("smbios-entry-point"),
+        _ => {
+            let (structure, field) = item.split_once('.').unwrap_or((item.as_str(), ""));
+            if structure.starts_with("BIOS Information")
+                && ["Vendor", "BIOS Version", "BIOS Release Date"].contains(&field)
+            {
+                return must("smbios-firmware-string");
+            }
+            if field == "handle" || field.is_empty() {
+                return s.added_removed(
+                    "smbios-structure-added",
+                    "smbios-structure-removed",
+                    "smbios-field-changed",
+                );
+            }
+            must("smbios-field-changed")
+        }
+    }
+}
+
+fn classify_cpuid(s: &Subject) -> &'static Rule {
+    // cpuid [cpu=N] leaves LLLLLLLL.SSSSSSSS [reg name]
+    let item = s.rest(4);
+    if item.is_empty() || item.ends_with("unnamed_bits") || item.starts_with("raw") {
+        return must("cpuid-leaf-changed");
+    }
+    let single_bit = |v: Option<&str>| v.is_none_or(|v| v == "0" || v == "1");
+    if single_bit(s.old) && single_bit(s.new) {
+        must("cpuid-feature-changed")
+    } else {
+        must("cpuid-field-changed")
+    }
+}
+
+/// fw_cfg files whose content the guest sees decoded elsewhere.
+fn derived_fw_cfg_file(name: &str) -> bool {
+    name.starts_with("etc/acpi/") || name == "etc/table-loader" || name.starts_with("etc/smbios/")
+}
+
+fn classify_fw_cfg(s: &Subject, selector_shift: bool) -> &'static Rule {
+    if s.seg(1) != "files" {
+        return must("fw_cfg-content-changed");
+    }
+    let name = s.seg(2);
+    let field = s.rest(3);
+    if name.starts_with("etc/boot/") {
+        return must("fw_cfg-payload-file");
+    }
+    if field == "selector" {
+        return if s.appeared() {
+            must("fw_cfg-file-added")
+        } else if s.vanished() {
+            must("fw_cfg-file-removed")
+        } else if selector_shift {
+            must("fw_cfg-selector-shift")
+        } else {
+            must("fw_cfg-selector-changed")
+        };
+    }
+    if derived_fw_cfg_file(name) {
+        return must("fw_cfg-content-derived");
+    }
+    if s.appeared() || s.vanished() {
+        // Size/content of a file that came or went: the selector drift names the file.
+        return s.added_removed("fw_cfg-file-added", "fw_cfg-file-removed", "fw_cfg-content-changed");
+    }
+    must("fw_cfg-content-changed")
+}
+
+fn classify_virtio(s: &Subject) -> &'static Rule {
+    match s.seg(2) {
+        "features" => must("virtio-feature-changed"),
+        "num_queues" | "queue_sizes" => must("virtio-queue-changed"),
+        "config" => must("virtio-config-changed"),
+        _ => must("virtio-device-changed"),
+    }
+}
+
+/// A drift under a rule chosen by the caller rather than by its path.
+pub fn drift(id: &str, path: FactPath, old: Option<String>, new: Option<String>) -> Drift {
+    let rule = must(id);
+    Drift {
+        rule: rule.id.to_string(),
+        category: rule.category,
+        severity: rule.severity,
+        path,
+        old,
+        new,
+        detail: None,
+        waiver: None,
+    }
+}
+
+/// A drift under the rule its path and values classify it as.
+pub fn classified(path: FactPath, old: Option<String>, new: Option<String>, selector_shift: bool) -> Drift {
+    let segments = path.segments();
+    let rule = classify(
+        &Subject {
+            segments: &segments,
+            old: old.as_deref(),
+            new: new.as_deref(),
+        },
+        selector_shift,
+    );
+    Drift {
+        rule: rule.id.to_string(),
+        category: rule.category,
+        severity: rule.severity,
+        path,
+        old,
+        new,
+        detail: None,
+        waiver: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segs(p: &[&str]) -> Vec<String> {
+        p.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn id(p: &[&str], old: Option<&str>, new: Option<&str>) -> &'static str {
+        let s = segs(p);
+        classify(&Subject { segments: &s, old, new }, false).id
+    }
+
+    #[test]
+    fn ids_are_unique_and_well_formed() {
+        let mut ids: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+        ids.sort();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "duplicate rule id");
+        for r in RULES {
+            assert!(
+                r.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_'),
+                "{}",
+                r.id
+            );
+            assert!(
+                !r.summary.is_empty() && !r.why.is_empty() && !r.fix.is_empty(),
+                "{}",
+                r.id
+            );
+        }
+    }
+
+    #[test]
+    fn every_rule_is_reachable() {
+        let c = Some("1");
+        let d = Some("0");
+        type Case<'a> = (Vec<&'a str>, Option<&'a str>, Option<&'a str>, bool);
+        let cases: Vec<Case> = vec![
+            (vec!["acpi", "SRAT", "blob"], None, c, false),
+            (vec!["acpi", "SRAT", "blob"], c, None, false),
+            (vec!["acpi", "APIC", "header", "revision"], c, d, false),
+            (vec!["acpi", "APIC", "header", "oem_id"], c, d, false),
+            (vec!["acpi", "APIC", "header", "checksum"], c, d, false),
+            (vec!["acpi", "APIC", "local_apic_address"], c, d, false),
+            (vec!["acpi", "APIC", "Local x2APIC uid 0x1.flags"], None, c, false),
+            (vec!["acpi", "APIC", "Local x2APIC uid 0x1.flags"], c, None, false),
+            (vec!["acpi", "DSDT", "Method \\_SB.PCI0.EDSM"], None, c, false),
+            (vec!["acpi", "DSDT", "Name \\_SB.PCI0.S00._ADR"], c, None, false),
+            (vec!["acpi", "DSDT", "Name \\_SB.PCI0.S00._ADR"], c, d, false),
+            (vec!["acpi", "DSDT", "Method \\_SB.PCI0.EDSM"], c, d, false),
+            (vec!["acpi", "DSDT", "unknown \\_SB @0x24"], c, d, false),
+            (vec!["pci", "0000:00:05.0"], None, c, false),
+            (vec!["pci", "0000:00:05.0"], c, None, false),
+            (vec!["pci", "0000:00:05.0", "revision"], c, d, false),
+            (vec!["pci", "0000:00:05.0", "cap PCIe.slot_cap.HPC"], c, d, false),
+            (vec!["pci", "0000:00:05.0", "bars", "[index=0]", "size"], c, d, false),
+            (vec!["pci", "0000:00:05.0", "header.command"], c, d, false),
+            (vec!["pci", "0000:00:05.0", "parents", "[0]"], c, d, false),
+            (
+                vec!["smbios", "table", "Processor Information #1.handle"],
+                None,
+                c,
+                false,
+            ),
+            (
+                vec!["smbios", "table", "Processor Information #1.handle"],
+                c,
+                None,
+                false,
+            ),
+            (
+                vec!["smbios", "table", "Processor Information #0.Processor Family"],
+                c,
+                d,
+                false,
+            ),
+            (vec!["smbios", "table", "BIOS Information #0.BIOS Version"], c, d, false),
+            (vec!["smbios", "entry_point", "structure_count"], c, d, false),
+            (vec!["smbios", "version"], c, d, false),
+            (
+                vec!["cpuid", "[cpu=0]", "leaves", "00000001.00000000", "ecx", "hypervisor"],
+                c,
+                d,
+                false,
+            ),
+            (
+                vec!["cpuid", "[cpu=0]", "leaves", "00000001.00000000", "eax", "family"],
+                Some("0xf"),
+                Some("0x6"),
+                false,
+            ),
+            (vec!["cpuid", "[cpu=0]", "leaves", "4000000a.00000000"], None, c, false),
+            (vec!["memory_map", "[start=0x0]", "end"], c, d, false),
+            (vec!["fw_cfg", "files", "etc/foo", "selector"], None, c, false),
+            (vec!["fw_cfg", "files", "etc/foo", "selector"], c, None, false),
+            (vec!["fw_cfg", "files", "etc/boot/kernel", "selector"], None, c, false),
+            (vec!["fw_cfg", "files", "etc/e820", "selector"], c, d, true),
+            (vec!["fw_cfg", "files", "etc/e820", "selector"], c, d, false),
+            (vec!["fw_cfg", "files", "etc/e820", "content"], c, d, false),
+            (vec!["fw_cfg", "files", "etc/acpi/tables", "content"], c, d, false),
+            (vec!["virtio", "0000:00:02.0", "pci_device"], c, d, false),
+            (vec!["virtio", "0000:00:02.0", "features", "[1]"], c, d, false),
+            (vec!["virtio", "0000:00:02.0", "queue_sizes", "[0]"], c, d, false),
+            (vec!["virtio", "0000:00:02.0", "config"], c, d, false),
+            (vec!["pci", "unavailable"], c, d, false),
+            (vec!["something"], c, d, false),
+        ];
+        let mut seen: Vec<&str> = cases
+            .iter()
+            .map(|(p, o, n, shift)| {
+                let s = segs(p);
+                classify(
+                    &Subject {
+                        segments: &s,
+                        old: *o,
+                        new: *n,
+                    },
+                    *shift,
+                )
+                .id
+            })
+            .collect();
+        seen.sort();
+        seen.dedup();
+        // Host-side rules come with the host-side facts; renames are found
+        // structurally by the diff engine, not by path; machine rules come
+        // from the check itself (tested in check.rs).
+        let unreached: Vec<&str> = RULES
+            .iter()
+            .filter(|r| r.category != Category::Machine)
+            .map(|r| r.id)
+            .filter(|id| !seen.contains(id) && !id.starts_with("host-") && *id != "aml-object-renamed")
+            .collect();
+        assert!(unreached.is_empty(), "no case reaches {unreached:?}");
+    }
+
+    #[test]
+    fn examples() {
+        assert_eq!(
+            id(&["acpi", "APIC", "header", "revision"], Some("1"), Some("3")),
+            "acpi-table-revision"
+        );
+        assert_eq!(
+            id(&["acpi", "DSDT", "Method \\_SB.PCI0.EDSM"], None, Some("5 args")),
+            "aml-object-added"
+        );
+        assert_eq!(
+            id(&["fw_cfg", "files", "etc/boot/kernel", "selector"], None, Some("0x2a")),
+            "fw_cfg-payload-file"
+        );
+        assert_eq!(
+            id(
+                &["cpuid", "[cpu=1]", "leaves", "00000007.00000000"],
+                Some("x"),
+                Some("y")
+            ),
+            "cpuid-leaf-changed"
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! The verdict of a run: every result with the waivers applied, how the
+//! waivers fared, and the one rule that turns them into an exit status.
+//! Every command and every output format asks this module, so a machine
+//! reader and the process can never disagree.
+
+use crate::outcome::{MachineResult, Outcome};
+use crate::waiver::Waivers;
+use abi_model::drift::{FactPath, Severity};
+use abi_model::{QemuIdentity, Version};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Exit status: nothing drifted that the policy fails on.
+pub const EXIT_CLEAN: i32 = 0;
+/// Exit status: unwaived drift at or above the policy's threshold, or a
+/// stale waiver under `--strict`.
+pub const EXIT_DRIFT: i32 = 1;
+/// Exit status: something could not be checked.
+pub const EXIT_ERROR: i32 = 2;
+
+/// What makes a run fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    /// Lowest severity of unwaived drift that fails the run.
+    pub fail_on: Severity,
+    /// A waiver that matched nothing fails the run.
+    pub strict: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            fail_on: Severity::Break,
+            strict: false,
+        }
+    }
+}
+
+/// How each waiver fared in one run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WaiverUse {
+    /// Waiver id → number of drifts it accepted.
+    pub matched: BTreeMap<String, usize>,
+    /// Waivers that apply to this run (version and a checked machine type)
+    /// but accepted nothing: the change they describe is gone.
+    pub stale: Vec<String>,
+    /// Waivers that accepted more distinct facts than the threshold.
+    pub broad: Vec<String>,
+}
+
+/// A judged run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    /// The QEMU build checked.
+    pub qemu: QemuIdentity,
+    /// Per (machine type, profile), sorted.
+    pub results: Vec<MachineResult>,
+    /// How the waivers fared (empty when none were applied).
+    pub waivers: WaiverUse,
+    /// What fails the run.
+    pub policy: Policy,
+}
+
+impl Verdict {
+    /// Judge results without waivers.
+    pub fn new(qemu: QemuIdentity, results: Vec<MachineResult>, policy: Policy) -> Verdict {
+        Verdict {
+            qemu,
+            results,
+            waivers: WaiverUse::default(),
+            policy,
+        }
+    }
+
+    /// Judge results with waivers: mark every drift a waiver accepts and say
+    /// which waivers matched nothing and which matched suspiciously much
+    /// (more than `broad_threshold` distinct facts).
+    pub fn with_waivers(
+        qemu: QemuIdentity,
+        mut results: Vec<MachineResult>,
+        waivers: &Waivers,
+        broad_threshold: usize,
+        policy: Policy,
+    ) -> Verdict {
+        let version = qemu.version.clone();
+        let mut used = WaiverUse::default();
+        // Breadth is the number of distinct facts a waiver accepts: one change
+        // seen on every machine type of a full database is one fact, not 200.
+        let mut facts: BTreeMap<String, BTreeSet<FactPath>> = BTreeMap::new();
+        for r in &mut results {
+            for id in mark(waivers, r, &version) {
+                *used.matched.entry(id).or_default() += 1;
+            }
+            for d in r.drifts() {
+                if let Some(w) = &d.waiver {
+                    facts.entry(w.clone()).or_default().insert(d.path.clone());
+                }
+            }
+        }
+        for w in &waivers.list {
+            let applies =
+                w.covers_version(&version) && results.iter().any(|r| w.covers_machine(&r.machine, &r.profile));
+            let n = used.matched.get(&w.id).copied().unwrap_or(0);
+            if applies && n == 0 {
+                used.stale.push(w.id.clone());
+            }
+            if facts.get(&w.id).map_or(0, BTreeSet::len) > broad_threshold {
+                used.broad.push(w.id.clone());
+            }
+        }
+        Verdict {
+            qemu,
+            results,
+            waivers: used,
+            policy,
+        }
+    }
+
+    /// True when a result could not be checked.
+    pub fn has_errors(&self) -> bool {
+        self.results.iter().any(|r| matches!(r.outcome, Outcome::Failed { .. }))
+    }
+
+    /// True when `r` makes the run fail under the policy.
+    pub fn fails(&self, r: &MachineResult) -> bool {
+        r.fails(self.policy.fail_on)
+    }
+
+    /// The exit status: 2 if anything could not be checked, else 1 if a
+    /// result fails the policy (unwaived drift at or above its threshold) or,
+    /// when strict, a waiver is stale, else 0.
+    pub fn exit_code(&self) -> i32 {
+        if self.has_errors() {
+            EXIT_ERROR
+        } else if self.results.iter().any(|r| self.fails(r)) || (self.policy.strict && !self.waivers.stale.is_empty()) {
+            EXIT_DRIFT
+        } else {
+            EXIT_CLEAN
+        }
+    }
+}
+
+/// Set `Drift::waiver` on every drift of `r` that a waiver accepts when
+/// checking QEMU `v`; returns the id of each waiver used, once per drift.
+pub fn mark(waivers: &Waivers, r: &mut MachineResult, v: &Version) -> Vec<String> {
+    let (machine, profile) = (r.machine.clone(), r.profile.clone());
+    let mut used = Vec::new();
+    if let Outcome::Drifted { drifts } = &mut r.outcome {
+        for d in drifts.iter_mut() {
+            d.waiver = waivers.find(&machine, &profile, d, v).map(|w| w.id.clone());
+            used.extend(d.waiver.clone());
+        }
+    }
+    used
+}

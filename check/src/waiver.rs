@@ -1,0 +1,464 @@
+//! Waivers: reviewed, intentional drift, recorded in `waivers.toml` of the
+//! database (and extra files given with `--waivers`).
+//!
+//! ```toml
+//! [[waiver]]
+//! id = "madt-revision-3"
+//! machines = ["pc-q35-7.2", "pc-i440fx-7.2"]
+//! rule = "acpi-table-revision"          # rule id, and/or
+//! path = "acpi.APIC.header.revision"    # fact path glob (* and ? only)
+//! since = "8.0"                         # QEMU versions checked (inclusive)
+//! until = "10.0"                        # optional; 10.0 covers 10.0.x
+//! old = "1"                             # optional, exact
+//! new = "3"                             # optional, exact
+//! reason = "MADT revision raised to 3 for all machine types (ACPI 6.x)"
+//! link = "https://…"                    # optional
+//! ```
+//!
+//! A waiver is strict by construction: it names machine types, a selector
+//! and a reason. Unknown keys, empty reasons and selectors that cannot
+//! match any fact are load errors naming the file and line.
+
+use crate::rules;
+use abi_model::drift::{Category, Drift};
+use abi_model::glob::glob_match;
+use abi_model::{MachineType, Version};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The database's own waiver file.
+pub const WAIVERS_FILE: &str = "waivers.toml";
+
+/// A waiver file that cannot be used.
+#[derive(Debug)]
+pub struct WaiverError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for WaiverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: {}", self.file.display(), self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for WaiverError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDoc {
+    #[serde(default)]
+    waiver: Vec<Spanned<RawWaiver>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWaiver {
+    id: Spanned<String>,
+    machines: Spanned<Vec<String>>,
+    #[serde(default)]
+    profiles: Vec<String>,
+    rule: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    since: Option<Spanned<String>>,
+    until: Option<Spanned<String>>,
+    old: Option<String>,
+    new: Option<String>,
+    reason: Spanned<String>,
+    link: Option<String>,
+}
+
+/// One waiver, validated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Waiver {
+    /// Unique id, referred to by reports.
+    pub id: String,
+    /// Machine type globs.
+    pub machines: Vec<String>,
+    /// Profile names (empty: every profile).
+    pub profiles: Vec<String>,
+    /// Rule id the drift must have.
+    pub rule: Option<String>,
+    /// Glob over the drift's fact path.
+    pub path: Option<String>,
+    /// First QEMU version (of the build checked) the waiver applies to.
+    pub since: Option<Version>,
+    /// Last QEMU version it applies to; `10.0` covers `10.0.x`.
+    pub until: Option<Version>,
+    /// Exact baseline value.
+    pub old: Option<String>,
+    /// Exact observed value.
+    pub new: Option<String>,
+    /// Why the change is accepted.
+    pub reason: String,
+    /// Commit, thread or bug.
+    pub link: Option<String>,
+    /// File it was read from.
+    #[serde(skip)]
+    pub file: PathBuf,
+    /// Line of its `[[waiver]]` header.
+    #[serde(skip)]
+    pub line: usize,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map_or(1, |t| t.matches('\n').count() + 1)
+}
+
+/// The fact categories a path can start with.
+const PATH_ROOTS: &[&str] = &[
+    "acpi",
+    "pci",
+    "smbios",
+    "cpuid",
+    "memory_map",
+    "fw_cfg",
+    "virtio",
+    "host",
+    "machine",
+];
+
+fn version_key(v: &Spanned<String>, file: &Path, text: &str) -> Result<Version, WaiverError> {
+    Version::parse(v.get_ref()).ok_or_else(|| WaiverError {
+        file: file.to_path_buf(),
+        line: Some(line_of(text, v.span().start)),
+        message: format!("{:?} is not a QEMU version (like 8.0 or 10.0.2)", v.get_ref()),
+    })
+}
+
+impl Waiver {
+    /// True when the waiver applies to checks of QEMU `v`.
+    pub fn covers_version(&self, v: &Version) -> bool {
+        let after = self.since.as_ref().is_none_or(|s| v >= s);
+        let before = self.until.as_ref().is_none_or(|u| {
+            // Compare only as many components as `until` has: 10.0 covers 10.0.2.
+            let n = u.parts().len();
+            let head: Vec<String> = v.parts().iter().take(n).map(u32::to_string).collect();
+            Version::parse(&head.join(".")).is_some_and(|h| &h <= u)
+        });
+        after && before
+    }
+
+    /// True when the waiver applies to this (machine type, profile).
+    pub fn covers_machine(&self, machine: &MachineType, profile: &str) -> bool {
+        self.machines.iter().any(|g| glob_match(g, &machine.0))
+            && (self.profiles.is_empty() || self.profiles.iter().any(|p| p == profile))
+    }
+
+    /// True when the drift is one this waiver accepts (machine, profile and
+    /// version already checked).
+    pub fn matches(&self, d: &Drift) -> bool {
+        self.rule.as_ref().is_none_or(|r| *r == d.rule)
+            && self.path.as_ref().is_none_or(|p| glob_match(p, d.path.as_str()))
+            && self.old.as_ref().is_none_or(|o| Some(o) == d.old.as_ref())
+            && self.new.as_ref().is_none_or(|n| Some(n) == d.new.as_ref())
+    }
+}
+
+/// Every waiver in force for a check.
+#[derive(Clone, Debug, Default)]
+pub struct Waivers {
+    /// In file order.
+    pub list: Vec<Waiver>,
+}
+
+impl Waivers {
+    /// Parse one waiver file's text. `known_machines` are the machine types
+    /// of the database: a waiver whose globs match none of them is an error.
+    pub fn parse(text: &str, file: &Path, known_machines: &[MachineType]) -> Result<Waivers, WaiverError> {
+        let err = |line: Option<usize>, message: String| WaiverError {
+            file: file.to_path_buf(),
+            line,
+            message,
+        };
+        let doc: FileDoc = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            // The toml message repeats the source line; keep its first line only.
+            let msg = e.message().lines().next().unwrap_or("invalid TOML").to_string();
+            err(line, msg)
+        })?;
+        let mut list: Vec<Waiver> = Vec::new();
+        for w in doc.waiver {
+            let line = line_of(text, w.span().start);
+            let raw = w.into_inner();
+            let at = |s: &std::ops::Range<usize>| Some(line_of(text, s.start));
+            let id = raw.id.get_ref().trim().to_string();
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+                return Err(err(
+                    at(&raw.id.span()),
+                    format!("waiver id {id:?} must be non-empty letters, digits, '-', '_' or '.'"),
+                ));
+            }
+            if let Some(prev) = list.iter().find(|p| p.id == id) {
+                return Err(err(
+                    at(&raw.id.span()),
+                    format!("duplicate waiver id {id:?} (first at line {})", prev.line),
+                ));
+            }
+            if raw.reason.get_ref().trim().is_empty() {
+                return Err(err(
+                    at(&raw.reason.span()),
+                    format!("waiver {id:?} has an empty reason; say why the change is accepted"),
+                ));
+            }
+            if raw.machines.get_ref().is_empty() {
+                return Err(err(
+                    at(&raw.machines.span()),
+                    format!("waiver {id:?} names no machine types"),
+                ));
+            }
+            if !known_machines.is_empty() {
+                for g in raw.machines.get_ref() {
+                    if !known_machines.iter().any(|m| glob_match(g, &m.0)) {
+                        return Err(err(
+                            at(&raw.machines.span()),
+                            format!("waiver {id:?}: machine glob {g:?} matches no machine type in the database"),
+                        ));
+                    }
+                }
+            }
+            if raw.rule.is_none() && raw.path.is_none() {
+                return Err(err(
+                    Some(line),
+                    format!("waiver {id:?} has no fact selector: give `rule`, `path` or both"),
+                ));
+            }
+            let rule = match &raw.rule {
+                Some(r) => {
+                    let Some(found) = rules::rule(r.get_ref()) else {
+                        return Err(err(
+                            at(&r.span()),
+                            format!(
+                                "waiver {id:?}: no rule {:?} (`machine-abi explain` lists them)",
+                                r.get_ref()
+                            ),
+                        ));
+                    };
+                    Some(found)
+                }
+                None => None,
+            };
+            if let Some(p) = &raw.path {
+                let root = p.get_ref().split(['.', '[']).next().unwrap_or("");
+                let root_ok = PATH_ROOTS.iter().any(|r| glob_match(root, r));
+                if !root_ok {
+                    return Err(err(
+                        at(&p.span()),
+                        format!(
+                            "waiver {id:?}: path {:?} cannot match any fact (paths start with one of {})",
+                            p.get_ref(),
+                            PATH_ROOTS.join(", ")
+                        ),
+                    ));
+                }
+                if let Some(r) = rule {
+                    let cat = category_root(r.category);
+                    if !root.contains('*') && cat.is_some_and(|c| c != root) {
+                        return Err(err(
+                            at(&p.span()),
+                            format!(
+                                "waiver {id:?}: rule {} is about {} facts, path {:?} is not; the waiver cannot match",
+                                r.id,
+                                r.category,
+                                p.get_ref()
+                            ),
+                        ));
+                    }
+                }
+            }
+            let since = raw.since.as_ref().map(|v| version_key(v, file, text)).transpose()?;
+            let until = raw.until.as_ref().map(|v| version_key(v, file, text)).transpose()?;
+            list.push(Waiver {
+                id,
+                machines: raw.machines.into_inner(),
+                profiles: raw.profiles,
+                rule: raw.rule.map(Spanned::into_inner),
+                path: raw.path.map(Spanned::into_inner),
+                since,
+                until,
+                old: raw.old,
+                new: raw.new,
+                reason: raw.reason.into_inner().trim().to_string(),
+                link: raw.link,
+                file: file.to_path_buf(),
+                line,
+            });
+        }
+        Ok(Waivers { list })
+    }
+
+    /// Load a waiver file; a missing file is no waivers.
+    pub fn load(file: &Path, known_machines: &[MachineType]) -> Result<Waivers, WaiverError> {
+        match std::fs::read_to_string(file) {
+            Ok(text) => Waivers::parse(&text, file, known_machines),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Waivers::default()),
+            Err(e) => Err(WaiverError {
+                file: file.to_path_buf(),
+                line: None,
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Add another file's waivers; ids must stay unique.
+    pub fn merge(&mut self, other: Waivers) -> Result<(), WaiverError> {
+        for w in other.list {
+            if let Some(prev) = self.list.iter().find(|p| p.id == w.id) {
+                return Err(WaiverError {
+                    file: w.file.clone(),
+                    line: Some(w.line),
+                    message: format!(
+                        "duplicate waiver id {:?} (also in {}:{})",
+                        w.id,
+                        prev.file.display(),
+                        prev.line
+                    ),
+                });
+            }
+            self.list.push(w);
+        }
+        Ok(())
+    }
+
+    /// The first waiver that accepts `d` on `machine` with `profile` when
+    /// checking QEMU `v`.
+    pub fn find(&self, machine: &MachineType, profile: &str, d: &Drift, v: &Version) -> Option<&Waiver> {
+        self.list
+            .iter()
+            .find(|w| w.covers_version(v) && w.covers_machine(machine, profile) && w.matches(d))
+    }
+}
+
+/// The first segment of fact paths a rule category is about.
+fn category_root(c: Category) -> Option<&'static str> {
+    Some(match c {
+        Category::Acpi => "acpi",
+        Category::Pci => "pci",
+        Category::Smbios => "smbios",
+        Category::Cpuid => "cpuid",
+        Category::MemoryMap => "memory_map",
+        Category::FwCfg => "fw_cfg",
+        Category::Virtio => "virtio",
+        Category::HostSide => "host",
+        Category::Machine => "machine",
+        Category::Probe => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machines() -> Vec<MachineType> {
+        ["pc-q35-7.2", "pc-i440fx-7.2", "pc-q35-7.1"]
+            .iter()
+            .map(|m| MachineType(m.to_string()))
+            .collect()
+    }
+
+    fn parse(text: &str) -> Result<Waivers, WaiverError> {
+        Waivers::parse(text, Path::new("waivers.toml"), &machines())
+    }
+
+    const GOOD: &str = r#"
+[[waiver]]
+id = "madt-revision"
+machines = ["pc-q35-7.*"]
+rule = "acpi-table-revision"
+path = "acpi.APIC.header.revision"
+since = "8.0"
+until = "10.0"
+old = "1"
+new = "3"
+reason = "MADT revision 3 since QEMU 8.0"
+link = "https://example.invalid/commit"
+"#;
+
+    #[test]
+    fn parses_a_good_file() {
+        let w = parse(GOOD).expect("valid");
+        assert_eq!(w.list.len(), 1);
+        let w = &w.list[0];
+        assert_eq!(w.id, "madt-revision");
+        assert_eq!(w.line, 2);
+        assert!(w.covers_version(&Version::parse("10.0.2").expect("v")));
+        assert!(w.covers_version(&Version::parse("8.0").expect("v")));
+        assert!(!w.covers_version(&Version::parse("7.2.22").expect("v")));
+        assert!(!w.covers_version(&Version::parse("10.1").expect("v")));
+        assert!(w.covers_machine(&MachineType("pc-q35-7.1".into()), "virtio"));
+        assert!(!w.covers_machine(&MachineType("pc-i440fx-7.2".into()), "default"));
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "no error".into())
+    }
+
+    #[test]
+    fn unknown_key_names_its_line() {
+        let text = GOOD.replace("link =", "lnik =");
+        let e = error_of(&text);
+        assert!(e.starts_with("waivers.toml:12: "), "{e}");
+        assert!(e.contains("lnik"), "{e}");
+    }
+
+    #[test]
+    fn empty_reason_is_an_error() {
+        let e = error_of(&GOOD.replace("MADT revision 3 since QEMU 8.0", "  "));
+        assert!(e.starts_with("waivers.toml:11: ") && e.contains("empty reason"), "{e}");
+    }
+
+    #[test]
+    fn selectors_that_cannot_match_are_errors() {
+        let e = error_of(&GOOD.replace("acpi.APIC.header.revision", "apci.APIC.header.revision"));
+        assert!(e.contains("cannot match any fact"), "{e}");
+        let e = error_of(&GOOD.replace("acpi.APIC.header.revision", "pci.*"));
+        assert!(e.contains("is about acpi facts"), "{e}");
+        let e = error_of(&GOOD.replace("acpi-table-revision", "acpi-table-revison"));
+        assert!(e.contains("no rule \"acpi-table-revison\""), "{e}");
+        let e = error_of(&GOOD.replace("pc-q35-7.*", "pc-q35-9.*"));
+        assert!(e.contains("matches no machine type"), "{e}");
+        let text = GOOD
+            .replace("rule = \"acpi-table-revision\"\n", "")
+            .replace("path = \"acpi.APIC.header.revision\"\n", "");
+        assert!(error_of(&text).contains("no fact selector"));
+        let e = error_of(&GOOD.replace("since = \"8.0\"", "since = \"eight\""));
+        assert!(
+            e.starts_with("waivers.toml:7: ") && e.contains("not a QEMU version"),
+            "{e}"
+        );
+        let e = error_of(&format!("{GOOD}{GOOD}"));
+        assert!(e.contains("duplicate waiver id"), "{e}");
+    }
+
+    #[test]
+    fn bad_toml_names_its_line() {
+        let e = error_of("[[waiver]]\nid = \"x\"\nmachines = [\n");
+        assert!(e.starts_with("waivers.toml:"), "{e}");
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("pc-q35-*", "pc-q35-7.2"));
+        assert!(glob_match("acpi.DSDT.*", "acpi.DSDT.\"Method \\_SB.PCI0.EDSM\""));
+        assert!(glob_match(
+            "cpuid[cpu=?].leaves.*",
+            "cpuid[cpu=1].leaves.\"00000001.00000000\""
+        ));
+        assert!(!glob_match("pc-q35-7.?", "pc-q35-7.10"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("a*b", "acd"));
+        assert!(glob_match("a*b*c", "aXbYbZc"));
+    }
+}

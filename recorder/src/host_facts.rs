@@ -1,0 +1,115 @@
+//! Host-side facts of a machine type, read without booting a guest: the
+//! compat tables it applies (from the ELF file), what QMP reports for it
+//! (machine properties, default devices, default CPU model) and the
+//! migration stream schema (`-dump-vmstate`).
+
+use crate::qemu::Qemu;
+use crate::qmp;
+use abi_model::blob::BlobId;
+use abi_model::facts::Probed;
+use abi_model::host::{applied, AppliedTable, CompatProperty, CompatProps, CompatTables, HostSide};
+use abi_model::MachineType;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Run `-dump-vmstate` for a machine type; returns the JSON bytes.
+pub fn dump_vmstate(qemu: &Qemu, machine: &MachineType, timeout: Duration) -> Result<Vec<u8>, String> {
+    // Unique per call: two dumps of one machine type may run at once.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("machine-abi-vmstate-{}-{machine}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let out = dir.join("vmstate.json");
+    let mut cmd = qemu.command();
+    for d in &qemu.data_dirs {
+        cmd.arg("-L").arg(d);
+    }
+    cmd.args(["-M", &machine.0, "-accel", "tcg", "-display", "none", "-dump-vmstate"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", qemu.binary.display()))?;
+    let started = Instant::now();
+    let status = match crate::boot::wait_or_kill(&mut child, started, timeout, false) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(format!("-dump-vmstate of {machine} did not finish within {timeout:?}"));
+        }
+        Err(e) => return Err(format!("waiting for QEMU: {e}")),
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    let data = std::fs::read(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+    if !status.success() {
+        return Err(format!(
+            "-dump-vmstate of {machine} exited with {status}: {}",
+            stderr.trim()
+        ));
+    }
+    data.map_err(|e| format!("-dump-vmstate of {machine} wrote no file: {e}"))
+}
+
+/// Gather the host-side facts of one machine type. Each part that fails is
+/// recorded with its reason; the QMP facts and the vmstate dump come back
+/// as bytes to be stored as blobs.
+pub fn collect(
+    qemu: &Qemu,
+    machine: &MachineType,
+    tables: &Result<CompatTables, String>,
+    timeout: Duration,
+) -> (HostSide, Vec<Vec<u8>>) {
+    let facts = qmp::host_facts(&qemu.binary, &qemu.data_dirs, &machine.0, timeout).map_err(|e| e.to_string());
+    let compat = match tables {
+        Ok(t) => Probed::Available(applied(t, machine)),
+        Err(e) => qmp_fallback(facts.as_ref().ok(), e),
+    };
+    let mut blobs = Vec::new();
+    let mut keep = |r: Result<Vec<u8>, String>| match r {
+        Ok(b) => {
+            let id = BlobId::of(&b);
+            blobs.push(b);
+            Probed::Available(id)
+        }
+        Err(e) => Probed::Unavailable { unavailable: e },
+    };
+    let qmp = keep(facts.and_then(|f| serde_json::to_vec_pretty(&f).map_err(|e| e.to_string())));
+    let vmstate = keep(dump_vmstate(qemu, machine, timeout));
+    (HostSide { compat, qmp, vmstate }, blobs)
+}
+
+/// Name of the single table that stands for the compat tables when they
+/// come from QMP instead of the ELF file.
+pub const QMP_COMPAT_TABLE: &str = "query-machines compat-props";
+
+/// Compat properties for a binary whose tables cannot be read from the ELF
+/// file (stripped, static): QMP's `compat-props` (QEMU 9.1 and later), as
+/// one table in QEMU's order. QMP merges the tables and adds the machine
+/// family's own unversioned defaults, so this is close to, not equal to,
+/// what the ELF file gives. Without either, the section says why.
+fn qmp_fallback(facts: Option<&abi_model::host::HostFacts>, elf_error: &str) -> Probed<Vec<AppliedTable>> {
+    let why = match facts.map(|f| &f.machine.compat_props) {
+        Some(CompatProps::Supported(props)) => {
+            return Probed::Available(vec![AppliedTable {
+                name: QMP_COMPAT_TABLE.into(),
+                entries: props
+                    .iter()
+                    .map(|p| CompatProperty {
+                        driver: p.qom_type.clone(),
+                        property: p.property.clone(),
+                        value: p.value.clone(),
+                    })
+                    .collect(),
+            }])
+        }
+        Some(CompatProps::Unsupported(reason)) => format!("QMP cannot say either ({reason})"),
+        None => "QMP failed too".into(),
+    };
+    Probed::Unavailable {
+        unavailable: format!("compat tables not readable from the binary ({elf_error}); {why}"),
+    }
+}

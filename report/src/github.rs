@@ -1,0 +1,73 @@
+//! GitHub Actions workflow commands: one annotation per distinct change.
+
+use crate::describe::{change, location};
+use crate::summary::Summary;
+use abi_check::outcome::Outcome;
+use abi_check::verdict::Verdict;
+use abi_model::drift::{Drift, Severity};
+use std::fmt::Write;
+
+/// Escape the message of a workflow command.
+fn gh_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// Escape a property value of a workflow command.
+fn gh_property(s: &str) -> String {
+    gh_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// GitHub Actions annotations: one per distinct change (break → error,
+/// warn → warning; info is left out), pointing at the baseline record and
+/// naming every machine type it was seen on.
+pub fn github(v: &Verdict) -> String {
+    let mut changes: Vec<(&Drift, String, Vec<String>)> = Vec::new();
+    let mut out = String::new();
+    for r in &v.results {
+        let who = format!("{} ({})", r.machine, r.profile);
+        let file = gh_property(&r.record.display().to_string());
+        if let Outcome::Failed { error } = &r.outcome {
+            let _ = writeln!(
+                out,
+                "::error title=machine-abi: could not check::{}",
+                gh_data(&format!("{who}: {error}"))
+            );
+        }
+        for d in r
+            .drifts()
+            .iter()
+            .filter(|d| d.severity != Severity::Info && d.unwaived())
+        {
+            let same = changes
+                .iter_mut()
+                .find(|(x, _, _)| (&x.path, &x.old, &x.new) == (&d.path, &d.old, &d.new));
+            match same {
+                Some((_, _, who_list)) => who_list.push(who.clone()),
+                None => changes.push((d, file.clone(), vec![who.clone()])),
+            }
+        }
+    }
+    for (d, file, who) in changes {
+        let level = if d.severity == Severity::Break {
+            "error"
+        } else {
+            "warning"
+        };
+        let _ = writeln!(
+            out,
+            "::{level} file={file},title={}::{}",
+            gh_property(&format!("machine-abi {}", d.rule)),
+            gh_data(&format!("{}: {}: {}", who.join(", "), location(d), change(d)))
+        );
+    }
+    for id in &v.waivers.stale {
+        let _ = writeln!(
+            out,
+            "::{} title=machine-abi stale waiver::{}",
+            if v.policy.strict { "error" } else { "warning" },
+            gh_data(&format!("waiver {id} matched nothing in this check; remove it"))
+        );
+    }
+    let _ = writeln!(out, "{}", Summary::of(v).line());
+    out
+}

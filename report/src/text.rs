@@ -1,0 +1,262 @@
+//! The text report, for people at a terminal: machine types with the same
+//! changes share one block, a change is listed once, the same change on
+//! many objects is folded into one line.
+
+use crate::describe::{change, location};
+use crate::summary::Summary;
+use crate::TextStyle;
+use abi_check::outcome::{MachineResult, Outcome};
+use abi_check::verdict::Verdict;
+use abi_model::drift::{Category, Severity};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// A drift as the text report groups it: CPUID drift seen on every vCPU is
+/// one change, not one per vCPU.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Line {
+    category: Category,
+    severity: std::cmp::Reverse<Severity>,
+    location: String,
+    change: String,
+    rule: String,
+}
+
+fn lines(r: &MachineResult, verbose: bool) -> (Vec<Line>, usize) {
+    let mut cpus: BTreeMap<Line, Vec<String>> = BTreeMap::new();
+    let mut hidden = 0;
+    for d in r.drifts() {
+        if (d.severity == Severity::Info || !d.unwaived()) && !verbose {
+            hidden += 1;
+            continue;
+        }
+        let line = Line {
+            category: d.category,
+            severity: std::cmp::Reverse(d.severity),
+            location: location(d),
+            change: change(d),
+            rule: match &d.waiver {
+                Some(w) => format!("{}, waived by {w}", d.rule),
+                None => d.rule.clone(),
+            },
+        };
+        let cpu = d.path.segments().get(1).filter(|s| s.starts_with("[cpu=")).cloned();
+        cpus.entry(line).or_default().extend(cpu);
+    }
+    let n_cpus = cpus.values().map(Vec::len).max().unwrap_or(0);
+    let out = cpus
+        .into_iter()
+        .map(|(mut l, c)| {
+            if !c.is_empty() && c.len() < n_cpus {
+                let ids: Vec<&str> = c
+                    .iter()
+                    .map(|s| s.trim_start_matches("[cpu=").trim_end_matches(']'))
+                    .collect();
+                l.location = format!("{} (cpu {})", l.location, ids.join(","));
+            }
+            l
+        })
+        .collect();
+    (out, hidden)
+}
+
+/// The same change on many objects (a method body changed in 30 hot-plug
+/// slots) is one line: `DSDT Method \_SB.PCI0.S{18,20,…}._DSM (30 objects)`.
+fn merge_similar(lines: &[&Line]) -> Vec<Line> {
+    const MIN: usize = 3;
+    let mut groups: Vec<Vec<&Line>> = Vec::new();
+    for l in lines {
+        let same = |g: &Vec<&Line>| {
+            let f = g[0];
+            (f.category, f.severity, &f.rule, &f.change) == (l.category, l.severity, &l.rule, &l.change)
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.push(l),
+            None => groups.push(vec![l]),
+        }
+    }
+    let mut out = Vec::new();
+    for g in groups {
+        if g.len() < MIN {
+            out.extend(g.into_iter().cloned());
+            continue;
+        }
+        let locs: Vec<Vec<char>> = g.iter().map(|l| l.location.chars().collect()).collect();
+        let shortest = locs.iter().map(Vec::len).min().unwrap_or(0);
+        let prefix = (0..shortest)
+            .take_while(|&i| locs.iter().all(|c| c[i] == locs[0][i]))
+            .count();
+        let suffix = (0..shortest - prefix)
+            .take_while(|&i| {
+                locs.iter()
+                    .all(|c| c[c.len() - 1 - i] == locs[0][locs[0].len() - 1 - i])
+            })
+            .count();
+        let middles: Vec<String> = locs
+            .iter()
+            .map(|c| c[prefix..c.len() - suffix].iter().collect())
+            .collect();
+        let head: String = locs[0][..prefix].iter().collect();
+        let tail: String = locs[0][locs[0].len() - suffix..].iter().collect();
+        // A screen line, not a list: name the first few, count the rest.
+        const SHOW: usize = 8;
+        let mut shown: Vec<String> = middles.iter().take(SHOW).cloned().collect();
+        if middles.len() > SHOW {
+            shown.push("…".into());
+        }
+        let mut merged = g[0].clone();
+        merged.location = format!("{head}{{{}}}{tail} ({} objects)", shown.join(","), g.len());
+        out.push(merged);
+    }
+    out.sort();
+    out
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn severity(&self, s: Severity) -> String {
+        let label = format!("{:5}", s.as_str());
+        match s {
+            Severity::Break => self.wrap("1;31", &label),
+            Severity::Warn => self.wrap("33", &label),
+            Severity::Info => self.wrap("2", &label),
+        }
+    }
+}
+
+/// Short text. Machine types with the same changes share one block; a
+/// change already listed for an earlier block is not repeated.
+pub fn text(v: &Verdict, style: TextStyle) -> String {
+    let paint = Paint(style.color);
+    let mut out = String::new();
+    let q = &v.qemu;
+    let _ = writeln!(out, "machine-abi check of QEMU {} ({})", q.version, q.package);
+
+    // Group drifted results with identical visible changes.
+    let mut groups: Vec<(Vec<&MachineResult>, Vec<Line>, usize)> = Vec::new();
+    for r in &v.results {
+        match &r.outcome {
+            Outcome::Drifted { .. } => {
+                let (ls, hidden) = lines(r, style.verbose);
+                match groups.iter_mut().find(|(_, g, h)| *g == ls && *h == hidden) {
+                    Some(g) => g.0.push(r),
+                    None => groups.push((vec![r], ls, hidden)),
+                }
+            }
+            Outcome::Clean => {}
+            Outcome::Failed { error } => {
+                let _ = writeln!(
+                    out,
+                    "\n{} ({}): {} {error}",
+                    paint.wrap("1", &r.machine.0),
+                    r.profile,
+                    paint.wrap("1;31", "COULD NOT CHECK:")
+                );
+            }
+        }
+    }
+
+    let mut shown: BTreeMap<&Line, String> = BTreeMap::new();
+    for (members, ls, hidden) in &groups {
+        let names: Vec<String> = members
+            .iter()
+            .map(|r| format!("{} ({})", r.machine, r.profile))
+            .collect();
+        let label = names.first().cloned().unwrap_or_default();
+        let mut versions: Vec<String> = members.iter().map(|r| r.baseline.qemu_version.to_string()).collect();
+        versions.dedup();
+        let breaks = ls.iter().filter(|l| l.severity.0 == Severity::Break).count();
+        let warns = ls.iter().filter(|l| l.severity.0 == Severity::Warn).count();
+        let mut head = format!(
+            "\n{} against QEMU {}: {} change{} ({breaks} break, {warns} warn",
+            paint.wrap("1", &names.join(", ")),
+            versions.join(", "),
+            ls.len(),
+            if ls.len() == 1 { "" } else { "s" }
+        );
+        if *hidden > 0 {
+            let _ = write!(head, ", {hidden} info or waived hidden");
+        }
+        head.push(')');
+        let _ = writeln!(out, "{head}");
+        let mut repeated: BTreeMap<String, usize> = BTreeMap::new();
+        let mut fresh: Vec<&Line> = Vec::new();
+        for l in ls {
+            if let Some(first) = shown.get(l) {
+                *repeated.entry(first.clone()).or_default() += 1;
+                continue;
+            }
+            shown.insert(l, label.clone());
+            fresh.push(l);
+        }
+        let mut category = None;
+        for l in merge_similar(&fresh) {
+            if category != Some(l.category) {
+                category = Some(l.category);
+                let _ = writeln!(out, "  {}", paint.wrap("1", l.category.as_str()));
+            }
+            let _ = writeln!(
+                out,
+                "    {} {}: {}  {}",
+                paint.severity(l.severity.0),
+                l.location,
+                l.change,
+                paint.wrap("2", &format!("[{}]", l.rule))
+            );
+        }
+        for (first, n) in repeated {
+            let _ = writeln!(
+                out,
+                "  … and {n} change{} as listed for {first}",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        let mut notes: Vec<&String> = members.iter().flat_map(|r| &r.input_notes).collect();
+        notes.sort();
+        notes.dedup();
+        for n in notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
+    }
+    waiver_notes(v, &paint, &mut out);
+    let summary = Summary::of(v);
+    let _ = writeln!(out, "\n{}", summary.line());
+    out
+}
+
+fn waiver_notes(v: &Verdict, paint: &Paint, out: &mut String) {
+    let w = &v.waivers;
+    if w.stale.is_empty() && w.broad.is_empty() {
+        return;
+    }
+    out.push('\n');
+    for id in &w.stale {
+        let _ = writeln!(
+            out,
+            "{} waiver {id} matched nothing in this check: the change it accepts is gone; remove it{}",
+            paint.wrap(if v.policy.strict { "1;31" } else { "33" }, "stale:"),
+            if v.policy.strict {
+                " (--strict: this fails the check)"
+            } else {
+                ""
+            }
+        );
+    }
+    for id in &w.broad {
+        let n = w.matched.get(id).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "{} waiver {id} accepted {n} facts; a waiver that broad can hide a real break, narrow its selector",
+            paint.wrap("33", "broad:")
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! Booting for the commands that record or check: the recorder built from
+//! the command line, the (machine type, profile) work list, the default
+//! number of parallel boots, and one progress line per finished boot.
+
+use crate::args::{Failure, RunArgs};
+use abi_model::MachineType;
+use recorder::boot::BootSettings;
+use recorder::profile::{Profile, Profiles};
+use recorder::qemu::{self, Qemu};
+use recorder::record::{Capture, RecordError, Recorder, RecorderConfig};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The probe next to this executable: target/{debug,release}/machine-abi →
+/// target/x86_64-unknown-linux-gnu/release/guest-probe (or `MACHINE_ABI_PROBE`).
+fn default_probe() -> PathBuf {
+    if let Some(p) = std::env::var_os("MACHINE_ABI_PROBE") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    target.join("x86_64-unknown-linux-gnu/release/guest-probe")
+}
+
+impl RunArgs {
+    /// The QEMU binary and its data directories.
+    pub fn qemu(&self) -> Qemu {
+        Qemu {
+            binary: self.qemu.clone(),
+            data_dirs: self.data_dirs.clone(),
+        }
+    }
+
+    /// A recorder for these options: inputs hashed, initramfs built.
+    pub fn recorder(&self) -> Result<Recorder, Failure> {
+        let config = RecorderConfig {
+            qemu: self.qemu(),
+            kernel: self.kernel.clone(),
+            modules_dir: self.modules_dir.clone(),
+            modules: self.modules.clone(),
+            probe: self.probe.clone().unwrap_or_else(default_probe),
+            settings: BootSettings {
+                timeout: Duration::from_secs(self.timeout),
+                ..BootSettings::default()
+            },
+            capture_fixture: self.capture_fixtures.is_some(),
+            host_facts: !self.no_host_facts,
+            retries: self.retries,
+        };
+        Ok(Recorder::new(config)?)
+    }
+
+    /// The profile set: built in, or `--profile-dir`.
+    pub fn profile_set(&self) -> Result<Profiles, Failure> {
+        Ok(match &self.profile_dir {
+            Some(dir) => Profiles::load_dir(dir)?,
+            None => Profiles::builtin()?,
+        })
+    }
+
+    /// The profiles `--profile` names, or all of `set`.
+    pub fn selected_profiles<'a>(&self, set: &'a Profiles) -> Result<Vec<&'a Profile>, Failure> {
+        if self.profiles.is_empty() {
+            return Ok(set.all().iter().collect());
+        }
+        self.profiles
+            .iter()
+            .map(|n| {
+                set.get(n)
+                    .ok_or_else(|| Failure(format!("unknown profile {n:?} (known: {})", set.names().join(", "))))
+            })
+            .collect()
+    }
+
+    /// The binary's machine types that `--machine` (and `--all-machines`) select.
+    pub fn machines(&self) -> Result<Vec<MachineType>, Failure> {
+        Ok(qemu::select(
+            &self.qemu().machines()?,
+            &self.machines,
+            self.all_machines,
+        ))
+    }
+
+    /// Parallel boots: `--jobs`, or one per CPU within the available memory.
+    pub fn jobs(&self) -> usize {
+        self.jobs.unwrap_or_else(|| {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let per_boot = u64::from(BootSettings::default().memory_mib) + recorder::boot::QEMU_OVERHEAD_MIB;
+            recorder::boot::default_jobs(cpus, recorder::boot::mem_available_mib(), per_boot)
+        })
+    }
+}
+
+/// Every (machine type, profile) pair, sorted, then this shard's part.
+pub fn work_list<'a>(
+    machines: &[MachineType],
+    profiles: &[&'a Profile],
+    shard: abi_check::shard::Shard,
+) -> Vec<(MachineType, &'a Profile)> {
+    let mut work: Vec<(MachineType, &Profile)> = machines
+        .iter()
+        .flat_map(|m| profiles.iter().map(move |p| (m.clone(), *p)))
+        .collect();
+    work.sort_by(|a, b| (&a.0, &a.1.name).cmp(&(&b.0, &b.1.name)));
+    shard.take(work)
+}
+
+/// Boot everything, printing one line per finished boot on stderr and
+/// handing each result to `done` as it comes.
+pub fn boot_each(
+    rec: &Recorder,
+    work: &[(MachineType, &Profile)],
+    jobs: usize,
+    mut done: impl FnMut(usize, Result<Capture, RecordError>),
+) {
+    let total = work.len();
+    let started = Instant::now();
+    let mut finished = 0;
+    let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    rec.record_each(work, jobs, |i, r| {
+        finished += 1;
+        let (m, p) = &work[i];
+        let status = match &r {
+            Ok(c) => format!("ok in {:.1}s", c.boot_time.as_secs_f64()),
+            Err(e) if e.missing_devices().is_some() => "skipped: device missing".to_string(),
+            Err(_) => "FAILED".to_string(),
+        };
+        if tty {
+            eprint!("\r\x1b[K[{finished}/{total}] {m} ({}) {status}", p.name);
+            if finished == total {
+                eprintln!();
+            }
+        } else {
+            eprintln!("[{finished}/{total}] {m} ({}) {status}", p.name);
+        }
+        done(i, r);
+    });
+    eprintln!(
+        "{total} boots in {:.1}s with {jobs} jobs",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// What a recording run produced: captures, pairs skipped because the
+/// binary lacks a profile's devices, and failures.
+pub struct Recorded {
+    /// Successful boots, in work-list order.
+    pub captures: Vec<Capture>,
+    /// Pairs not booted because the binary lacks a profile's devices.
+    pub skipped: Vec<RecordError>,
+    /// Boots that failed.
+    pub failed: Vec<RecordError>,
+}
+
+/// Boot this shard of every selected (machine type, profile) pair.
+pub fn record_selected(args: &RunArgs, rec: &Recorder) -> Result<Recorded, Failure> {
+    let machines = args.machines()?;
+    if machines.is_empty() {
+        return Err(Failure(format!(
+            "no machine type of {} matches {:?}",
+            args.qemu.display(),
+            args.machines
+        )));
+    }
+    let set = args.profile_set()?;
+    let work = work_list(&machines, &args.selected_profiles(&set)?, args.shard);
+    let mut results: Vec<Option<Result<Capture, RecordError>>> = (0..work.len()).map(|_| None).collect();
+    boot_each(rec, &work, args.jobs(), |i, r| results[i] = Some(r));
+    let mut out = Recorded {
+        captures: Vec::new(),
+        skipped: Vec::new(),
+        failed: Vec::new(),
+    };
+    for r in results.into_iter().flatten() {
+        match r {
+            Ok(c) => out.captures.push(c),
+            Err(e) if e.missing_devices().is_some() => out.skipped.push(e),
+            Err(e) => out.failed.push(e),
+        }
+    }
+    for e in &out.skipped {
+        eprintln!("machine-abi: not recorded: {e}");
+    }
+    Ok(out)
+}
+
+/// Every failed boot, then why nothing was written.
+pub fn report_failures(failed: &[RecordError], db: &Path) {
+    for e in failed {
+        eprintln!("machine-abi: {e}");
+    }
+    eprintln!(
+        "machine-abi: nothing written to {}: a release snapshot is all or nothing",
+        db.display()
+    );
+}
+
+/// The records and blobs of captures, as the store writes them.
+pub fn records(captures: &[Capture]) -> Vec<(&abi_model::Record, &abi_model::Blobs)> {
+    captures.iter().map(|c| (&c.record, &c.blobs)).collect()
+}

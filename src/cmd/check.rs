@@ -1,0 +1,130 @@
+//! `check`: boot every selected machine type the database and the binary
+//! share, compare each with its baseline as its boot finishes, judge, and
+//! report.
+
+use crate::args::{Failure, OutputArgs, RunArgs};
+use crate::boots;
+use abi_check::outcome::{self, MachineResult, Outcome};
+use abi_check::partial::PartialCheck;
+use abi_check::selection::{self, Baselines, Item, Request};
+use abi_check::verdict::{self, EXIT_CLEAN, EXIT_ERROR};
+use abi_model::record::RecordKey;
+use abi_model::MachineType;
+use abi_store::Db;
+use recorder::profile::Profile;
+use recorder::record::Capture;
+use std::path::Path;
+
+/// Run the check; with `partial_out`, write this shard's results instead of
+/// reporting.
+pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<&Path>) -> Result<i32, Failure> {
+    let db = Db::open(&args.db)?;
+    let baselines = Baselines::of(db.index()?);
+    if baselines.is_empty() {
+        return Err(Failure(format!(
+            "{} has no records to check against",
+            args.db.display()
+        )));
+    }
+    let set = args.profile_set()?;
+    // Refuse a --profile this set does not define before booting anything.
+    args.selected_profiles(&set)?;
+    let known = baselines.machines();
+    // Waivers are read before the first boot: a broken waiver file must not
+    // cost a whole run. A shard's waivers are applied by `merge`.
+    let waivers = match partial_out {
+        Some(_) => None,
+        None => out.waivers(&db, &known)?,
+    };
+    let rec = args.recorder()?;
+    let offered: Vec<MachineType> = args.qemu().machines()?.into_iter().map(|m| m.name).collect();
+    let request = Request {
+        arch: std::env::consts::ARCH,
+        machines: &args.machines,
+        profiles: &args.profiles,
+        shard: args.shard,
+    };
+    let plan = selection::plan(&baselines, &offered, &set.names(), &request);
+    let mut results = Vec::new();
+    let mut work: Vec<(MachineType, &Profile)> = Vec::new();
+    let mut keys: Vec<&RecordKey> = Vec::new();
+    for item in &plan.items {
+        match (item, set.get(&item.baseline().profile)) {
+            (Item::Boot(k), Some(profile)) => {
+                work.push((k.machine.clone(), profile));
+                keys.push(k);
+            }
+            (Item::Removed(k), _) => results.push(MachineResult::removed(&db, k, &k.profile)),
+            (Item::UnknownProfile(k), _) | (Item::Boot(k), None) => results.push(MachineResult::new(
+                &db,
+                k,
+                &k.profile,
+                Outcome::Failed {
+                    error: format!(
+                        "profile {:?} unknown to this machine-abi (known: {}); give --profile-dir",
+                        k.profile,
+                        set.names().join(", ")
+                    ),
+                },
+            )),
+        }
+    }
+    // Each observation is compared as soon as its boot ends and dropped,
+    // unless it is kept for review.
+    let mut kept: Vec<Capture> = Vec::new();
+    boots::boot_each(&rec, &work, args.jobs(), |i, r| {
+        let key = keys[i];
+        let failed = |error: String| MachineResult::new(&db, key, &key.profile, Outcome::Failed { error });
+        let result = match r {
+            Ok(c) => match db.load(key) {
+                Ok(baseline) => {
+                    let result = outcome::compare(&db, &baseline, &c.record, &c.blobs);
+                    if pending && unwaived_drift(&result, waivers.as_ref(), &c) {
+                        kept.push(c);
+                    }
+                    result
+                }
+                Err(e) => failed(e.to_string()),
+            },
+            Err(e) => match e.missing_devices() {
+                Some(models) => MachineResult::missing_devices(&db, key, &key.profile, models),
+                None => failed(e.to_string()),
+            },
+        };
+        results.push(result);
+    });
+    results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
+    if let Some(path) = partial_out {
+        let part = PartialCheck::new(args.shard, plan.selection, rec.identity().clone(), known, results);
+        let text = serde_json::to_string_pretty(&part)? + "\n";
+        abi_store::db::write_atomic(path, text.as_bytes())?;
+        eprintln!(
+            "shard {}: {} result(s) written to {}; combine the shards with `machine-abi merge`",
+            args.shard,
+            part.results.len(),
+            path.display()
+        );
+        let failed = part.results.iter().any(|r| matches!(r.outcome, Outcome::Failed { .. }));
+        return Ok(if failed { EXIT_ERROR } else { EXIT_CLEAN });
+    }
+    let verdict = out.judge(rec.identity().clone(), results, waivers.as_ref());
+    if pending {
+        for p in db.write_pending(&boots::records(&kept))? {
+            eprintln!("pending: {}", p.display());
+        }
+        if !kept.is_empty() {
+            eprintln!("review with `machine-abi review --db {}`", args.db.display());
+        }
+    }
+    Ok(out.print(&verdict))
+}
+
+/// True when a result has drift no waiver accepts: only that is worth a
+/// reviewer's time as a pending record.
+fn unwaived_drift(result: &MachineResult, waivers: Option<&abi_check::waiver::Waivers>, c: &Capture) -> bool {
+    let mut r = result.clone();
+    if let Some(w) = waivers {
+        verdict::mark(w, &mut r, &c.record.key.qemu_version);
+    }
+    r.drifts().iter().any(|d| d.unwaived())
+}

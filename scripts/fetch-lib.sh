@@ -73,6 +73,10 @@ fl_upstream() {
   echo "$v"
 }
 
+# fl_series VERSION: the stable series (major.minor) of a Debian version's
+# upstream release: 1:10.0.13+ds-0+deb13u1 -> 10.0.
+fl_series() { fl_upstream "$1" | cut -d. -f1-2; }
+
 # fl_same_release UPSTREAM SERIES: true when UPSTREAM is SERIES or a point
 # release of it (SERIES 6.1 takes 6.1.192; SERIES 10.0.2 takes only 10.0.2).
 fl_same_release() { [ "$1" = "$2" ] || [ "${1#"$2".}" != "$1" ]; }
@@ -202,6 +206,22 @@ fl_download() {
   file=$(fl_find_deb "$name" "$version")
   [ -n "$file" ] || fl_die "apt-get download of $name=$version left no .deb"
   echo "$file"
+}
+
+# fl_download_all NAME[:ARCH]=VERSION...: sets the array fl_files to those exact
+# .debs in $fl_debs, fetching the missing ones with one apt-get call.
+fl_download_all() {
+  local spec missing=()
+  for spec in "$@"; do
+    [ -n "$(fl_find_deb "${spec%%=*}" "${spec#*=}")" ] || missing+=("$spec")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    mkdir -p "$fl_debs"
+    echo "$fl_name: downloading ${#missing[@]} packages" >&2
+    (cd "$fl_debs" && apt-get "${fl_apt[@]}" -q download "${missing[@]}" >&2) || fl_die "apt-get download failed (above)"
+  fi
+  fl_files=()
+  for spec in "$@"; do fl_files+=("$(fl_download "${spec%%=*}" "${spec#*=}")"); done
 }
 
 # fl_unpack DEST DEB...: unpack into DEST, replacing it only once all unpacked.

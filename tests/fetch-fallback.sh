@@ -7,7 +7,10 @@
 #   3. an upstream release the suites do not have fails with a clear error;
 #   4. a whole fetch with a gone pin writes the build it used and the
 #      substitution into MANIFEST, and a second run takes the fast path
-#      (no package lists, no download) and still prints the warning.
+#      (no package lists, no download) and still prints the warning;
+#   5. scripts/fetch-suites and scripts/fetch-aarch64 (same rule, shared
+#      code) fall back the same way (--resolve): a gone 5.2 build, a gone
+#      arm64 kernel ABI package.
 # Usage: tests/fetch-fallback.sh [SCRATCH_DIR]   (default: a new temporary
 # directory, removed afterwards). Needs the network to the Debian archive and
 # root (fetch-qemu installs QEMU's shared libraries when they are missing).
@@ -62,10 +65,12 @@ if [ $rc != 0 ] && grep -q '^fetch-qemu: error: qemu-system-x86=1:7.3+dfsg-1 is 
 else not_ok "unknown upstream release (rc=$rc)"; show; fi
 
 echo "== 4. whole fetch with the gone pin, then the fast path"
+rm -f "$cache/MANIFEST" # a reused SCRATCH_DIR must fetch again
 t0=$(date +%s)
 run full QEMU_OLD_VERSION=$GONE_QEMU -- "$cache"
 t1=$(date +%s)
 if [ $rc = 0 ] && grep -q "^fetch-qemu: WARNING: substituted qemu-system-x86 $GONE_QEMU" <<<"$err" \
+   && grep -q 'updating private package lists' <<<"$out" \
    && grep -q "^substituted: qemu-system-x86 $GONE_QEMU -> qemu-system-x86 1:7.2+" "$cache/MANIFEST" \
    && grep -q "^qemu-system-x86 7.2: $GONE_QEMU\$" "$cache/MANIFEST" \
    && "$cache/qemu-7.2/usr/bin/qemu-system-x86_64" --version | grep -q 'version 7\.2\.'; then
@@ -77,6 +82,24 @@ if [ $rc = 0 ] && grep -q '^fetch-qemu: up to date' <<<"$out" && ! grep -q 'upda
    && grep -q "^fetch-qemu: WARNING: substituted qemu-system-x86 $GONE_QEMU" <<<"$err"; then
   ok "second run: up to date in $(( t2 - t1 )) s, warning repeated"
 else not_ok "second run (rc=$rc)"; show; fi
+
+echo "== 5. fetch-suites and fetch-aarch64 (--resolve)"
+set +e
+out=$(QEMU_52_VERSION=1:5.2+dfsg-11+deb11u99 FETCH_SUITES_ONLY=5.2 "$repo/scripts/fetch-suites" --resolve "$cache" 2>"$scratch/suites.err")
+rc=$?
+set -e
+err=$(cat "$scratch/suites.err")
+if [ $rc = 0 ] && grep -q '^fetch-suites: WARNING: substituted qemu-system-x86 1:5.2+dfsg-11+deb11u99 -> qemu-system-x86 1:5.2+' <<<"$err"; then
+  ok "fetch-suites: gone 5.2 pin fell back to $(grep -o 'qemu-system-x86 1:5\.2[^,]*' <<<"$out" | head -n1)"
+else not_ok "fetch-suites gone 5.2 pin (rc=$rc)"; show; fi
+set +e
+out=$(ARM_KERNEL_PACKAGE=linux-image-6.1.0-999-cloud-arm64 "$repo/scripts/fetch-aarch64" --resolve "$cache" 2>"$scratch/aarch64.err")
+rc=$?
+set -e
+err=$(cat "$scratch/aarch64.err")
+if [ $rc = 0 ] && grep -q '^fetch-aarch64: WARNING: substituted linux-image-6.1.0-999-cloud-arm64:arm64 6.1.176-1 -> linux-image-6\.1\.0-[0-9]*-cloud-arm64:arm64 6\.1\.' <<<"$err"; then
+  ok "fetch-aarch64: gone arm64 kernel pin fell back to $(grep '^linux-image' <<<"$out")"
+else not_ok "fetch-aarch64 gone kernel pin (rc=$rc)"; show; fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared steps of scripts/fetch-qemu, fetch-suites and fetch-aarch64: a private
 # apt state (nothing of the system's apt is touched), pinned downloads that
 # survive the archive moving on, unpacking, and the manifest. Source it after

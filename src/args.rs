@@ -83,6 +83,10 @@ pub struct RunArgs {
     /// times before giving up on it; each retry is reported on stderr.
     #[arg(long, default_value_t = 1)]
     pub retries: usize,
+    /// Write records even when host-side facts (QMP, -dump-vmstate, compat
+    /// tables) could not be gathered; the reason is kept in the record.
+    #[arg(long)]
+    pub allow_unavailable: bool,
 }
 
 /// How to report a verdict and what fails it.

@@ -30,10 +30,10 @@ fn default_probe() -> PathBuf {
 impl RunArgs {
     /// The QEMU binary and its data directories.
     pub fn qemu(&self) -> Qemu {
-        Qemu {
-            binary: self.qemu.clone(),
-            data_dirs: self.data_dirs.clone(),
-        }
+        // A query never needs longer than a whole boot may take.
+        let mut q = Qemu::new(self.qemu.clone(), self.data_dirs.clone());
+        q.query_timeout = q.query_timeout.min(Duration::from_secs(self.timeout));
+        q
     }
 
     /// A recorder for these options: inputs hashed, initramfs built.
@@ -50,6 +50,7 @@ impl RunArgs {
             },
             capture_fixture: self.capture_fixtures.is_some(),
             host_facts: !self.no_host_facts,
+            allow_unavailable: self.allow_unavailable,
             retries: self.retries,
         };
         Ok(Recorder::new(config)?)
@@ -77,8 +78,17 @@ impl RunArgs {
             .collect()
     }
 
+    /// Refuse a `--machine` that is not a valid glob.
+    pub fn check_globs(&self) -> Result<(), Failure> {
+        for g in &self.machines {
+            MachineType::check_glob(g).map_err(|e| Failure(format!("--machine {e}")))?;
+        }
+        Ok(())
+    }
+
     /// The binary's machine types that `--machine` (and `--all-machines`) select.
     pub fn machines(&self) -> Result<Vec<MachineType>, Failure> {
+        self.check_globs()?;
         Ok(qemu::select(
             &self.qemu().machines()?,
             &self.machines,

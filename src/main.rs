@@ -205,6 +205,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // First, before any thread: an interrupt kills every QEMU and removes
+    // every scratch directory.
+    abi_process::handle_signals();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Record(args) => cmd::record::run(&args),

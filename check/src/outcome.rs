@@ -5,11 +5,14 @@
 use crate::compare::facts::{self, BlobSource};
 use crate::rules;
 use abi_model::drift::{Category, Drift, FactPath, Severity};
+use abi_model::facts::Probed;
 use abi_model::host::HostSide;
 use abi_model::record::{Record, RecordKey};
 use abi_model::{Blobs, MachineType, Version};
 use abi_store::Db;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 
 /// Outcome for one (machine type, profile).
@@ -142,9 +145,67 @@ pub fn profile_devices(command_line: &[String]) -> Vec<String> {
     out
 }
 
+/// Facts the baseline holds that this observation could not read, with the
+/// reason: what cannot be compared, so the machine type cannot be checked.
+/// (A fact the baseline itself lacks is a drift the reviewer sees instead:
+/// the record was written with `--allow-unavailable`.)
+pub fn unobserved(baseline: &Record, observed: &Record) -> Vec<String> {
+    fn lost<T, U>(out: &mut Vec<String>, what: &str, a: &Probed<T>, b: &Probed<U>) {
+        if let (None, Some(reason)) = (a.reason(), b.reason()) {
+            out.push(format!("{what}: {reason}"));
+        }
+    }
+    fn lost_items<K: Ord + fmt::Display, T, U>(
+        out: &mut Vec<String>,
+        what: &str,
+        a: &Probed<BTreeMap<K, Probed<T>>>,
+        b: &Probed<BTreeMap<K, Probed<U>>>,
+    ) {
+        lost(out, what, a, b);
+        if let (Some(a), Some(b)) = (a.available(), b.available()) {
+            for (k, x) in a {
+                if let Some(y) = b.get(k) {
+                    lost(out, &format!("{what} {k}"), x, y);
+                }
+            }
+        }
+    }
+    let (a, b) = (&baseline.facts, &observed.facts);
+    let mut out = Vec::new();
+    lost_items(&mut out, "pci", &a.pci, &b.pci);
+    lost_items(&mut out, "acpi", &a.acpi, &b.acpi);
+    lost(&mut out, "smbios", &a.smbios, &b.smbios);
+    lost(&mut out, "cpuid", &a.cpuid, &b.cpuid);
+    lost(&mut out, "memory_map", &a.memory_map, &b.memory_map);
+    lost(&mut out, "fw_cfg", &a.fw_cfg, &b.fw_cfg);
+    if let (Some(x), Some(y)) = (a.fw_cfg.available(), b.fw_cfg.available()) {
+        for (name, f) in &x.files {
+            if let (Some(p), Some(q)) = (&f.content, y.files.get(name).and_then(|g| g.content.as_ref())) {
+                lost(&mut out, &format!("fw_cfg file {name}"), p, q);
+            }
+        }
+    }
+    lost_items(&mut out, "virtio", &a.virtio, &b.virtio);
+    if let (Some(x), Some(y)) = (&baseline.host, &observed.host) {
+        lost(&mut out, "host compat tables", &x.compat, &y.compat);
+        lost(&mut out, "host QMP facts", &x.qmp, &y.qmp);
+        lost(&mut out, "host -dump-vmstate", &x.vmstate, &y.vmstate);
+    }
+    out
+}
+
 /// Compare an observed record with its baseline: the outcome, and the
-/// unversioned-change note when it applies.
+/// unversioned-change note when it applies. A fact the baseline holds and
+/// the observation could not read makes the result "could not check".
 pub fn compare_records(db: &Db, baseline: &Record, observed: &Record, ob: BlobSource, nb: BlobSource) -> MachineResult {
+    let missing = unobserved(baseline, observed);
+    if !missing.is_empty() {
+        let error = format!(
+            "could not observe what the baseline holds, so it cannot be compared: {}",
+            missing.join("; ")
+        );
+        return MachineResult::new(db, &baseline.key, &observed.key.profile, Outcome::Failed { error });
+    }
     let drifts = drifts(baseline, observed, ob, nb);
     let note = unversioned_note(
         baseline.host.as_ref(),

@@ -24,6 +24,7 @@ use abi_model::drift::{Category, Drift};
 use abi_model::glob::glob_match;
 use abi_model::{MachineType, Version};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -110,8 +111,44 @@ pub struct Waiver {
     pub line: usize,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset).map_or(1, |t| t.matches('\n').count() + 1)
+/// Line numbers of byte offsets, in O(log n) each: a waiver file of
+/// thousands of waivers must not cost a scan per waiver.
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        Lines(text.match_indices('\n').map(|(i, _)| i).collect())
+    }
+
+    /// 1-based line of `offset`.
+    fn at(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
+}
+
+/// Why a path glob can never match a fact path: an unbalanced quote, or a
+/// segment that fact paths always quote (`pci."0000:00:02.0"`) written
+/// without quotes. Segments with wildcards may stand for anything.
+fn path_syntax(pattern: &str) -> Option<String> {
+    if !pattern.matches('"').count().is_multiple_of(2) {
+        return Some("has an unbalanced '\"'".into());
+    }
+    let mut quoted = false;
+    let mut seg = String::new();
+    let mut segs = Vec::new();
+    for c in pattern.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' | '[' | ']' if !quoted => segs.push(std::mem::take(&mut seg)),
+            _ if quoted => {}
+            c => seg.push(c),
+        }
+    }
+    segs.push(seg);
+    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-=*?".contains(&b));
+    segs.into_iter().find(|s| !s.is_empty() && !plain(s)).map(|s| {
+        format!("has the unquoted segment {s:?}; fact paths quote such names (write \"{s}…\" in quotes, as `machine-abi show` prints them)")
+    })
 }
 
 /// The fact categories a path can start with.
@@ -127,10 +164,10 @@ const PATH_ROOTS: &[&str] = &[
     "machine",
 ];
 
-fn version_key(v: &Spanned<String>, file: &Path, text: &str) -> Result<Version, WaiverError> {
+fn version_key(v: &Spanned<String>, file: &Path, lines: &Lines) -> Result<Version, WaiverError> {
     Version::parse(v.get_ref()).ok_or_else(|| WaiverError {
         file: file.to_path_buf(),
-        line: Some(line_of(text, v.span().start)),
+        line: Some(lines.at(v.span().start)),
         message: format!("{:?} is not a QEMU version (like 8.0 or 10.0.2)", v.get_ref()),
     })
 }
@@ -139,12 +176,8 @@ impl Waiver {
     /// True when the waiver applies to checks of QEMU `v`.
     pub fn covers_version(&self, v: &Version) -> bool {
         let after = self.since.as_ref().is_none_or(|s| v >= s);
-        let before = self.until.as_ref().is_none_or(|u| {
-            // Compare only as many components as `until` has: 10.0 covers 10.0.2.
-            let n = u.parts().len();
-            let head: Vec<String> = v.parts().iter().take(n).map(u32::to_string).collect();
-            Version::parse(&head.join(".")).is_some_and(|h| &h <= u)
-        });
+        // Compare only as many components as `until` has: 10.0 covers 10.0.2.
+        let before = self.until.as_ref().is_none_or(|u| v.truncated(u.parts().len()) <= *u);
         after && before
     }
 
@@ -180,17 +213,19 @@ impl Waivers {
             line,
             message,
         };
+        let lines = Lines::of(text);
         let doc: FileDoc = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start));
+            let line = e.span().map(|s| lines.at(s.start));
             // The toml message repeats the source line; keep its first line only.
             let msg = e.message().lines().next().unwrap_or("invalid TOML").to_string();
             err(line, msg)
         })?;
         let mut list: Vec<Waiver> = Vec::new();
+        let mut ids: HashMap<String, usize> = HashMap::new();
         for w in doc.waiver {
-            let line = line_of(text, w.span().start);
+            let line = lines.at(w.span().start);
             let raw = w.into_inner();
-            let at = |s: &std::ops::Range<usize>| Some(line_of(text, s.start));
+            let at = |s: &std::ops::Range<usize>| Some(lines.at(s.start));
             let id = raw.id.get_ref().trim().to_string();
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
                 return Err(err(
@@ -198,12 +233,13 @@ impl Waivers {
                     format!("waiver id {id:?} must be non-empty letters, digits, '-', '_' or '.'"),
                 ));
             }
-            if let Some(prev) = list.iter().find(|p| p.id == id) {
+            if let Some(first) = ids.get(&id) {
                 return Err(err(
                     at(&raw.id.span()),
-                    format!("duplicate waiver id {id:?} (first at line {})", prev.line),
+                    format!("duplicate waiver id {id:?} (first at line {first})"),
                 ));
             }
+            ids.insert(id.clone(), line);
             if raw.reason.get_ref().trim().is_empty() {
                 return Err(err(
                     at(&raw.reason.span()),
@@ -248,6 +284,12 @@ impl Waivers {
                 None => None,
             };
             if let Some(p) = &raw.path {
+                if let Some(why) = path_syntax(p.get_ref()) {
+                    return Err(err(
+                        at(&p.span()),
+                        format!("waiver {id:?}: path {:?} cannot match any fact: it {why}", p.get_ref()),
+                    ));
+                }
                 let root = p.get_ref().split(['.', '[']).next().unwrap_or("");
                 let root_ok = PATH_ROOTS.iter().any(|r| glob_match(root, r));
                 if !root_ok {
@@ -275,8 +317,16 @@ impl Waivers {
                     }
                 }
             }
-            let since = raw.since.as_ref().map(|v| version_key(v, file, text)).transpose()?;
-            let until = raw.until.as_ref().map(|v| version_key(v, file, text)).transpose()?;
+            let since = raw.since.as_ref().map(|v| version_key(v, file, &lines)).transpose()?;
+            let until = raw.until.as_ref().map(|v| version_key(v, file, &lines)).transpose()?;
+            if let (Some(s), Some(u), Some(span)) = (&since, &until, &raw.until) {
+                if s.truncated(u.parts().len()) > *u {
+                    return Err(err(
+                        at(&span.span()),
+                        format!("waiver {id:?}: until {u} is before since {s}; it could never apply"),
+                    ));
+                }
+            }
             list.push(Waiver {
                 id,
                 machines: raw.machines.into_inner(),
@@ -440,6 +490,34 @@ link = "https://example.invalid/commit"
         );
         let e = error_of(&format!("{GOOD}{GOOD}"));
         assert!(e.contains("duplicate waiver id"), "{e}");
+    }
+
+    #[test]
+    fn until_before_since_is_an_error() {
+        let e = error_of(&GOOD.replace("until = \"10.0\"", "until = \"7.2\""));
+        assert!(
+            e.starts_with("waivers.toml:8: ") && e.contains("until 7.2 is before since 8.0"),
+            "{e}"
+        );
+        // A range of one release is fine, and so is `until` 10.0 with `since` 10.0.2.
+        assert!(parse(&GOOD.replace("until = \"10.0\"", "until = \"8.0\"")).is_ok());
+        assert!(parse(&GOOD.replace("since = \"8.0\"", "since = \"10.0.2\"")).is_ok());
+    }
+
+    #[test]
+    fn unquoted_path_segments_that_need_quotes_cannot_match() {
+        let good = GOOD
+            .replace("rule = \"acpi-table-revision\"\n", "")
+            .replace("acpi.APIC.header.revision", "pci.\\\"0000:00:02.0\\\".revision");
+        assert!(parse(&good).is_ok(), "{:?}", parse(&good).err().map(|e| e.to_string()));
+        let bad = good.replace("pci.\\\"0000:00:02.0\\\".revision", "pci.0000:00:02.0.revision");
+        let e = error_of(&bad);
+        assert!(e.contains("cannot match") && e.contains("\"0000:00"), "{e}");
+        let unbalanced = good.replace("pci.\\\"0000:00:02.0\\\".revision", "pci.\\\"0000:00:02.0.revision");
+        assert!(error_of(&unbalanced).contains("cannot match"));
+        // Wildcards stand for anything, quoting included.
+        let glob = good.replace("pci.\\\"0000:00:02.0\\\".revision", "pci.*.revision");
+        assert!(parse(&glob).is_ok());
     }
 
     #[test]

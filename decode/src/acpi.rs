@@ -2285,13 +2285,17 @@ mod tests {
         let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
         for dir in ALL_DIRS {
             for sig in ["APIC", "FACP", "FACS", "HPET", "MCFG", "WAET"] {
+                if sig == "MCFG" && dir.starts_with("pc-i440fx") {
+                    continue; // i440fx has no PCI Express, so no MCFG
+                }
                 let path = format!(
                     "{}/tests/data/{dir}/acpi/{sig}.bin",
                     concat!(env!("CARGO_MANIFEST_DIR"), "/..")
                 );
-                if let Ok(t) = std::fs::read(path) {
-                    inputs.push((format!("{dir}/{sig}"), t));
-                }
+                // The captures are in the repository: a missing one is a broken
+                // test, not a smaller one.
+                let t = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+                inputs.push((format!("{dir}/{sig}"), t));
             }
         }
         for (name, hex) in [

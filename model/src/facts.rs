@@ -35,6 +35,14 @@ impl<T> Probed<T> {
         }
     }
 
+    /// Why the fact could not be read, if it could not.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Probed::Available(_) => None,
+            Probed::Unavailable { unavailable } => Some(unavailable),
+        }
+    }
+
     /// Build from a result, keeping the error text as the reason.
     pub fn from_result<E: fmt::Display>(r: Result<T, E>) -> Probed<T> {
         match r {

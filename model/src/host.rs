@@ -57,6 +57,18 @@ pub struct HostSide {
 }
 
 impl HostSide {
+    /// Each part that could not be read, as `what: reason`.
+    pub fn unavailable(&self) -> Vec<String> {
+        [
+            ("compat tables", self.compat.reason()),
+            ("QMP", self.qmp.reason()),
+            ("-dump-vmstate", self.vmstate.reason()),
+        ]
+        .into_iter()
+        .filter_map(|(what, reason)| reason.map(|r| format!("{what}: {r}")))
+        .collect()
+    }
+
     /// Every blob the section refers to.
     pub fn blob_ids(&self) -> Vec<BlobId> {
         [self.qmp.available(), self.vmstate.available()]

@@ -25,6 +25,14 @@ impl MachineType {
         }
     }
 
+    /// Check a machine type glob before it is used: an invalid pattern would
+    /// otherwise match nothing, silently.
+    pub fn check_glob(pattern: &str) -> Result<(), String> {
+        ::glob::Pattern::new(pattern)
+            .map(|_| ())
+            .map_err(|e| format!("{pattern:?} is not a valid glob: {e}"))
+    }
+
     /// Whether `pattern` (shell glob: `*`, `?`, `[...]`) matches the name.
     pub fn matches(&self, pattern: &str) -> bool {
         ::glob::Pattern::new(pattern).is_ok_and(|p| p.matches(&self.0))
@@ -52,6 +60,12 @@ impl Version {
     /// The numeric components.
     pub fn parts(&self) -> &[u32] {
         &self.0
+    }
+
+    /// The first `n` components (all of them if there are fewer): `10.0.2`
+    /// truncated to 2 is `10.0`.
+    pub fn truncated(&self, n: usize) -> Version {
+        Version(self.0.iter().take(n.max(1)).copied().collect())
     }
 }
 

@@ -7,7 +7,7 @@ use abi_model::MachineType;
 use std::fmt;
 use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -225,19 +225,17 @@ pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -
     let args: Vec<String> = line[1..].iter().map(|a| substitute(a, qemu, files)).collect();
     let _ = fs::remove_file(files.serial);
     let started = Instant::now();
-    use std::os::unix::process::CommandExt;
     // Own process group, so a timeout also kills whatever a wrapper forked.
-    let mut child = qemu
-        .command()
-        .process_group(0)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| BootError::Spawn(format!("{}: {e}", qemu.binary.display())))?;
+    let mut child = abi_process::spawn(
+        qemu.command()
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    )
+    .map_err(|e| BootError::Spawn(format!("{}: {e}", qemu.binary.display())))?;
     // Drain stderr on a thread so a chatty QEMU cannot block on a full pipe.
-    let mut pipe = child.stderr.take();
+    let mut pipe = child.0.stderr.take();
     let reader = std::thread::spawn(move || {
         let mut s = String::new();
         if let Some(p) = pipe.as_mut() {
@@ -245,7 +243,7 @@ pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -
         }
         s
     });
-    let status = wait_or_kill(&mut child, started, timeout, true)
+    let status = abi_process::wait_or_kill(&mut child, started, timeout)
         .map_err(|e| BootError::Spawn(format!("waiting for QEMU: {e}")))?
         .ok_or(());
     let stderr = tail(&reader.join().unwrap_or_default(), 20);
@@ -268,67 +266,11 @@ pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -
     }
 }
 
-/// Wait for `child` to exit until `timeout` has passed since `started`;
-/// then kill it (with `group`, its whole process group, which it must lead)
-/// and return `None`.
-pub fn wait_or_kill(
-    child: &mut std::process::Child,
-    started: Instant,
-    timeout: Duration,
-    group: bool,
-) -> std::io::Result<Option<std::process::ExitStatus>> {
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        if started.elapsed() >= timeout {
-            if group {
-                // SAFETY: signals the process group the child leads.
-                unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn describe_status(code: Option<i32>, signal: Option<i32>) -> String {
     match (code, signal) {
         (Some(c), _) => format!("exited with status {c}"),
         (None, Some(sig)) => format!("was killed by signal {sig}"),
         _ => "ended abnormally".into(),
-    }
-}
-
-/// A private scratch directory removed on drop.
-pub struct Scratch(PathBuf);
-
-impl Scratch {
-    /// Create a fresh directory under the system temp dir.
-    pub fn new(tag: &str) -> std::io::Result<Scratch> {
-        let base = std::env::temp_dir();
-        for n in 0..1000u32 {
-            let p = base.join(format!("machine-abi-{tag}-{}-{n}", std::process::id()));
-            match fs::create_dir(&p) {
-                Ok(()) => return Ok(Scratch(p)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(std::io::Error::other("no free scratch directory name"))
-    }
-
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -358,10 +300,7 @@ mod tests {
 
     #[test]
     fn command_line_is_placeholder_only() {
-        let q = Qemu {
-            binary: "/x/qemu".into(),
-            data_dirs: vec!["/fw".into(), "/data".into()],
-        };
+        let q = Qemu::new("/x/qemu".into(), vec!["/fw".into(), "/data".into()]);
         let m = MachineType("pc-q35-7.2".into());
         let profiles = crate::profile::Profiles::builtin().expect("built-in profiles");
         let virtio = profiles.get("virtio").expect("virtio");

@@ -709,30 +709,16 @@ impl Pointers<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     /// The real `qemu-system-x86_64` of a pinned release, fetched by scripts/fetch-qemu.
     ///
     /// Missing fixtures skip the test locally but fail it under CI=true.
     fn fixture(release: &str) -> Option<Vec<u8>> {
-        let root = std::env::var_os("MACHINE_ABI_FIXTURES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/fixtures"));
-        let path = root.join(format!("qemu-{release}/usr/bin/qemu-system-x86_64"));
-        match std::fs::read(&path) {
-            Ok(bytes) => Some(bytes),
-            Err(e) => {
-                let msg = format!(
-                    "fixture {} unavailable ({e}); run scripts/fetch-qemu to fetch it",
-                    path.display()
-                );
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!("{msg}");
-                }
-                eprintln!("skipping: {msg}");
-                None
-            }
+        let path = testkit::fixture_dir().join(format!("qemu-{release}/usr/bin/qemu-system-x86_64"));
+        if !testkit::require(&format!("elf tests of QEMU {release}"), &[&path]) {
+            return None;
         }
+        Some(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
     }
 
     fn prop(driver: &str, property: &str, value: &str) -> CompatProperty {

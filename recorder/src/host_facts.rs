@@ -9,42 +9,24 @@ use abi_model::blob::BlobId;
 use abi_model::facts::Probed;
 use abi_model::host::{applied, AppliedTable, CompatProperty, CompatProps, CompatTables, HostSide};
 use abi_model::MachineType;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Run `-dump-vmstate` for a machine type; returns the JSON bytes.
 pub fn dump_vmstate(qemu: &Qemu, machine: &MachineType, timeout: Duration) -> Result<Vec<u8>, String> {
-    // Unique per call: two dumps of one machine type may run at once.
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("machine-abi-vmstate-{}-{machine}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let out = dir.join("vmstate.json");
+    let dir = abi_process::Scratch::new("vmstate").map_err(|e| format!("scratch directory: {e}"))?;
+    let out = dir.path().join("vmstate.json");
     let mut cmd = qemu.command();
     for d in &qemu.data_dirs {
         cmd.arg("-L").arg(d);
     }
     cmd.args(["-M", &machine.0, "-accel", "tcg", "-display", "none", "-dump-vmstate"])
-        .arg(&out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", qemu.binary.display()))?;
-    let started = Instant::now();
-    let status = match crate::boot::wait_or_kill(&mut child, started, timeout, false) {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(format!("-dump-vmstate of {machine} did not finish within {timeout:?}"));
-        }
-        Err(e) => return Err(format!("waiting for QEMU: {e}")),
-    };
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
-    }
+        .arg(&out);
+    let run = abi_process::output(&mut cmd, timeout).map_err(|e| match e {
+        abi_process::RunError::Timeout(_) => format!("-dump-vmstate of {machine} did not finish within {timeout:?}"),
+        e => format!("{}: {e}", qemu.binary.display()),
+    })?;
+    let (status, stderr) = (run.status, String::from_utf8_lossy(&run.stderr).into_owned());
     let data = std::fs::read(&out);
-    let _ = std::fs::remove_dir_all(&dir);
     if !status.success() {
         return Err(format!(
             "-dump-vmstate of {machine} exited with {status}: {}",

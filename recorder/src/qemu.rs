@@ -7,6 +7,7 @@ use abi_model::{MachineType, Version};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 /// One line of `-machine help`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,9 +44,26 @@ pub struct Qemu {
     pub binary: PathBuf,
     /// Directories passed with `-L`, searched in order (firmware first).
     pub data_dirs: Vec<PathBuf>,
+    /// Deadline of each query that boots nothing (`-version`, `-machine
+    /// help`, `-device help`).
+    pub query_timeout: Duration,
 }
 
+/// Deadline of a query that does not boot a guest (`-version`, `-machine
+/// help`, `-device help`): they take well under a second; a QEMU that takes
+/// this long is hung, and must not hang the tool with it.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+
 impl Qemu {
+    /// A binary with its data directories, queries bounded by [`QUERY_TIMEOUT`].
+    pub fn new(binary: PathBuf, data_dirs: Vec<PathBuf>) -> Qemu {
+        Qemu {
+            binary,
+            data_dirs,
+            query_timeout: QUERY_TIMEOUT,
+        }
+    }
+
     fn err(&self, message: impl Into<String>) -> QemuError {
         QemuError {
             binary: self.binary.clone(),
@@ -54,11 +72,8 @@ impl Qemu {
     }
 
     fn output(&self, args: &[&str]) -> Result<String, QemuError> {
-        let out = self
-            .command()
-            .args(args)
-            .output()
-            .map_err(|e| self.err(format!("cannot run: {e}")))?;
+        let out = abi_process::output(self.command().args(args), self.query_timeout)
+            .map_err(|e| self.err(format!("{}: {e}", args.join(" "))))?;
         if !out.status.success() {
             return Err(self.err(format!(
                 "{} exited with {}: {}",
@@ -84,6 +99,29 @@ impl Qemu {
             blake3: blake3::hash(&bytes).to_hex().to_string(),
             build_id,
         })
+    }
+
+    /// Refuse a data directory that is not there: QEMU would quietly skip
+    /// it, and a missing firmware file would surface later with a vaguer
+    /// message.
+    pub fn check_data_dirs(&self) -> Result<(), QemuError> {
+        match self.data_dirs.iter().find(|d| !d.is_dir()) {
+            Some(d) => Err(self.err(format!("data directory {} does not exist", d.display()))),
+            None => Ok(()),
+        }
+    }
+
+    /// The guest architecture this binary emulates, as QMP `query-target`
+    /// names it (`x86_64`, `aarch64`), asked of a machine-less QEMU.
+    pub fn target_arch(&self) -> Result<String, QemuError> {
+        let mut qmp = crate::qmp::Qmp::start(&self.binary, &self.data_dirs, "none", self.query_timeout)
+            .map_err(|e| self.err(e.to_string()))?;
+        let reply = qmp.execute("query-target", None).map_err(|e| self.err(e.to_string()))?;
+        reply
+            .get("arch")
+            .and_then(|a| a.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| self.err(format!("query-target gave no arch: {reply}")))
     }
 
     /// A command running this QEMU with its module directory set (see

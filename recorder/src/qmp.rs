@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ExitStatus, Stdio};
+use std::process::{ChildStdin, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -118,7 +118,7 @@ pub struct Qmp {
     binary: PathBuf,
     machine: String,
     timeout: Duration,
-    child: Child,
+    child: abi_process::Started,
     stdin: Option<ChildStdin>,
     lines: Receiver<Line>,
     stderr: Arc<Mutex<StderrTail>>,
@@ -138,10 +138,7 @@ impl Qmp {
     /// directory), read the greeting and negotiate capabilities. `timeout`
     /// bounds the wait for each reply, the greeting included.
     pub fn start(binary: &Path, data_dirs: &[PathBuf], machine: &str, timeout: Duration) -> Result<Qmp, QmpError> {
-        let q = crate::qemu::Qemu {
-            binary: binary.to_path_buf(),
-            data_dirs: data_dirs.to_vec(),
-        };
+        let q = crate::qemu::Qemu::new(binary.to_path_buf(), data_dirs.to_vec());
         // With QEMU_MODULE_DIR: an unpacked build finds its modules only through it.
         let mut cmd = q.command();
         for dir in data_dirs {
@@ -158,18 +155,12 @@ impl Qmp {
             command: GREETING.to_string(),
             kind,
         };
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| err(QmpErrorKind::Io(format!("cannot start: {e}"))))?;
-        let (stdout, stderr_pipe) = match (child.stdout.take(), child.stderr.take()) {
-            (Some(o), Some(e)) => (o, e),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(err(QmpErrorKind::Io("no stdout/stderr pipe".into())));
-            }
+        let mut child =
+            abi_process::spawn(&mut cmd).map_err(|e| err(QmpErrorKind::Io(format!("cannot start: {e}"))))?;
+        let (Some(stdout), Some(stderr_pipe)) = (child.0.stdout.take(), child.0.stderr.take()) else {
+            return Err(err(QmpErrorKind::Io("no stdout/stderr pipe".into())));
         };
-        let stdin = child.stdin.take();
+        let stdin = child.0.stdin.take();
         let mut qmp = Qmp {
             binary: binary.to_path_buf(),
             machine: machine.to_string(),
@@ -201,7 +192,7 @@ impl Qmp {
 
     /// The process id of QEMU.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.0.id()
     }
 
     /// The machine type this QEMU was started with.
@@ -298,7 +289,7 @@ impl Qmp {
         let mut status = None;
         while Instant::now() < until {
             if status.is_none() {
-                status = self.child.try_wait().ok().flatten();
+                status = self.child.0.try_wait().ok().flatten();
             }
             let closed = self.stderr.lock().map(|t| t.closed).unwrap_or(true);
             if status.is_some() && closed {
@@ -315,8 +306,8 @@ impl Drop for Qmp {
     fn drop(&mut self) {
         // Closing stdin first lets a well-behaved QEMU see EOF; the kill is what counts.
         drop(self.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.child.0.kill();
+        let _ = self.child.0.wait();
     }
 }
 
@@ -638,24 +629,14 @@ fn cpu_model(qmp: &mut Qmp, cpu_type: &str) -> Result<CpuModelFacts, QmpError> {
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.cache/fixtures");
-
     /// The real QEMU of `version` and its `-L` directories; `None` (after
     /// saying so) when the fixture is missing, a failure under CI.
     fn fixture(version: &str) -> Option<(PathBuf, Vec<PathBuf>)> {
-        // The scratch crate may live outside the workspace, hence the absolute fallback.
-        let root = [PathBuf::from(FIXTURES), PathBuf::from("/work/main/.cache/fixtures")]
-            .into_iter()
-            .find(|r| r.join(format!("qemu-{version}/usr/bin/qemu-system-x86_64")).is_file());
-        let Some(root) = root else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "QEMU {version} fixture missing under CI"
-            );
-            eprintln!("skipping: no QEMU {version} fixture under {FIXTURES}");
-            return None;
-        };
+        let root = testkit::fixture_dir();
         let binary = root.join(format!("qemu-{version}/usr/bin/qemu-system-x86_64"));
+        if !testkit::require(&format!("QMP tests of QEMU {version}"), &[&binary]) {
+            return None;
+        }
         let dirs = vec![
             root.join("firmware"),
             root.join(format!("qemu-{version}/usr/share/qemu")),

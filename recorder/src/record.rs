@@ -2,7 +2,7 @@
 //! (in parallel), verify each stream and return typed captures with full
 //! provenance.
 
-use crate::boot::{self, BootFiles, BootSettings, Scratch};
+use crate::boot::{self, BootFiles, BootSettings};
 use crate::host_facts;
 use crate::initramfs::Initramfs;
 use crate::kmod::ModuleTree;
@@ -13,6 +13,7 @@ use abi_model::host::HostSide;
 use abi_model::provenance::{Firmware, Kernel, Probe, Provenance, QemuIdentity};
 use abi_model::record::{Record, RecordKey, RECORD_SCHEMA};
 use abi_model::{Blobs, MachineType};
+use abi_process::Scratch;
 use guest_probe::collect::{Collection, CollectionError};
 use guest_probe::frame::{self, Entry, FrameError};
 use std::collections::BTreeMap;
@@ -65,6 +66,9 @@ pub enum Cause {
     /// The profile names device models this QEMU build does not have;
     /// nothing was booted.
     MissingDevices(Vec<String>),
+    /// Host-side facts could not be gathered (QEMU crashed, hung or lied
+    /// while being asked); without `allow_unavailable` nothing is recorded.
+    HostFacts(Vec<String>),
 }
 
 impl RecordError {
@@ -86,6 +90,11 @@ impl fmt::Display for RecordError {
             Cause::Stream(e) => write!(f, "probe stream: {e}")?,
             Cause::Content(e) => write!(f, "probe output: {e}")?,
             Cause::Io(e) => write!(f, "{e}")?,
+            Cause::HostFacts(reasons) => write!(
+                f,
+                "host-side facts could not be gathered: {} (record with --allow-unavailable to keep such a record)",
+                reasons.join("; ")
+            )?,
             Cause::MissingDevices(d) => write!(
                 f,
                 "profile needs device model{} {} which this QEMU build does not have; not booted",
@@ -136,6 +145,9 @@ pub struct RecorderConfig {
     pub capture_fixture: bool,
     /// Also gather host-side facts (compat tables, QMP, vmstate) per machine type.
     pub host_facts: bool,
+    /// Keep a capture whose host-side facts could not all be gathered (the
+    /// reasons go into the record); otherwise such a boot is an error.
+    pub allow_unavailable: bool,
     /// Boots that crash (killed by a signal) or hang are tried this many
     /// more times: TCG has rare, timing-dependent aborts that have nothing to
     /// do with the machine type. A boot that QEMU refuses is never retried.
@@ -160,6 +172,7 @@ type HostCapture = (HostSide, Vec<Vec<u8>>);
 pub struct Recorder {
     config: RecorderConfig,
     identity: QemuIdentity,
+    target_arch: String,
     firmware: Firmware,
     kernel: Kernel,
     probe: Probe,
@@ -180,11 +193,17 @@ impl Recorder {
     /// Hash the inputs and build the initramfs.
     pub fn new(mut config: RecorderConfig) -> Result<Recorder, SetupError> {
         let e = |what: &str, p: &Path, err: &dyn fmt::Display| SetupError(format!("{what} {}: {err}", p.display()));
+        config
+            .qemu
+            .check_data_dirs()
+            .map_err(|err| SetupError(err.to_string()))?;
         let identity = config.qemu.identity().map_err(|err| SetupError(err.to_string()))?;
         let probe_bytes = std::fs::read(&config.probe).map_err(|err| e("cannot read probe", &config.probe, &err))?;
-        check_static(&probe_bytes).map_err(|err| e("probe", &config.probe, &err))?;
+        let target_arch = config.qemu.target_arch().map_err(|err| SetupError(err.to_string()))?;
+        check_probe(&probe_bytes, &target_arch).map_err(|err| e("probe", &config.probe, &err))?;
         let kernel_bytes =
             std::fs::read(&config.kernel).map_err(|err| e("cannot read kernel", &config.kernel, &err))?;
+        check_kernel(&kernel_bytes, &target_arch).map_err(|err| e("kernel", &config.kernel, &err))?;
         let mut ird = Initramfs::new();
         let mut module_names = Vec::new();
         let mut list = String::new();
@@ -235,6 +254,7 @@ impl Recorder {
                 initramfs_blake3: blake3::hash(&image).to_hex().to_string(),
             },
             identity,
+            target_arch,
             firmware,
             config,
             scratch,
@@ -262,6 +282,11 @@ impl Recorder {
         &self.identity
     }
 
+    /// The guest architecture of the binary (QMP `query-target`), e.g. `x86_64`.
+    pub fn target_arch(&self) -> &str {
+        &self.target_arch
+    }
+
     /// Boot one machine type with one profile and verify what it sent.
     pub fn record(&self, machine: &MachineType, profile: &Profile) -> Result<Capture, RecordError> {
         let fail = |cause, serial: &str| RecordError {
@@ -287,13 +312,20 @@ impl Recorder {
             entries.into_iter().partition(|e| e.name.starts_with("capture/"));
         let Collection { facts, mut blobs } =
             Collection::from_entries(entries).map_err(|e| fail(Cause::Content(e), &out.serial))?;
-        let host = self.config.host_facts.then(|| {
-            let (side, host_blobs) = self.host_side(machine);
-            for b in host_blobs {
-                blobs.put(b);
+        let host = match self.config.host_facts {
+            false => None,
+            true => {
+                let (side, host_blobs) = self.host_side(machine);
+                let failed = side.unavailable();
+                if !failed.is_empty() && !self.config.allow_unavailable {
+                    return Err(fail(Cause::HostFacts(failed), ""));
+                }
+                for b in host_blobs {
+                    blobs.put(b);
+                }
+                Some(side)
             }
-            side
-        });
+        };
         let record = Record {
             schema: RECORD_SCHEMA,
             key: RecordKey {
@@ -429,13 +461,55 @@ impl Recorder {
     }
 }
 
-/// The probe must be static: the initramfs has no dynamic loader.
-fn check_static(bytes: &[u8]) -> Result<(), String> {
+/// The architecture an ELF file is built for, in the names QEMU's
+/// `query-target` uses.
+fn elf_arch(machine: u16) -> Option<&'static str> {
+    match machine {
+        goblin::elf::header::EM_X86_64 => Some("x86_64"),
+        goblin::elf::header::EM_AARCH64 => Some("aarch64"),
+        _ => None,
+    }
+}
+
+/// The probe must be a static executable for the guest's architecture: the
+/// initramfs has no dynamic loader, and a probe of another architecture
+/// would only fail after a whole boot.
+fn check_probe(bytes: &[u8], arch: &str) -> Result<(), String> {
     let elf = goblin::elf::Elf::parse(bytes).map_err(|e| format!("not an ELF executable: {e}"))?;
+    let built_for = elf_arch(elf.header.e_machine);
+    if built_for != Some(arch) {
+        return Err(format!(
+            "is built for {} but the guest is {arch}; build it with scripts/build-probe{}",
+            built_for.unwrap_or("an unknown architecture"),
+            if arch == "x86_64" {
+                String::new()
+            } else {
+                format!(" --arch {arch}")
+            }
+        ));
+    }
     if elf.interpreter.is_some() {
         return Err("is dynamically linked; build it with scripts/build-probe (static, +crt-static)".into());
     }
     Ok(())
+}
+
+/// The guest kernel must be a boot image for the guest's architecture:
+/// otherwise QEMU says something unhelpful, or boots nothing until the
+/// timeout.
+fn check_kernel(bytes: &[u8], arch: &str) -> Result<(), String> {
+    let ok = match arch {
+        // Linux/x86 boot protocol: the setup header magic.
+        "x86_64" => bytes.get(0x202..0x206) == Some(b"HdrS"),
+        // arm64 Image header magic (Documentation/arch/arm64/booting.rst).
+        "aarch64" => bytes.get(0x38..0x3c) == Some(b"ARM\x64") || bytes.starts_with(b"MZ"),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("is not a Linux boot image for {arch} (no boot header)"))
+    }
 }
 
 /// Version string of a bzImage (setup header field `kernel_version`).
@@ -498,6 +572,26 @@ mod tests {
         let img = b"\0junk\0SeaBIOS (version %s)\x001.16.3-debian-1.16.3-2~bpo12+1\0more\0";
         assert_eq!(seabios_version(img).as_deref(), Some("1.16.3-debian-1.16.3-2~bpo12+1"));
         assert_eq!(seabios_version(b"\0no version\0"), None);
+    }
+
+    #[test]
+    fn probe_must_be_static_and_for_the_guest() {
+        let me = std::fs::read("/proc/self/exe").expect("the test binary");
+        let e = check_probe(&me, "aarch64").expect_err("an x86_64 binary is no aarch64 probe");
+        assert!(e.contains("built for x86_64 but the guest is aarch64"), "{e}");
+        // The test binary itself is dynamically linked.
+        let e = check_probe(&me, "x86_64").expect_err("dynamic");
+        assert!(e.contains("dynamically linked"), "{e}");
+        assert!(check_probe(b"#!/bin/sh\n", "x86_64").is_err_and(|e| e.contains("not an ELF")));
+    }
+
+    #[test]
+    fn kernel_must_be_a_boot_image() {
+        let mut img = vec![0u8; 0x400];
+        assert!(check_kernel(&img, "x86_64").is_err_and(|e| e.contains("not a Linux boot image for x86_64")));
+        img[0x202..0x206].copy_from_slice(b"HdrS");
+        assert!(check_kernel(&img, "x86_64").is_ok());
+        assert!(check_kernel(&img, "aarch64").is_err());
     }
 
     #[test]

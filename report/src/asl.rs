@@ -39,24 +39,22 @@ impl std::error::Error for AslError {}
 
 /// True when `iasl` can be run.
 pub fn available() -> bool {
-    Command::new("iasl")
-        .arg("-v")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    abi_process::output(Command::new("iasl").arg("-v"), IASL_TIMEOUT).is_ok_and(|o| o.status.success())
 }
+
+/// Deadline of one iasl run: it disassembles a table in milliseconds.
+const IASL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Disassemble one table to ASL text, without its header comment.
 pub fn disassemble(name: &str, table: &[u8], dir: &Path) -> Result<String, AslError> {
     let aml = dir.join(format!("{name}.aml"));
     std::fs::write(&aml, table).map_err(|e| AslError::Io(format!("{}: {e}", aml.display())))?;
-    let out = Command::new("iasl")
-        .arg("-d")
-        .arg(&aml)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => AslError::NoIasl,
-            _ => AslError::Io(format!("cannot run iasl: {e}")),
+    let out =
+        abi_process::output(Command::new("iasl").arg("-d").arg(&aml).current_dir(dir), IASL_TIMEOUT).map_err(|e| {
+            match e {
+                abi_process::RunError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => AslError::NoIasl,
+                e => AslError::Io(format!("cannot run iasl: {e}")),
+            }
         })?;
     let dsl = dir.join(format!("{name}.dsl"));
     let text = std::fs::read_to_string(&dsl).map_err(|_| AslError::Iasl {

@@ -33,10 +33,11 @@ pub fn github(v: &Verdict) -> String {
                 gh_data(&format!("{who}: {error}"))
             );
         }
+        // Info drift is left out, unless the policy fails on it.
         for d in r
             .drifts()
             .iter()
-            .filter(|d| d.severity != Severity::Info && d.unwaived())
+            .filter(|d| (d.severity != Severity::Info || d.severity >= v.policy.fail_on) && d.unwaived())
         {
             let same = changes
                 .iter_mut()
@@ -48,7 +49,8 @@ pub fn github(v: &Verdict) -> String {
         }
     }
     for (d, file, who) in changes {
-        let level = if d.severity == Severity::Break {
+        // An error is what fails the run; the rest is worth a look.
+        let level = if d.severity >= v.policy.fail_on {
             "error"
         } else {
             "warning"

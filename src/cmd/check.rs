@@ -26,6 +26,7 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
             args.db.display()
         )));
     }
+    args.check_globs()?;
     let set = args.profile_set()?;
     // Refuse a --profile this set does not define before booting anything.
     args.selected_profiles(&set)?;
@@ -39,12 +40,30 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
     let rec = args.recorder()?;
     let offered: Vec<MachineType> = args.qemu().machines()?.into_iter().map(|m| m.name).collect();
     let request = Request {
-        arch: std::env::consts::ARCH,
+        arch: rec.target_arch(),
         machines: &args.machines,
         profiles: &args.profiles,
         shard: args.shard,
     };
     let plan = selection::plan(&baselines, &offered, &set.names(), &request);
+    if plan.selection.pairs == 0 {
+        // Nothing compared is not a pass.
+        return Err(Failure(format!(
+            "nothing to check: {} has no baseline for {} machine types{}{}",
+            args.db.display(),
+            request.arch,
+            if args.machines.is_empty() {
+                String::new()
+            } else {
+                format!(" matching --machine {}", args.machines.join(", "))
+            },
+            if args.profiles.is_empty() {
+                String::new()
+            } else {
+                format!(" with --profile {}", args.profiles.join(", "))
+            }
+        )));
+    }
     let mut results = Vec::new();
     let mut work: Vec<(MachineType, &Profile)> = Vec::new();
     let mut keys: Vec<&RecordKey> = Vec::new();

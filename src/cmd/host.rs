@@ -116,8 +116,18 @@ pub fn host_facts(
     jobs: Option<usize>,
     timeout: u64,
 ) -> Result<i32, Failure> {
-    let q = Qemu { binary, data_dirs };
+    let mut q = Qemu::new(binary, data_dirs);
+    q.query_timeout = q.query_timeout.min(Duration::from_secs(timeout));
+    for g in globs {
+        MachineType::check_glob(g).map_err(|e| Failure(format!("--machine {e}")))?;
+    }
     let machines = qemu::select(&q.machines()?, globs, false);
+    if machines.is_empty() {
+        return Err(Failure(format!(
+            "no machine type of {} matches {globs:?}",
+            q.binary.display()
+        )));
+    }
     let bytes = std::fs::read(&q.binary)?;
     let tables = recorder::elf::compat_tables(&bytes).map_err(|e| e.to_string());
     let jobs = jobs

@@ -21,13 +21,12 @@ impl fmt::Display for GitError {
 
 impl std::error::Error for GitError {}
 
+/// Deadline of one git command on the database: local and small.
+const GIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 fn git(dir: &Path, args: &[&str]) -> Result<String, GitError> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .map_err(|e| GitError(format!("cannot run git: {e}")))?;
+    let out = abi_process::output(Command::new("git").arg("-C").arg(dir).args(args), GIT_TIMEOUT)
+        .map_err(|e| GitError(format!("git {}: {e}", args.join(" "))))?;
     if !out.status.success() {
         return Err(GitError(format!(
             "git {} in {}: {}",

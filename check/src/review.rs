@@ -12,7 +12,7 @@ use abi_model::record::Record;
 use abi_model::Version;
 use abi_store::db::{Db, DbError};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 /// A pending record and how it differs from its baseline.
@@ -67,26 +67,30 @@ pub struct Change {
 /// The distinct unwaived changes of the given pending records.
 pub fn changes(pending: &[Pending]) -> Vec<Change> {
     let mut out: Vec<Change> = Vec::new();
+    // (rule, path, old, new) → index in `out`, in first-seen order.
+    let mut index: HashMap<(String, FactPath, Option<String>, Option<String>), usize> = HashMap::new();
     for p in pending {
         for d in p.result.drifts().iter().filter(|d| d.unwaived()) {
             let v = p.record.key.qemu_version.clone();
-            let same = out.iter_mut().find(|c| {
-                (&c.drift.rule, &c.drift.path, &c.drift.old, &c.drift.new) == (&d.rule, &d.path, &d.old, &d.new)
-            });
-            match same {
-                Some(c) => {
+            let key = (d.rule.clone(), d.path.clone(), d.old.clone(), d.new.clone());
+            match index.get(&key).copied() {
+                Some(i) => {
+                    let c = &mut out[i];
                     c.machines.insert(p.record.key.machine.0.clone());
                     c.profiles.insert(p.record.key.profile.clone());
                     if v < c.version {
                         c.version = v;
                     }
                 }
-                None => out.push(Change {
-                    drift: d.clone(),
-                    machines: [p.record.key.machine.0.clone()].into(),
-                    profiles: [p.record.key.profile.clone()].into(),
-                    version: v,
-                }),
+                None => {
+                    index.insert(key, out.len());
+                    out.push(Change {
+                        drift: d.clone(),
+                        machines: [p.record.key.machine.0.clone()].into(),
+                        profiles: [p.record.key.profile.clone()].into(),
+                        version: v,
+                    });
+                }
             }
         }
     }

@@ -4,7 +4,8 @@ use crate::describe::{change, location};
 use crate::summary::Summary;
 use abi_check::outcome::Outcome;
 use abi_check::verdict::Verdict;
-use abi_model::drift::{Drift, Severity};
+use abi_model::drift::{Drift, FactPath, Severity};
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// Escape the message of a workflow command.
@@ -22,6 +23,8 @@ fn gh_property(s: &str) -> String {
 /// naming every machine type it was seen on.
 pub fn github(v: &Verdict) -> String {
     let mut changes: Vec<(&Drift, String, Vec<String>)> = Vec::new();
+    // (path, old, new) → index in `changes`, in first-seen order.
+    let mut index: HashMap<(&FactPath, &Option<String>, &Option<String>), usize> = HashMap::new();
     let mut out = String::new();
     for r in &v.results {
         let who = format!("{} ({})", r.machine, r.profile);
@@ -39,12 +42,12 @@ pub fn github(v: &Verdict) -> String {
             .iter()
             .filter(|d| (d.severity != Severity::Info || d.severity >= v.policy.fail_on) && d.unwaived())
         {
-            let same = changes
-                .iter_mut()
-                .find(|(x, _, _)| (&x.path, &x.old, &x.new) == (&d.path, &d.old, &d.new));
-            match same {
-                Some((_, _, who_list)) => who_list.push(who.clone()),
-                None => changes.push((d, file.clone(), vec![who.clone()])),
+            match index.get(&(&d.path, &d.old, &d.new)) {
+                Some(&i) => changes[i].2.push(who.clone()),
+                None => {
+                    index.insert((&d.path, &d.old, &d.new), changes.len());
+                    changes.push((d, file.clone(), vec![who.clone()]));
+                }
             }
         }
     }

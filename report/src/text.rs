@@ -65,14 +65,15 @@ fn lines(r: &MachineResult, verbose: bool) -> (Vec<Line>, usize) {
 fn merge_similar(lines: &[&Line]) -> Vec<Line> {
     const MIN: usize = 3;
     let mut groups: Vec<Vec<&Line>> = Vec::new();
+    // (category, severity, rule, change) → index in `groups`, first-seen order.
+    let mut index: BTreeMap<(Category, std::cmp::Reverse<Severity>, &str, &str), usize> = BTreeMap::new();
     for l in lines {
-        let same = |g: &Vec<&Line>| {
-            let f = g[0];
-            (f.category, f.severity, &f.rule, &f.change) == (l.category, l.severity, &l.rule, &l.change)
-        };
-        match groups.iter_mut().find(|g| same(g)) {
-            Some(g) => g.push(l),
-            None => groups.push(vec![l]),
+        match index.get(&(l.category, l.severity, l.rule.as_str(), l.change.as_str())) {
+            Some(&i) => groups[i].push(l),
+            None => {
+                index.insert((l.category, l.severity, &l.rule, &l.change), groups.len());
+                groups.push(vec![l]);
+            }
         }
     }
     let mut out = Vec::new();
@@ -143,13 +144,18 @@ pub fn text(v: &Verdict, style: TextStyle) -> String {
 
     // Group drifted results with identical visible changes.
     let mut groups: Vec<(Vec<&MachineResult>, Vec<Line>, usize)> = Vec::new();
+    // (visible lines, hidden count) → index in `groups`, in first-seen order.
+    let mut index: BTreeMap<(Vec<Line>, usize), usize> = BTreeMap::new();
     for r in &v.results {
         match &r.outcome {
             Outcome::Drifted { .. } => {
-                let (ls, hidden) = lines(r, style.verbose);
-                match groups.iter_mut().find(|(_, g, h)| *g == ls && *h == hidden) {
-                    Some(g) => g.0.push(r),
-                    None => groups.push((vec![r], ls, hidden)),
+                let key = lines(r, style.verbose);
+                match index.get(&key) {
+                    Some(&i) => groups[i].0.push(r),
+                    None => {
+                        index.insert(key.clone(), groups.len());
+                        groups.push((vec![r], key.0, key.1));
+                    }
                 }
             }
             Outcome::Clean => {}

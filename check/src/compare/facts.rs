@@ -13,7 +13,7 @@ use abi_model::drift::{Drift, FactPath};
 use abi_model::facts::Probed;
 use abi_model::Facts;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// List elements that carry their own identity are keyed by it, so that an
 /// inserted capability does not make every later one look changed.
@@ -383,10 +383,17 @@ pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSou
 
     let mut out = Vec::new();
     for node in nodes {
-        let covered: Vec<FactPath> = raw
-            .keys()
-            .filter(|p| node.covers.iter().any(|c| p.is_within(c)))
-            .cloned()
+        // Paths within a cover share its text as a prefix, so they are one
+        // sorted range of `raw` (minus siblings like `acpi.SSDT1` of `acpi.SSDT`).
+        let covered: Vec<FactPath> = node
+            .covers
+            .iter()
+            .flat_map(|c| {
+                raw.range(c.clone()..)
+                    .take_while(|(p, _)| p.as_str().starts_with(c.as_str()))
+                    .filter(|(p, _)| p.is_within(c))
+                    .map(|(p, _)| p.clone())
+            })
             .collect();
         if covered.is_empty() {
             continue;
@@ -492,73 +499,92 @@ fn parent(path: &str) -> &str {
     path.rsplit_once('.').map_or("\\", |(p, _)| p)
 }
 
+/// The AML items of one side of a change, sorted by object path, so that
+/// the items at and below a path are one range found by binary search.
+struct AmlSide<'a> {
+    /// (path, kind, item key), sorted.
+    items: Vec<(&'a str, &'a str, &'a String)>,
+}
+
+impl<'a> AmlSide<'a> {
+    fn of(keys: &[&'a String]) -> AmlSide<'a> {
+        let mut items: Vec<(&str, &str, &String)> = keys
+            .iter()
+            .filter_map(|k| aml_key(k).map(|(kind, p)| (p, kind, *k)))
+            .collect();
+        items.sort();
+        AmlSide { items }
+    }
+
+    /// The items at `path` and below it.
+    fn below<'s>(&'s self, path: &'s str) -> impl Iterator<Item = &'s (&'a str, &'a str, &'a String)> + 's {
+        let start = self.items.partition_point(|(p, _, _)| *p < path);
+        self.items[start..]
+            .iter()
+            .take_while(move |(p, _, _)| p.starts_with(path))
+            .filter(move |(p, _, _)| p.len() == path.len() || p.as_bytes().get(path.len()) == Some(&b'.'))
+    }
+
+    /// Every item below `path`, keyed by its kind and relative path.
+    fn subtree(&self, d: &Decoded, path: &str) -> BTreeMap<(String, String), String> {
+        self.below(path)
+            .map(|(p, kind, k)| {
+                (
+                    (kind.to_string(), p[path.len()..].to_string()),
+                    d.get(k).unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
 fn aml_renames(old: &Decoded, new: &Decoded, changed: &[&String]) -> Vec<Rename> {
     let removed: Vec<&String> = changed.iter().copied().filter(|k| new.get(k).is_none()).collect();
     let added: Vec<&String> = changed.iter().copied().filter(|k| old.get(k).is_none()).collect();
-    // Every item below `path` in one side, keyed by its kind and relative path.
-    let subtree = |items: &[&String], d: &Decoded, path: &str| -> BTreeMap<(String, String), String> {
-        items
-            .iter()
-            .filter_map(|k| {
-                let (kind, p) = aml_key(k)?;
-                let rel = p.strip_prefix(path)?;
-                (rel.is_empty() || rel.starts_with('.'))
-                    .then(|| ((kind.to_string(), rel.to_string()), d.get(k).unwrap_or("").to_string()))
-            })
-            .collect()
-    };
-    // Something below the object changed in place: then it is not a pure rename.
-    let touched_in_place = |path: &str| {
-        changed.iter().any(|k| {
-            old.get(k).is_some()
-                && new.get(k).is_some()
-                && aml_key(k).is_some_and(|(_, p)| p.strip_prefix(path).is_some_and(|r| r.starts_with('.')))
-        })
-    };
+    let (gone, came) = (AmlSide::of(&removed), AmlSide::of(&added));
+    let removed_paths: HashSet<&str> = gone.items.iter().map(|(p, _, _)| *p).collect();
+    // Every strict ancestor of an object changed in place: a rename must not
+    // hide a change below the renamed object.
+    let mut touched: HashSet<&str> = HashSet::new();
+    for k in changed.iter().filter(|k| old.get(k).is_some() && new.get(k).is_some()) {
+        if let Some((_, mut p)) = aml_key(k) {
+            while let Some((up, _)) = p.rsplit_once('.') {
+                touched.insert(up);
+                p = up;
+            }
+        }
+    }
+    // Added objects by (kind, parent): the only possible rename targets.
+    let mut targets: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
+    for (p, kind, _) in &came.items {
+        targets.entry((kind, parent(p))).or_default().push(p);
+    }
     let mut out: Vec<Rename> = Vec::new();
-    let mut used: BTreeSet<String> = BTreeSet::new();
+    let mut used: HashSet<&str> = HashSet::new();
     for r in &removed {
         let Some((kind, rpath)) = aml_key(r) else { continue };
         // Only roots: an object whose parent was also removed is handled with it.
-        if removed
-            .iter()
-            .any(|x| aml_key(x).is_some_and(|(_, p)| p == parent(rpath)))
-            || touched_in_place(rpath)
-        {
+        if removed_paths.contains(parent(rpath)) || touched.contains(rpath) {
             continue;
         }
-        let before = subtree(&removed, old, rpath);
-        let candidate = added.iter().find(|a| {
-            !used.contains(a.as_str())
-                && aml_key(a).is_some_and(|(k, apath)| {
-                    k == kind
-                        && parent(apath) == parent(rpath)
-                        && apath != rpath
-                        && !touched_in_place(apath)
-                        && subtree(&added, new, apath) == before
-                })
+        let before = gone.subtree(old, rpath);
+        let candidate = targets.get(&(kind, parent(rpath))).and_then(|list| {
+            list.iter().copied().find(|apath| {
+                !used.contains(apath)
+                    && *apath != rpath
+                    && !touched.contains(apath)
+                    && came.subtree(new, apath) == before
+            })
         });
-        let Some(a) = candidate else { continue };
-        let Some((_, apath)) = aml_key(a) else { continue };
-        let pick = |items: &[&String], path: &str| -> Vec<String> {
-            items
-                .iter()
-                .filter(|k| {
-                    aml_key(k).is_some_and(|(_, p)| {
-                        p.strip_prefix(path)
-                            .is_some_and(|rel| rel.is_empty() || rel.starts_with('.'))
-                    })
-                })
-                .map(|k| k.to_string())
-                .collect()
-        };
-        used.insert(a.to_string());
+        let Some(apath) = candidate else { continue };
+        let keys = |side: &AmlSide, path: &str| side.below(path).map(|(_, _, k)| k.to_string()).collect();
+        used.insert(apath);
         out.push(Rename {
             old_key: r.to_string(),
             old_name: rpath.to_string(),
             new_name: apath.to_string(),
-            old_keys: pick(&removed, rpath),
-            new_keys: pick(&added, apath),
+            old_keys: keys(&gone, rpath),
+            new_keys: keys(&came, apath),
         });
     }
     out

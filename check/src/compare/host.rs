@@ -3,13 +3,16 @@
 //! blobs, parsed only when their ids differ.
 
 use crate::compare::facts::BlobSource;
+use crate::compare::memo::Memo;
 use crate::compare::vmstate;
 use crate::rules;
+use abi_model::blob::BlobId;
 use abi_model::drift::{Drift, FactPath};
 use abi_model::facts::Probed;
 use abi_model::host::HostSide;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 fn root() -> FactPath {
     FactPath::new("host")
@@ -26,22 +29,19 @@ pub fn compare(old: &HostSide, new: &HostSide, ob: BlobSource, nb: BlobSource, a
     compat(old, new, &mut out);
     let (qa, qb) = (qmp_json(&old.qmp, ob), qmp_json(&new.qmp, nb));
     if old.qmp != new.qmp {
-        match (&qa, &qb) {
-            (Some(a), Some(b)) => qmp(a, b, &mut out),
+        match (qa.as_deref(), qb.as_deref()) {
+            (Some(Some(a)), Some(Some(b))) => qmp(a, b, &mut out),
             _ => availability("qmp", &old.qmp, &new.qmp, &mut out),
         }
     }
     if old.vmstate != new.vmstate {
-        let load = |p: &Probed<abi_model::blob::BlobId>, src: BlobSource| {
-            let bytes = src(p.available()?)?;
-            abi_decode::vmstate::parse(&String::from_utf8_lossy(&bytes)).ok()
-        };
-        match (load(&old.vmstate, ob), load(&new.vmstate, nb)) {
-            (Some(a), Some(b)) => {
-                let (ta, tb) = (device_types(qa.as_ref()), device_types(qb.as_ref()));
+        match vmstate_findings(&old.vmstate, &new.vmstate, ob, nb).as_deref() {
+            Some(Some(pair)) => {
+                let types_of = |q: &Option<Arc<Option<Value>>>| device_types(q.as_deref().and_then(Option::as_ref));
+                let (ta, tb) = (types_of(&qa), types_of(&qb));
                 let in_both: BTreeSet<String> = ta.intersection(&tb).cloned().collect();
                 let types = ta.into_iter().chain(tb).chain(added.iter().cloned()).collect();
-                vmstate_drift(&a, &b, &types, &in_both, &mut out);
+                vmstate_drift(pair, &types, &in_both, &mut out);
             }
             _ => availability("vmstate", &old.vmstate, &new.vmstate, &mut out),
         }
@@ -93,8 +93,50 @@ fn compat(old: &HostSide, new: &HostSide, out: &mut Vec<Drift>) {
     }
 }
 
-fn qmp_json(p: &Probed<abi_model::blob::BlobId>, src: BlobSource) -> Option<Value> {
-    serde_json::from_slice(&src(p.available()?)?).ok()
+/// QMP facts, parsed once per blob per run (every profile of a machine type
+/// shares them). `None` when the blob is not there; `Some(None)` when it
+/// does not parse.
+fn qmp_json(p: &Probed<BlobId>, src: BlobSource) -> Option<Arc<Option<Value>>> {
+    static PARSED: Memo<BlobId, Option<Value>> = Memo::new(8);
+    let id = p.available()?;
+    let bytes = src(id)?;
+    Some(PARSED.get_or(id, || serde_json::from_slice(&bytes).ok()))
+}
+
+/// The vmstate comparison of two dumps in both directions, with the
+/// sections each dump lists: computed once per pair of blobs per run.
+struct VmstatePair {
+    forward: Vec<vmstate::Finding>,
+    backward: Vec<vmstate::Finding>,
+    old_sections: BTreeSet<String>,
+    new_sections: BTreeSet<String>,
+}
+
+impl VmstatePair {
+    fn of(x: &abi_decode::vmstate::VmstateDump, y: &abi_decode::vmstate::VmstateDump) -> VmstatePair {
+        let names = |d: &abi_decode::vmstate::VmstateDump| d.sections.iter().map(|s| s.name.clone()).collect();
+        VmstatePair {
+            forward: vmstate::compare(x, y),
+            backward: vmstate::compare(y, x),
+            old_sections: names(x),
+            new_sections: names(y),
+        }
+    }
+}
+
+fn vmstate_findings(
+    a: &Probed<BlobId>,
+    b: &Probed<BlobId>,
+    ob: BlobSource,
+    nb: BlobSource,
+) -> Option<Arc<Option<VmstatePair>>> {
+    static PAIRS: Memo<(BlobId, BlobId), Option<VmstatePair>> = Memo::new(8);
+    let (ia, ib) = (a.available()?, b.available()?);
+    let (ba, bb) = (ob(ia)?, nb(ib)?);
+    Some(PAIRS.get_or(&(ia.clone(), ib.clone()), || {
+        let parse = |bytes: &[u8]| abi_decode::vmstate::parse(&String::from_utf8_lossy(bytes)).ok();
+        Some(VmstatePair::of(&parse(&ba)?, &parse(&bb)?))
+    }))
 }
 
 /// QOM types of the machine's default devices.
@@ -245,26 +287,21 @@ fn qmp(a: &Value, b: &Value, out: &mut Vec<Drift>) {
 /// lists was registered outside its class in the old build (at realize, as
 /// piix3-ide was up to QEMU 8.0): `-dump-vmstate` cannot show it, so that
 /// is a note, not a finding about the stream.
-fn vmstate_drift(
-    a: &abi_decode::vmstate::VmstateDump,
-    b: &abi_decode::vmstate::VmstateDump,
-    types: &BTreeSet<String>,
-    in_both: &BTreeSet<String>,
-    out: &mut Vec<Drift>,
-) {
+fn vmstate_drift(pair: &VmstatePair, types: &BTreeSet<String>, in_both: &BTreeSet<String>, out: &mut Vec<Drift>) {
     // The dump lists every device class the binary has; only the devices the
     // machine type instantiates matter for it (all, when QMP facts are missing).
     let relevant = |section: &str| types.is_empty() || types.contains(section);
     // Only a section the OLD dump lacks: a section the new dump lacks could
     // be a device that lost its state description, which old sources would
     // still send (a forward break), so that stays a finding.
-    let undumped =
-        |section: &str| in_both.contains(section) && a.section(section).is_none() && b.section(section).is_some();
-    for (direction, src, dst, break_rule) in [
-        ("forward", a, b, "host-vmstate-break"),
-        ("backward", b, a, "host-vmstate-backward"),
+    let undumped = |section: &str| {
+        in_both.contains(section) && !pair.old_sections.contains(section) && pair.new_sections.contains(section)
+    };
+    for (direction, findings, break_rule) in [
+        ("forward", &pair.forward, "host-vmstate-break"),
+        ("backward", &pair.backward, "host-vmstate-backward"),
     ] {
-        for f in vmstate::compare(src, dst).into_iter().filter(|f| relevant(&f.section)) {
+        for f in findings.iter().filter(|f| relevant(&f.section)) {
             let at = root()
                 .child("vmstate")
                 .child(direction)
@@ -351,7 +388,7 @@ mod undumped_tests {
         assert!(old.section("piix3-ide").is_none() && new.section("piix3-ide").is_some());
         let types = set(&["piix3-ide"]);
         let mut out = Vec::new();
-        vmstate_drift(&old, &new, &types, &types, &mut out);
+        vmstate_drift(&VmstatePair::of(&old, &new), &types, &types, &mut out);
         assert!(!out.is_empty());
         assert!(out.iter().all(|d| d.rule == "host-vmstate-info"), "{out:#?}");
         assert!(out.iter().all(|d| d
@@ -360,12 +397,12 @@ mod undumped_tests {
             .is_some_and(|m| m.contains("old build's -dump-vmstate"))));
         // A device only the new build instantiates keeps its finding.
         let mut out = Vec::new();
-        vmstate_drift(&old, &new, &types, &BTreeSet::new(), &mut out);
+        vmstate_drift(&VmstatePair::of(&old, &new), &types, &BTreeSet::new(), &mut out);
         assert!(out.iter().any(|d| d.rule == "host-vmstate-backward"), "{out:#?}");
         // A section only the OLD dump has (the new build lost the device's
         // state description) stays a forward break: old sources still send it.
         let mut out = Vec::new();
-        vmstate_drift(&new, &old, &types, &types, &mut out);
+        vmstate_drift(&VmstatePair::of(&new, &old), &types, &types, &mut out);
         assert!(out.iter().any(|d| d.rule == "host-vmstate-break"), "{out:#?}");
     }
 }

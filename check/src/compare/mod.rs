@@ -5,4 +5,5 @@
 pub mod compat;
 pub mod facts;
 pub mod host;
+pub mod memo;
 pub mod vmstate;

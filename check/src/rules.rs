@@ -316,10 +316,22 @@ pub const RULES: &[Rule] = &[
         id: "fw_cfg-payload-file",
         category: Category::FwCfg,
         severity: Severity::Warn,
-        summary: "A fw_cfg file of the direct kernel boot payload (etc/boot/*) appeared, disappeared or changed.",
-        why: "These files exist because machine-abi boots its probe with -kernel/-initrd; VMs that boot from disk \
-              do not have them.",
+        summary: "A fw_cfg file of the direct kernel boot payload (etc/boot/*, the linuxboot/multiboot loader \
+                  ROM, its bootorder entry) appeared, disappeared or changed.",
+        why: "These exist because machine-abi boots its probe with -kernel; VMs that boot from disk have none of \
+              them, and which loader ROM QEMU picks depends on the kind of image, not on the machine type.",
         fix: "Nothing for disk-booted guests; check that direct kernel boot still works.",
+    },
+    Rule {
+        id: "fw_cfg-rom-content",
+        category: Category::FwCfg,
+        severity: Severity::Warn,
+        summary: "The code of an option ROM QEMU loads through fw_cfg changed; its size did not.",
+        why: "The ROM's size is part of the machine (its memory block is migrated, so a size change is \
+              fw_cfg-content-changed); its code is rebuilt by every distribution toolchain from unchanged \
+              source, and a guest sees the ROM's behaviour, not its bytes.",
+        fix: "Look at the detail: same size and a valid checksum is a rebuild; a changed source of the ROM is a \
+              change to review.",
     },
     Rule {
         id: "fw_cfg-selector-shift",
@@ -407,6 +419,15 @@ pub const RULES: &[Rule] = &[
         summary: "A property QMP reports for the machine type changed (default CPU type, RAM id, CPU limit, …).",
         why: "Management layers and guests depend on the defaults of a versioned machine type.",
         fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "host-machine-policy",
+        category: Category::HostSide,
+        severity: Severity::Info,
+        summary: "A machine type's support policy changed (it is now deprecated).",
+        why: "Deprecation is the QEMU project's announcement that the type will be removed after its deprecation \
+              period; it changes neither what a guest sees nor what migrates.",
+        fix: "Nothing for the ABI; plan to move VMs to a newer machine type before it is removed.",
     },
     Rule {
         id: "host-device-changed",
@@ -719,6 +740,27 @@ fn classify_cpuid(s: &Subject) -> &'static Rule {
 }
 
 /// fw_cfg files whose content the guest sees decoded elsewhere.
+/// Option ROMs QEMU loads for a direct kernel boot: which one depends on
+/// the image (bzImage or Multiboot), not on the machine type.
+fn loader_rom(name: &str) -> bool {
+    name.strip_prefix("genroms/").is_some_and(|r| {
+        matches!(
+            r,
+            "linuxboot.bin" | "linuxboot_dma.bin" | "multiboot.bin" | "multiboot_dma.bin"
+        )
+    })
+}
+
+/// Option ROMs loaded through fw_cfg (QEMU's own and VGA BIOSes).
+fn option_rom(name: &str) -> bool {
+    name.starts_with("genroms/") || name.starts_with("vgaroms/")
+}
+
+/// A bootorder line that names the direct kernel boot's loader ROM.
+fn payload_boot_entry(line: &str) -> bool {
+    line.split("/rom@").nth(1).is_some_and(loader_rom)
+}
+
 fn derived_fw_cfg_file(name: &str) -> bool {
     name.starts_with("etc/acpi/") || name == "etc/table-loader" || name.starts_with("etc/smbios/")
 }
@@ -729,8 +771,19 @@ fn classify_fw_cfg(s: &Subject, selector_shift: bool) -> &'static Rule {
     }
     let name = s.seg(2);
     let field = s.rest(3);
-    if name.starts_with("etc/boot/") {
+    if name.starts_with("etc/boot/") || loader_rom(name) {
         return must("fw_cfg-payload-file");
+    }
+    // A decoded bootorder line (fw_cfg.files.bootorder.content.<line>).
+    if name == "bootorder" && field.starts_with("content.") {
+        return must(if payload_boot_entry(s.seg(4)) {
+            "fw_cfg-payload-file"
+        } else {
+            "fw_cfg-content-changed"
+        });
+    }
+    if option_rom(name) && field == "content" && !s.appeared() && !s.vanished() {
+        return must("fw_cfg-rom-content");
     }
     if field == "selector" {
         return if s.appeared() {
@@ -907,6 +960,7 @@ mod tests {
             (vec!["virtio", "0000:00:02.0", "queue_sizes", "[0]"], c, d, false),
             (vec!["virtio", "0000:00:02.0", "config"], c, d, false),
             (vec!["pci", "unavailable"], c, d, false),
+            (vec!["fw_cfg", "files", "genroms/kvmvapic.bin", "content"], c, d, false),
             (vec!["something"], c, d, false),
         ];
         let mut seen: Vec<&str> = cases
@@ -936,6 +990,50 @@ mod tests {
             .filter(|id| !seen.contains(id) && !id.starts_with("host-") && *id != "aml-object-renamed")
             .collect();
         assert!(unreached.is_empty(), "no case reaches {unreached:?}");
+    }
+
+    #[test]
+    fn the_recorders_boot_payload_is_not_the_machines_abi() {
+        let c = Some("1");
+        for p in [
+            vec!["fw_cfg", "files", "genroms/linuxboot_dma.bin", "content"],
+            vec!["fw_cfg", "files", "genroms/multiboot_dma.bin", "selector"],
+            vec!["fw_cfg", "files", "etc/boot/kernel", "selector"],
+            vec![
+                "fw_cfg",
+                "files",
+                "bootorder",
+                "content",
+                "/rom@genroms/linuxboot_dma.bin",
+            ],
+        ] {
+            assert_eq!(id(&p, c, None), "fw_cfg-payload-file", "{p:?}");
+        }
+        // A real boot device, and the ROMs every VM has, are the machine's.
+        assert_eq!(
+            id(
+                &[
+                    "fw_cfg",
+                    "files",
+                    "bootorder",
+                    "content",
+                    "/pci@i0cf8/ide@1,1/drive@0/disk@0"
+                ],
+                c,
+                None
+            ),
+            "fw_cfg-content-changed"
+        );
+        assert_eq!(
+            id(&["fw_cfg", "files", "genroms/kvmvapic.bin", "content"], c, Some("2")),
+            "fw_cfg-rom-content"
+        );
+        assert_eq!(
+            id(&["fw_cfg", "files", "genroms/kvmvapic.bin", "size"], c, Some("2")),
+            "fw_cfg-content-changed"
+        );
+        assert_eq!(rule("fw_cfg-rom-content").map(|r| r.severity), Some(Severity::Warn));
+        assert_eq!(rule("host-machine-policy").map(|r| r.severity), Some(Severity::Info));
     }
 
     #[test]

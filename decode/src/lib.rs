@@ -12,6 +12,7 @@ pub mod acpi;
 pub mod aml;
 pub mod cpuid;
 pub mod pci;
+pub mod rom;
 pub mod smbios;
 pub mod virtio;
 pub mod vmstate;

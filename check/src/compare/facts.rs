@@ -277,13 +277,49 @@ fn cpuid_nodes(old: &Facts, new: &Facts, out: &mut Vec<Node>) {
     }
 }
 
+/// The boot order firmware reads (`bootorder`: one device path a line), as
+/// items keyed by line: the line's rank among the lines that are not the
+/// direct kernel boot's loader ROM (which only the recorder's `-kernel`
+/// puts there), so that a different loader does not move every other line.
+fn bootorder_items(bytes: &[u8]) -> Decoded {
+    let mut d = Decoded::new();
+    let mut rank = 0;
+    // QEMU ends the file with a NUL.
+    let text = String::from_utf8_lossy(bytes);
+    for line in text.split(['\n', '\0']).filter(|l| !l.is_empty()) {
+        if line.contains("/rom@genroms/") {
+            d.put(line, "loader ROM of the -kernel boot");
+        } else {
+            rank += 1;
+            d.put(line, format!("boot entry {rank}"));
+        }
+    }
+    d
+}
+
 /// fw_cfg files that came or went are reported as one drift each, not as
-/// selector, size and content separately.
-fn fw_cfg_nodes(old: &Facts, new: &Facts, out: &mut Vec<Node>) {
+/// selector, size and content separately. A changed `bootorder` is decoded
+/// line by line.
+fn fw_cfg_nodes(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, out: &mut Vec<Node>) {
     let (Some(a), Some(b)) = (available(&old.fw_cfg), available(&new.fw_cfg)) else {
         return;
     };
     let root = FactPath::root().child("fw_cfg").child("files");
+    let content = |f: Option<&abi_model::facts::FwCfgFile>| f.and_then(|f| f.content.as_ref()?.available().cloned());
+    if let (Some(x), Some(y)) = (content(a.files.get("bootorder")), content(b.files.get("bootorder"))) {
+        if x != y {
+            let at = root.child("bootorder").child("content");
+            out.push(Node {
+                // The size only restates the lines.
+                covers: vec![at.clone(), root.child("bootorder").child("size")],
+                old: ob(&x).map(|b| bootorder_items(&b)),
+                new: nb(&y).map(|b| bootorder_items(&b)),
+                old_summary: None,
+                new_summary: None,
+                at,
+            });
+        }
+    }
     let summary = |f: &abi_model::facts::FwCfgFile| match f.size {
         Some(size) => format!("selector {}, {size} bytes", f.selector),
         None => format!("selector {}", f.selector),
@@ -379,7 +415,7 @@ pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSou
     smbios_nodes(old, new, old_blob, new_blob, &mut nodes);
     cpuid_nodes(old, new, &mut nodes);
     virtio_nodes(old, new, &mut nodes);
-    fw_cfg_nodes(old, new, &mut nodes);
+    fw_cfg_nodes(old, new, old_blob, new_blob, &mut nodes);
 
     let mut out = Vec::new();
     for node in nodes {
@@ -429,7 +465,11 @@ pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSou
         let mut d = rules::classified(p, x.cloned(), y.cloned(), shift);
         if let (Some(i), Some(j)) = (x.and_then(|s| BlobId::parse(s)), y.and_then(|s| BlobId::parse(s))) {
             if let (Some(u), Some(v)) = (old_blob(&i), new_blob(&j)) {
-                d.detail = Some(blob_detail(&u, &v));
+                d.detail = Some(if d.rule == "fw_cfg-rom-content" {
+                    decode::rom::describe_change(&u, &v)
+                } else {
+                    blob_detail(&u, &v)
+                });
             }
         }
         out.push(d);
@@ -607,6 +647,7 @@ pub fn blob_detail(a: &[u8], b: &[u8]) -> String {
 mod tests {
     use super::*;
     use abi_model::drift::Severity;
+    use abi_model::facts::Probed;
     use pretty_assertions::assert_eq;
 
     #[test]
@@ -700,6 +741,97 @@ mod tests {
         let drifts = decoded_drifts(&at, &old, &new);
         assert!(drifts.iter().all(|d| d.rule != "aml-object-renamed"), "{drifts:#?}");
         assert_eq!(drifts.len(), 6);
+    }
+
+    /// A real record, with the blobs of a mutated copy served from memory.
+    fn real_with(mutate: impl Fn(&mut Facts, &mut BTreeMap<BlobId, Vec<u8>>)) -> Vec<Drift> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/db-qemu-7.2.22");
+        let db = abi_store::Db::open(std::path::Path::new(root)).expect("db");
+        let key = db
+            .index()
+            .expect("index")
+            .into_iter()
+            .find(|k| k.machine.0 == "pc-q35-7.2" && k.profile == "default");
+        let old = db.load(&key.expect("record")).expect("loads").facts;
+        let mut new = old.clone();
+        let mut extra = BTreeMap::new();
+        mutate(&mut new, &mut extra);
+        compare(&old, &new, &|id| db.blob(id).ok(), &|id| {
+            extra.get(id).cloned().or_else(|| db.blob(id).ok())
+        })
+    }
+
+    fn rewrite(f: &mut Facts, extra: &mut BTreeMap<BlobId, Vec<u8>>, file: &str, edit: impl Fn(Vec<u8>) -> Vec<u8>) {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/db-qemu-7.2.22");
+        let db = abi_store::Db::open(std::path::Path::new(root)).expect("db");
+        let fw = match &mut f.fw_cfg {
+            Probed::Available(fw) => fw,
+            Probed::Unavailable { .. } => panic!("no fw_cfg"),
+        };
+        let entry = fw.files.get_mut(file).expect("file");
+        let Some(Probed::Available(id)) = &entry.content else {
+            panic!("no content")
+        };
+        let bytes = edit(db.blob(id).expect("blob"));
+        let new_id = BlobId::of(&bytes);
+        entry.size = Some(bytes.len() as u32);
+        entry.content = Some(Probed::Available(new_id.clone()));
+        extra.insert(new_id, bytes);
+    }
+
+    #[test]
+    fn a_rebuilt_rom_of_the_same_size_is_a_warning_with_its_reason() {
+        let drifts = real_with(|f, extra| {
+            rewrite(f, extra, "genroms/kvmvapic.bin", |mut b| {
+                b[0x40] ^= 0xff;
+                b
+            })
+        });
+        let rules: Vec<&str> = drifts.iter().map(|d| d.rule.as_str()).collect();
+        assert_eq!(rules, ["fw_cfg-rom-content"], "{drifts:#?}");
+        assert_eq!(drifts[0].severity, Severity::Warn);
+        let detail = drifts[0].detail.as_deref().unwrap_or("");
+        assert!(
+            detail.starts_with("option ROM of 9216 bytes (18 × 512) on both sides"),
+            "{detail}"
+        );
+        // A ROM that grew is the machine's ABI: its memory block is migrated.
+        let drifts = real_with(|f, extra| {
+            rewrite(f, extra, "genroms/kvmvapic.bin", |mut b| {
+                b[2] += 1;
+                b.extend([0u8; 512]);
+                b
+            })
+        });
+        assert!(
+            drifts
+                .iter()
+                .any(|d| d.rule == "fw_cfg-content-changed" && d.severity == Severity::Break),
+            "{drifts:#?}"
+        );
+    }
+
+    #[test]
+    fn another_loader_rom_in_bootorder_is_payload_but_a_new_boot_device_is_not() {
+        let drifts = real_with(|f, extra| {
+            rewrite(f, extra, "bootorder", |b| {
+                String::from_utf8(b)
+                    .expect("text")
+                    .replace("linuxboot_dma", "multiboot_dma")
+                    .into_bytes()
+            })
+        });
+        assert!(!drifts.is_empty());
+        assert!(drifts.iter().all(|d| d.rule == "fw_cfg-payload-file"), "{drifts:#?}");
+        let drifts = real_with(|f, extra| {
+            rewrite(f, extra, "bootorder", |b| {
+                let text = String::from_utf8(b).expect("text");
+                format!("{}\n/pci@i0cf8/ide@1,1/drive@0/disk@0\0", text.trim_end_matches('\0')).into_bytes()
+            })
+        });
+        let changed: Vec<&Drift> = drifts.iter().filter(|d| d.rule == "fw_cfg-content-changed").collect();
+        assert_eq!(changed.len(), 1, "{drifts:#?}");
+        assert!(changed[0].path.as_str().contains("ide@1,1"), "{drifts:#?}");
     }
 
     #[test]

@@ -243,7 +243,8 @@ fn map_drift(
 fn qmp(a: &Value, b: &Value, out: &mut Vec<Drift>) {
     // The machine's own properties. compat-props repeat the ELF tables; the
     // alias and default flag move to the newest machine type every release.
-    let skip = ["compat-props", "name", "alias", "is-default"];
+    // Deprecation is policy, reported apart from the machine's defaults.
+    let skip = ["compat-props", "name", "alias", "is-default", "deprecated"];
     map_drift(
         "host-machine-changed",
         &root().child("machine"),
@@ -251,6 +252,16 @@ fn qmp(a: &Value, b: &Value, out: &mut Vec<Drift>) {
         &flat_object(b.get("machine"), &skip),
         out,
     );
+    let policy = |v: &Value| flat_object(v.get("machine"), &[]).remove("deprecated");
+    let (pa, pb) = (policy(a), policy(b));
+    if pa != pb {
+        out.push(rules::drift(
+            "host-machine-policy",
+            root().child("machine").child("deprecated"),
+            pa,
+            pb,
+        ));
+    }
     let (da, db) = (devices(a), devices(b));
     let names: BTreeSet<&String> = da.keys().chain(db.keys()).collect();
     for n in names {

@@ -33,6 +33,11 @@ pub struct RunArgs {
     /// Data directories (-L), searched in order; put the firmware first.
     #[arg(long = "data-dir")]
     pub data_dirs: Vec<PathBuf>,
+    /// Run the binary in this root file system of another distribution
+    /// release (through its dynamic loader and libraries; see
+    /// scripts/fetch-suites), still reading the real ELF for compat tables.
+    #[arg(long)]
+    pub sysroot: Option<PathBuf>,
     /// Guest kernel (bzImage).
     #[arg(long)]
     pub kernel: PathBuf,

@@ -33,6 +33,7 @@ impl RunArgs {
         // A query never needs longer than a whole boot may take.
         let mut q = Qemu::new(self.qemu.clone(), self.data_dirs.clone());
         q.query_timeout = q.query_timeout.min(Duration::from_secs(self.timeout));
+        q.sysroot = self.sysroot.clone();
         q
     }
 

@@ -159,6 +159,9 @@ enum Command {
         /// The qemu-system-x86_64 binary.
         #[arg(long)]
         qemu: PathBuf,
+        /// Root file system to run the binary in (see `record --sysroot`).
+        #[arg(long)]
+        sysroot: Option<PathBuf>,
         /// Data directories (-L).
         #[arg(long = "data-dir")]
         data_dirs: Vec<PathBuf>,
@@ -237,11 +240,12 @@ fn main() -> ExitCode {
         Command::Vmstate { old, new, verbose } => cmd::host::vmstate(&old, &new, verbose),
         Command::HostFacts {
             qemu,
+            sysroot,
             data_dirs,
             machines,
             jobs,
             timeout,
-        } => cmd::host::host_facts(qemu, data_dirs, &machines, jobs, timeout),
+        } => cmd::host::host_facts(qemu, sysroot, data_dirs, &machines, jobs, timeout),
         Command::BenchDiff { a, b, repeat } => cmd::bench::bench_diff(&a, b.as_deref(), repeat),
         Command::Bench { run, bare_boots } => cmd::bench::bench(&run, bare_boots),
     };

@@ -713,8 +713,12 @@ fn compat_tables_from_the_elf_agree_with_qmp() {
         fx.dir.join(Release::V10_0.dir()).join("usr/share/qemu"),
     ];
     let qmp_props = |machine: &str| -> BTreeSet<(String, String, String)> {
-        let facts = recorder::qmp::host_facts(&bin, &data, machine, Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("{machine}: {e}"));
+        let facts = recorder::qmp::host_facts(
+            &recorder::qemu::Qemu::new(bin.clone(), data.to_vec()),
+            machine,
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("{machine}: {e}"));
         let abi_model::host::CompatProps::Supported(props) = &facts.machine.compat_props else {
             panic!(
                 "{machine}: QEMU 10.0 should report compat-props: {:?}",

@@ -448,6 +448,16 @@ pub const RULES: &[Rule] = &[
         fix: "Nothing, if the compat tables cover the new knob.",
     },
     Rule {
+        id: "host-property-renamed",
+        category: Category::HostSide,
+        severity: Severity::Info,
+        summary: "A device or CPU property was renamed and kept its value.",
+        why: "Properties are the host's handle on a device, not something the guest sees; a rename with the same \
+              value (`x-foo` made stable as `foo`) leaves the device as it was. Command lines and compat entries \
+              that use the old name need the new one.",
+        fix: "Nothing for the ABI; update configurations that set the old name.",
+    },
+    Rule {
         id: "host-cpu-model-changed",
         category: Category::HostSide,
         severity: Severity::Warn,

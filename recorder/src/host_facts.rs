@@ -45,7 +45,7 @@ pub fn collect(
     tables: &Result<CompatTables, String>,
     timeout: Duration,
 ) -> (HostSide, Vec<Vec<u8>>) {
-    let facts = qmp::host_facts(&qemu.binary, &qemu.data_dirs, &machine.0, timeout).map_err(|e| e.to_string());
+    let facts = qmp::host_facts(qemu, &machine.0, timeout).map_err(|e| e.to_string());
     let compat = match tables {
         Ok(t) => Probed::Available(applied(t, machine)),
         Err(e) => qmp_fallback(facts.as_ref().ok(), e),

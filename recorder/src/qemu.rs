@@ -47,6 +47,11 @@ pub struct Qemu {
     /// Deadline of each query that boots nothing (`-version`, `-machine
     /// help`, `-device help`).
     pub query_timeout: Duration,
+    /// Root file system of another distribution release to run the binary
+    /// in: it is started through that root's own dynamic loader and
+    /// libraries, while the tool keeps reading the real ELF (build-id,
+    /// compat tables). A wrapper script would hide the ELF.
+    pub sysroot: Option<PathBuf>,
 }
 
 /// Deadline of a query that does not boot a guest (`-version`, `-machine
@@ -61,6 +66,7 @@ impl Qemu {
             binary,
             data_dirs,
             query_timeout: QUERY_TIMEOUT,
+            sysroot: None,
         }
     }
 
@@ -105,17 +111,27 @@ impl Qemu {
     /// it, and a missing firmware file would surface later with a vaguer
     /// message.
     pub fn check_data_dirs(&self) -> Result<(), QemuError> {
-        match self.data_dirs.iter().find(|d| !d.is_dir()) {
-            Some(d) => Err(self.err(format!("data directory {} does not exist", d.display()))),
-            None => Ok(()),
+        if let Some(d) = self.data_dirs.iter().find(|d| !d.is_dir()) {
+            return Err(self.err(format!("data directory {} does not exist", d.display())));
         }
+        if let Some(root) = &self.sysroot {
+            let loader = root.join("lib64/ld-linux-x86-64.so.2");
+            if !loader.exists() {
+                return Err(self.err(format!(
+                    "--sysroot {}: no dynamic loader at {} (scripts/fetch-suites makes one)",
+                    root.display(),
+                    loader.display()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The guest architecture this binary emulates, as QMP `query-target`
     /// names it (`x86_64`, `aarch64`), asked of a machine-less QEMU.
     pub fn target_arch(&self) -> Result<String, QemuError> {
-        let mut qmp = crate::qmp::Qmp::start(&self.binary, &self.data_dirs, "none", self.query_timeout)
-            .map_err(|e| self.err(e.to_string()))?;
+        let mut qmp =
+            crate::qmp::Qmp::start_with(self, "none", self.query_timeout).map_err(|e| self.err(e.to_string()))?;
         let reply = qmp.execute("query-target", None).map_err(|e| self.err(e.to_string()))?;
         reply
             .get("arch")
@@ -127,7 +143,21 @@ impl Qemu {
     /// A command running this QEMU with its module directory set (see
     /// [`Qemu::module_dir`]); arguments are up to the caller.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.binary);
+        let mut cmd = match &self.sysroot {
+            None => Command::new(&self.binary),
+            Some(root) => {
+                // --inhibit-cache: never fall back to the host's ld.so.cache,
+                // which would mix in the host's libraries.
+                let mut c = Command::new(root.join("lib64/ld-linux-x86-64.so.2"));
+                let libs = [root.join("lib/x86_64-linux-gnu"), root.join("usr/lib/x86_64-linux-gnu")];
+                let path: Vec<String> = libs.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+                c.arg("--inhibit-cache")
+                    .arg("--library-path")
+                    .arg(path.join(":"))
+                    .arg(&self.binary);
+                c
+            }
+        };
         if let Some(m) = self.module_dir() {
             cmd.env("QEMU_MODULE_DIR", m);
         }

@@ -138,7 +138,16 @@ impl Qmp {
     /// directory), read the greeting and negotiate capabilities. `timeout`
     /// bounds the wait for each reply, the greeting included.
     pub fn start(binary: &Path, data_dirs: &[PathBuf], machine: &str, timeout: Duration) -> Result<Qmp, QmpError> {
-        let q = crate::qemu::Qemu::new(binary.to_path_buf(), data_dirs.to_vec());
+        Qmp::start_with(
+            &crate::qemu::Qemu::new(binary.to_path_buf(), data_dirs.to_vec()),
+            machine,
+            timeout,
+        )
+    }
+
+    /// [`Qmp::start`] for a QEMU as configured (its sysroot, if any).
+    pub fn start_with(q: &crate::qemu::Qemu, machine: &str, timeout: Duration) -> Result<Qmp, QmpError> {
+        let (binary, data_dirs) = (q.binary.as_path(), q.data_dirs.as_slice());
         // With QEMU_MODULE_DIR: an unpacked build finds its modules only through it.
         let mut cmd = q.command();
         for dir in data_dirs {
@@ -392,13 +401,8 @@ struct CpuDefinition {
 /// `timeout` bounds startup and every single QMP reply; the QOM walk is
 /// bounded by [`MAX_QOM_DEPTH`] and [`MAX_QOM_OBJECTS`], and exceeding them
 /// is an error rather than a silently partial result.
-pub fn host_facts(
-    binary: &Path,
-    data_dirs: &[PathBuf],
-    machine: &str,
-    timeout: Duration,
-) -> Result<HostFacts, QmpError> {
-    let mut qmp = Qmp::start(binary, data_dirs, machine, timeout)?;
+pub fn host_facts(q: &crate::qemu::Qemu, machine: &str, timeout: Duration) -> Result<HostFacts, QmpError> {
+    let mut qmp = Qmp::start_with(q, machine, timeout)?;
     let qemu = greeting_version(&qmp)?;
     let machine_facts = query_machine(&mut qmp)?;
     let devices = devices(&mut qmp)?;
@@ -628,6 +632,7 @@ fn cpu_model(qmp: &mut Qmp, cpu_type: &str) -> Result<CpuModelFacts, QmpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::qemu::Qemu;
 
     /// The real QEMU of `version` and its `-L` directories; `None` (after
     /// saying so) when the fixture is missing, a failure under CI.
@@ -705,7 +710,7 @@ mod tests {
     #[test]
     fn qemu_7_2_pc_q35_7_2() {
         let Some((binary, dirs)) = fixture("7.2") else { return };
-        let facts = host_facts(&binary, &dirs, "pc-q35-7.2", TIMEOUT).expect("host facts");
+        let facts = host_facts(&Qemu::new(binary.clone(), dirs.clone()), "pc-q35-7.2", TIMEOUT).expect("host facts");
         check_q35_7_2_common(&facts);
         assert_eq!((facts.qemu.major, facts.qemu.minor, facts.qemu.micro), (7, 2, 22));
         assert_eq!(facts.machine.alias.as_deref(), Some("q35"));
@@ -724,7 +729,7 @@ mod tests {
     #[test]
     fn qemu_10_0_pc_q35_7_2() {
         let Some((binary, dirs)) = fixture("10.0") else { return };
-        let facts = host_facts(&binary, &dirs, "pc-q35-7.2", TIMEOUT).expect("host facts");
+        let facts = host_facts(&Qemu::new(binary.clone(), dirs.clone()), "pc-q35-7.2", TIMEOUT).expect("host facts");
         check_q35_7_2_common(&facts);
         assert_eq!((facts.qemu.major, facts.qemu.minor, facts.qemu.micro), (10, 0, 2));
         assert_eq!(facts.machine.alias, None);
@@ -757,11 +762,11 @@ mod tests {
     fn qemu_10_0_compat_props_reach_devices() {
         let Some((binary, dirs)) = fixture("10.0") else { return };
         // From 8.0 on the ICH9-LPC default is noreboot=false; only pre-8.0 compat sets it.
-        let facts = host_facts(&binary, &dirs, "pc-q35-8.0", TIMEOUT).expect("host facts");
+        let facts = host_facts(&Qemu::new(binary.clone(), dirs.clone()), "pc-q35-8.0", TIMEOUT).expect("host facts");
         assert_eq!(facts.machine.compat_props.get("ICH9-LPC", "noreboot"), None);
         assert_eq!(device(&facts, "ICH9-LPC").1.properties["noreboot"], json!(false));
 
-        let facts = host_facts(&binary, &dirs, "pc-i440fx-7.2", TIMEOUT).expect("host facts");
+        let facts = host_facts(&Qemu::new(binary.clone(), dirs.clone()), "pc-i440fx-7.2", TIMEOUT).expect("host facts");
         let host = &facts.devices["/machine/i440fx"];
         assert_eq!(host.qom_type, "i440FX-pcihost");
         assert_eq!(host.properties["pci-hole64-size"], json!(2u64 << 30));
@@ -777,13 +782,13 @@ mod tests {
     #[test]
     fn facts_round_trip_through_json() {
         let Some((binary, dirs)) = fixture("7.2") else { return };
-        let facts = host_facts(&binary, &dirs, "pc-i440fx-7.2", TIMEOUT).expect("host facts");
+        let facts = host_facts(&Qemu::new(binary.clone(), dirs.clone()), "pc-i440fx-7.2", TIMEOUT).expect("host facts");
         let text = serde_json::to_string(&facts).expect("serialise");
         let back: HostFacts = serde_json::from_str(&text).expect("deserialise");
         assert_eq!(back, facts);
         // A second run gives the same facts: nothing volatile slipped through.
         assert_eq!(
-            host_facts(&binary, &dirs, "pc-i440fx-7.2", TIMEOUT).expect("host facts"),
+            host_facts(&Qemu::new(binary.clone(), dirs.clone()), "pc-i440fx-7.2", TIMEOUT).expect("host facts"),
             facts
         );
         assert!(text.contains(r#""compat-props":{"unsupported":"Parameter 'compat-props' is unexpected"}"#));
@@ -799,7 +804,8 @@ mod tests {
                 continue;
             };
             let start = Instant::now();
-            let facts = host_facts(&binary, &dirs, "pc-q35-7.2", TIMEOUT).expect("host facts");
+            let facts =
+                host_facts(&Qemu::new(binary.clone(), dirs.clone()), "pc-q35-7.2", TIMEOUT).expect("host facts");
             let props: usize = facts.devices.values().map(|d| d.properties.len()).sum();
             eprintln!(
                 "{version} pc-q35-7.2: {:?}, {} devices, {props} properties",
@@ -822,7 +828,7 @@ mod tests {
         let mut slowest = (Duration::ZERO, "");
         for machine in &machines {
             let one = Instant::now();
-            host_facts(&binary, &dirs, machine, TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+            host_facts(&Qemu::new(binary.clone(), dirs.clone()), machine, TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
             slowest = slowest.max((one.elapsed(), machine));
         }
         eprintln!(
@@ -857,7 +863,11 @@ mod fake_qemu_tests {
     fn run(binary: &Path, timeout: Duration) -> (Result<HostFacts, QmpError>, Duration) {
         loop {
             let start = Instant::now();
-            let result = host_facts(binary, &[], "pc-q35-7.2", timeout);
+            let result = host_facts(
+                &crate::qemu::Qemu::new(binary.to_path_buf(), vec![]),
+                "pc-q35-7.2",
+                timeout,
+            );
             match &result {
                 Err(QmpError {
                     kind: QmpErrorKind::Io(e),

@@ -111,12 +111,15 @@ pub fn compat(bin: &Path, machine: Option<&str>, other: Option<&Path>, format: P
 /// in parallel, one line each, and time it (exit 2 if any failed).
 pub fn host_facts(
     binary: PathBuf,
+    sysroot: Option<PathBuf>,
     data_dirs: Vec<PathBuf>,
     globs: &[String],
     jobs: Option<usize>,
     timeout: u64,
 ) -> Result<i32, Failure> {
     let mut q = Qemu::new(binary, data_dirs);
+    q.sysroot = sysroot;
+    q.check_data_dirs()?;
     q.query_timeout = q.query_timeout.min(Duration::from_secs(timeout));
     for g in globs {
         MachineType::check_glob(g).map_err(|e| Failure(format!("--machine {e}")))?;

@@ -158,10 +158,12 @@ fn scalar(v: &Value) -> String {
     }
 }
 
-/// Devices keyed by what stays stable across releases: QOM type plus PCI
-/// address (`legacy-addr`) when it has one, else its occurrence among
-/// devices of that type in QOM path order. QOM paths under
-/// `/machine/unattached` are renumbered between releases.
+/// Devices keyed by what the guest sees and what stays stable across
+/// releases: QOM type plus PCI slot and function when it has one (from
+/// `legacy-addr`, or from the `addr` devfn, since QEMU 11 dropped
+/// `legacy-addr`), else its occurrence among devices of that type in QOM
+/// path order. QOM paths under `/machine/unattached` are renumbered
+/// between releases.
 fn devices(v: &Value) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -174,9 +176,23 @@ fn devices(v: &Value) -> BTreeMap<String, BTreeMap<String, String>> {
         let addr = props
             .and_then(|p| p.get("legacy-addr"))
             .and_then(Value::as_str)
-            .filter(|a| !a.is_empty());
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .or_else(|| {
+                let devfn = props?.get("addr")?.as_i64().filter(|a| (0..256).contains(a))?;
+                Some(format!("{:02x}.{:x}", devfn >> 3, devfn & 7))
+            });
         let key = match addr {
-            Some(a) => format!("{ty}@{a}"),
+            Some(a) => {
+                // Two functions at one devfn sit on different buses.
+                let n = seen.entry(format!("{ty}@{a}")).or_default();
+                *n += 1;
+                if *n == 1 {
+                    format!("{ty}@{a}")
+                } else {
+                    format!("{ty}@{a} #{n}")
+                }
+            }
             None => {
                 let n = seen.entry(ty.clone()).or_default();
                 *n += 1;
@@ -221,10 +237,29 @@ fn map_drift(
     b: &BTreeMap<String, String>,
     out: &mut Vec<Drift>,
 ) {
+    // A property that went and one that came with the same value and the
+    // same name once QEMU's stabilising conventions are undone (`x-` prefix,
+    // `_` for `-`) is one rename, not a removal and an addition.
+    let stem = |k: &str| k.trim_start_matches("x-").replace('_', "-").to_ascii_lowercase();
+    let mut renamed: BTreeSet<&String> = BTreeSet::new();
+    for (k, v) in a.iter().filter(|(k, _)| !b.contains_key(*k)) {
+        let to = b
+            .iter()
+            .find(|(n, w)| !a.contains_key(*n) && *w == v && stem(n) == stem(k) && !renamed.contains(n));
+        if let Some((n, _)) = to {
+            renamed.extend([k, n]);
+            out.push(rules::drift(
+                "host-property-renamed",
+                at.child(k),
+                Some(k.clone()),
+                Some(format!("renamed to {n} (same value {v})")),
+            ));
+        }
+    }
     let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     for k in keys {
         let (x, y) = (a.get(k), b.get(k));
-        if x == y {
+        if x == y || renamed.contains(k) {
             continue;
         }
         // A property (or a field QMP did not report before) that exists on one
@@ -350,9 +385,62 @@ mod tests {
             "host-vmstate-info",
             "host-unavailable",
             "host-property-set",
+            "host-property-renamed",
+            "host-machine-policy",
         ] {
             assert!(rules::rule(id).is_some(), "{id}");
         }
+    }
+
+    #[test]
+    fn a_device_keeps_its_identity_when_qemu_drops_legacy_addr() {
+        // QEMU 10.0 reports legacy-addr next to the devfn; QEMU 11 only the devfn.
+        let a: Value = serde_json::json!({"devices": {
+            "/machine/unattached/device[26]": {"qom-type": "e1000e",
+                "properties": {"addr": 16, "legacy-addr": "02.0", "mac": "52:54:00:12:34:56"}},
+        }});
+        let b: Value = serde_json::json!({"devices": {
+            "/machine/unattached/device[30]": {"qom-type": "e1000e",
+                "properties": {"addr": 16, "mac": "52:54:00:12:34:57"}},
+        }});
+        let mut out = Vec::new();
+        qmp(&a, &b, &mut out);
+        let got: Vec<(&str, &str)> = out.iter().map(|d| (d.rule.as_str(), d.path.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("host-property-set", "host.devices.\"e1000e@02.0\".legacy-addr"),
+                ("host-device-changed", "host.devices.\"e1000e@02.0\".mac"),
+            ],
+            "the device is the same one; only what changed on it is reported"
+        );
+    }
+
+    #[test]
+    fn a_stabilised_property_name_is_a_rename() {
+        let a: Value = serde_json::json!({"devices": {"/machine/q35/mch": {"qom-type": "mch",
+            "properties": {"addr": 0, "x-pci-hole64-fix": true, "other": 1}}}});
+        let b: Value = serde_json::json!({"devices": {"/machine/q35/mch": {"qom-type": "mch",
+            "properties": {"addr": 0, "pci_hole64_fix": true, "another": 1}}}});
+        let mut out = Vec::new();
+        qmp(&a, &b, &mut out);
+        let got: Vec<(&str, &str, Option<&str>)> = out
+            .iter()
+            .map(|d| (d.rule.as_str(), d.path.as_str(), d.new.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "host-property-renamed",
+                    "host.devices.\"mch@00.0\".x-pci-hole64-fix",
+                    Some("renamed to pci_hole64_fix (same value true)")
+                ),
+                ("host-property-set", "host.devices.\"mch@00.0\".another", Some("1")),
+                ("host-property-set", "host.devices.\"mch@00.0\".other", None),
+            ],
+            "same value, same stem: a rename; same value, another name: not one"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use recorder::profile::{Profile, Profiles};
 use recorder::qemu::{self, Qemu};
 use recorder::record::{Capture, RecordError, Recorder, RecorderConfig};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The probe next to this executable: target/{debug,release}/machine-abi →
@@ -214,4 +214,29 @@ pub fn report_failures(failed: &[RecordError], db: &Path) {
 /// The records and blobs of captures, as the store writes them.
 pub fn records(captures: &[Capture]) -> Vec<(&abi_model::Record, &abi_model::Blobs)> {
     captures.iter().map(|c| (&c.record, &c.blobs)).collect()
+}
+
+/// A relative path made only of plain names: what a name sent by the guest
+/// may become below a directory of ours.
+pub fn plain_relative(name: &str) -> Option<&Path> {
+    let p = Path::new(name);
+    (!name.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))).then_some(p)
+}
+
+/// The probe's fixture tree of every capture, under `dir/<machine>-<profile>/`.
+pub fn write_fixtures(dir: &Path, captures: &[Capture]) -> Result<(), Failure> {
+    for c in captures {
+        let base = dir.join(format!("{}-{}", c.record.key.machine, c.record.key.profile));
+        for e in &c.fixture {
+            let rel = e.name.trim_start_matches("capture/");
+            let rel = plain_relative(rel).ok_or_else(|| Failure(format!("refusing fixture path {rel:?}")))?;
+            let p = base.join(rel);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&p, &e.data)?;
+        }
+        std::fs::write(base.join("facts.toml"), c.record.facts.to_toml())?;
+    }
+    Ok(())
 }

@@ -48,9 +48,24 @@ pub struct WaiverUse {
     pub broad: Vec<String>,
 }
 
+/// What produced the results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// `check`: a binary booted against its baselines.
+    #[default]
+    Check,
+    /// `diff`: records compared without booting.
+    Diff,
+    /// `review`: pending records against their baselines.
+    Review,
+}
+
 /// A judged run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Verdict {
+    /// What produced the results.
+    pub kind: RunKind,
     /// The QEMU build checked.
     pub qemu: QemuIdentity,
     /// Per (machine type, profile), sorted.
@@ -65,6 +80,7 @@ impl Verdict {
     /// Judge results without waivers.
     pub fn new(qemu: QemuIdentity, results: Vec<MachineResult>, policy: Policy) -> Verdict {
         Verdict {
+            kind: RunKind::Check,
             qemu,
             results,
             waivers: WaiverUse::default(),
@@ -109,6 +125,7 @@ impl Verdict {
             }
         }
         Verdict {
+            kind: RunKind::Check,
             qemu,
             results,
             waivers: used,

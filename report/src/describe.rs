@@ -16,6 +16,10 @@ pub fn location(d: &Drift) -> String {
         let item = rest.get(3..).map(|s| s.join(".")).unwrap_or_default();
         return format!("leaf {leaf} {item}").trim_end().to_string();
     }
+    if rest.is_empty() {
+        // The whole category is the fact (a removed machine type).
+        return d.category.as_str().to_string();
+    }
     let mut out = String::new();
     for (i, s) in rest.iter().enumerate() {
         if i == 0 || s.starts_with('[') {

@@ -6,7 +6,7 @@ use crate::describe::{change, location};
 use crate::summary::Summary;
 use crate::TextStyle;
 use abi_check::outcome::{MachineResult, Outcome};
-use abi_check::verdict::Verdict;
+use abi_check::verdict::{RunKind, Verdict};
 use abi_model::drift::{Category, Severity};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -84,19 +84,32 @@ fn merge_similar(lines: &[&Line]) -> Vec<Line> {
         }
         let locs: Vec<Vec<char>> = g.iter().map(|l| l.location.chars().collect()).collect();
         let shortest = locs.iter().map(Vec::len).min().unwrap_or(0);
-        let prefix = (0..shortest)
+        let mut prefix = (0..shortest)
             .take_while(|&i| locs.iter().all(|c| c[i] == locs[0][i]))
             .count();
-        let suffix = (0..shortest - prefix)
+        let mut suffix = (0..shortest - prefix)
             .take_while(|&i| {
                 locs.iter()
                     .all(|c| c[c.len() - 1 - i] == locs[0][locs[0].len() - 1 - i])
             })
             .count();
+        // Fold whole names only: the varying part starts after a separator
+        // and ends before one, and holds no space (else it spans names).
+        let boundary = |c: char| " .[]:/,".contains(c);
+        while prefix > 0 && !boundary(locs[0][prefix - 1]) {
+            prefix -= 1;
+        }
+        while suffix > 0 && !boundary(locs[0][locs[0].len() - suffix]) {
+            suffix -= 1;
+        }
         let middles: Vec<String> = locs
             .iter()
             .map(|c| c[prefix..c.len() - suffix].iter().collect())
             .collect();
+        if middles.iter().any(|m| m.is_empty() || m.contains(' ')) {
+            out.extend(g.into_iter().cloned());
+            continue;
+        }
         let head: String = locs[0][..prefix].iter().collect();
         let tail: String = locs[0][locs[0].len() - suffix..].iter().collect();
         // A screen line, not a list: name the first few, count the rest.
@@ -140,7 +153,19 @@ pub fn text(v: &Verdict, style: TextStyle) -> String {
     let paint = Paint(style.color);
     let mut out = String::new();
     let q = &v.qemu;
-    let _ = writeln!(out, "machine-abi check of QEMU {} ({})", q.version, q.package);
+    let build = if q.package.is_empty() {
+        format!("QEMU {}", q.version)
+    } else {
+        format!("QEMU {} ({})", q.version, q.package)
+    };
+    let _ = match v.kind {
+        RunKind::Check => writeln!(out, "machine-abi check of {build}"),
+        RunKind::Diff => writeln!(out, "machine-abi diff: records of {build} against the baselines"),
+        RunKind::Review => writeln!(
+            out,
+            "machine-abi review: pending records of {build} against their baselines"
+        ),
+    };
 
     // Group drifted results with identical visible changes.
     let mut groups: Vec<(Vec<&MachineResult>, Vec<Line>, usize)> = Vec::new();
@@ -264,5 +289,56 @@ fn waiver_notes(v: &Verdict, paint: &Paint, out: &mut String) {
             "{} waiver {id} accepted {n} facts; a waiver that broad can hide a real break, narrow its selector",
             paint.wrap("33", "broad:")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(location: &str) -> Line {
+        Line {
+            category: Category::Virtio,
+            severity: std::cmp::Reverse(Severity::Break),
+            location: location.into(),
+            change: "256 → 1024".into(),
+            rule: "virtio-queue-changed".into(),
+        }
+    }
+
+    fn folded(locations: &[&str]) -> Vec<String> {
+        let lines: Vec<Line> = locations.iter().map(|l| line(l)).collect();
+        let refs: Vec<&Line> = lines.iter().collect();
+        merge_similar(&refs).into_iter().map(|l| l.location).collect()
+    }
+
+    #[test]
+    fn the_same_change_on_many_objects_folds_at_name_boundaries() {
+        assert_eq!(
+            folded(&[
+                "DSDT Method \\_SB.PCI0.S18._DSM",
+                "DSDT Method \\_SB.PCI0.S20._DSM",
+                "DSDT Method \\_SB.PCI0.S28._DSM"
+            ]),
+            ["DSDT Method \\_SB.PCI0.{S18,S20,S28}._DSM (3 objects)"]
+        );
+        // The varying part would span two names: no fold, every line stays.
+        let queues = [
+            "0000:00:08.0 queue_sizes[0]",
+            "0000:00:09.0 queue_sizes[1]",
+            "0000:00:0a.0 queue_sizes[2]",
+        ];
+        assert_eq!(folded(&queues), queues);
+    }
+
+    #[test]
+    fn a_removed_machine_type_has_a_location() {
+        let d = abi_check::rules::drift(
+            "machine-type-removed",
+            abi_model::FactPath::new("machine"),
+            Some("pc-i440fx-1.4".into()),
+            None,
+        );
+        assert_eq!(crate::describe::location(&d), "machine");
     }
 }

@@ -91,12 +91,18 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
     // Each observation is compared as soon as its boot ends and dropped,
     // unless it is kept for review.
     let mut kept: Vec<Capture> = Vec::new();
+    let mut fixture_error = None;
     boots::boot_each(&rec, &work, args.jobs(), |i, r| {
         let key = keys[i];
         let failed = |error: String| MachineResult::new(&db, key, &key.profile, Outcome::Failed { error });
         let result = match r {
             Ok(c) => match db.load(key) {
                 Ok(baseline) => {
+                    if let Some(dir) = &args.capture_fixtures {
+                        if let Err(e) = boots::write_fixtures(dir, std::slice::from_ref(&c)) {
+                            fixture_error.get_or_insert(e);
+                        }
+                    }
                     let result = outcome::compare(&db, &baseline, &c.record, &c.blobs);
                     if pending && unwaived_drift(&result, waivers.as_ref(), &c) {
                         kept.push(c);
@@ -112,6 +118,9 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
         };
         results.push(result);
     });
+    if let Some(e) = fixture_error {
+        return Err(e);
+    }
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
     if let Some(path) = partial_out {
         let part = PartialCheck::new(args.shard, plan.selection, rec.identity().clone(), known, results);

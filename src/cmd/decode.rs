@@ -2,7 +2,7 @@
 //! `facts.toml` and `blobs/` (and the fixture tree, if it was asked for).
 
 use crate::args::Failure;
-use crate::cmd::record::plain_relative;
+use crate::boots::plain_relative;
 use abi_check::verdict::EXIT_CLEAN;
 use std::path::Path;
 

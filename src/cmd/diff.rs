@@ -56,7 +56,9 @@ pub fn run(a: &Path, b: &Path, out: &OutputArgs, asl: bool) -> Result<i32, Failu
     };
     let known: Vec<_> = ra.iter().map(|r| r.key.machine.clone()).collect();
     let waivers = out.waivers(&da, &known)?;
-    let code = out.print(&out.judge(qemu, results, waivers.as_ref()));
+    let mut verdict = out.judge(qemu, results, waivers.as_ref());
+    verdict.kind = abi_check::verdict::RunKind::Diff;
+    let code = out.print(&verdict);
     if asl {
         print_asl_diffs(&da, &ra, &dbb, &rb, single)?;
     }

@@ -4,8 +4,6 @@ use crate::args::{Failure, RunArgs};
 use crate::boots::{self, Recorded};
 use abi_check::verdict::{EXIT_CLEAN, EXIT_ERROR};
 use abi_store::Db;
-use recorder::record::Capture;
-use std::path::{Component, Path};
 
 /// Record this shard of every selected pair; all or nothing.
 pub fn run(args: &RunArgs) -> Result<i32, Failure> {
@@ -17,36 +15,11 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
         return Ok(EXIT_ERROR);
     }
     if let Some(dir) = &args.capture_fixtures {
-        write_fixtures(dir, &got.captures)?;
+        boots::write_fixtures(dir, &got.captures)?;
     }
     let paths = db.write(&boots::records(&got.captures))?;
     for p in paths {
         println!("wrote {}", p.display());
     }
     Ok(EXIT_CLEAN)
-}
-
-/// A relative path made only of plain names: what a name sent by the guest
-/// may become below a directory of ours.
-pub fn plain_relative(name: &str) -> Option<&Path> {
-    let p = Path::new(name);
-    (!name.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))).then_some(p)
-}
-
-/// The probe's fixture tree of every capture, under `dir/<machine>-<profile>/`.
-fn write_fixtures(dir: &Path, captures: &[Capture]) -> Result<(), Failure> {
-    for c in captures {
-        let base = dir.join(format!("{}-{}", c.record.key.machine, c.record.key.profile));
-        for e in &c.fixture {
-            let rel = e.name.trim_start_matches("capture/");
-            let rel = plain_relative(rel).ok_or_else(|| Failure(format!("refusing fixture path {rel:?}")))?;
-            let p = base.join(rel);
-            if let Some(parent) = p.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&p, &e.data)?;
-        }
-        std::fs::write(base.join("facts.toml"), c.record.facts.to_toml())?;
-    }
-    Ok(())
 }

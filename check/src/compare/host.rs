@@ -165,11 +165,14 @@ fn scalar(v: &Value) -> String {
 /// path order. QOM paths under `/machine/unattached` are renumbered
 /// between releases.
 fn devices(v: &Value) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let Some(d) = v.get("devices").and_then(Value::as_object) else {
-        return out;
+        return BTreeMap::new();
     };
+    // Devices by their identity without a number: type@slot.function, or
+    // the type alone. Several devices of one identity (two i8257 DMA
+    // controllers) are numbered in the order of their properties, not of
+    // their QOM paths, which another release may create in another order.
+    let mut by_identity: BTreeMap<String, Vec<BTreeMap<String, String>>> = BTreeMap::new();
     for dev in d.values() {
         let ty = dev.get("qom-type").and_then(Value::as_str).unwrap_or("?").to_string();
         let props = dev.get("properties").and_then(Value::as_object);
@@ -182,26 +185,9 @@ fn devices(v: &Value) -> BTreeMap<String, BTreeMap<String, String>> {
                 let devfn = props?.get("addr")?.as_i64().filter(|a| (0..256).contains(a))?;
                 Some(format!("{:02x}.{:x}", devfn >> 3, devfn & 7))
             });
-        let key = match addr {
-            Some(a) => {
-                // Two functions at one devfn sit on different buses.
-                let n = seen.entry(format!("{ty}@{a}")).or_default();
-                *n += 1;
-                if *n == 1 {
-                    format!("{ty}@{a}")
-                } else {
-                    format!("{ty}@{a} #{n}")
-                }
-            }
-            None => {
-                let n = seen.entry(ty.clone()).or_default();
-                *n += 1;
-                if *n == 1 {
-                    ty.clone()
-                } else {
-                    format!("{ty} #{n}")
-                }
-            }
+        let identity = match addr {
+            Some(a) => format!("{ty}@{a}"),
+            None => ty,
         };
         let map = props
             .map(|p| {
@@ -211,7 +197,19 @@ fn devices(v: &Value) -> BTreeMap<String, BTreeMap<String, String>> {
                     .collect()
             })
             .unwrap_or_default();
-        out.insert(key, map);
+        by_identity.entry(identity).or_default().push(map);
+    }
+    let mut out = BTreeMap::new();
+    for (identity, mut maps) in by_identity {
+        maps.sort();
+        for (i, map) in maps.into_iter().enumerate() {
+            let key = if i == 0 {
+                identity.clone()
+            } else {
+                format!("{identity} #{}", i + 1)
+            };
+            out.insert(key, map);
+        }
     }
     out
 }
@@ -414,6 +412,22 @@ mod tests {
             ],
             "the device is the same one; only what changed on it is reported"
         );
+    }
+
+    #[test]
+    fn twin_devices_pair_by_their_properties_not_their_qom_paths() {
+        // Two i8257 DMA controllers, created in the other order by another release.
+        let a: Value = serde_json::json!({"devices": {
+            "/machine/unattached/device[5]": {"qom-type": "i8257", "properties": {"base": 0, "page-base": 135}},
+            "/machine/unattached/device[6]": {"qom-type": "i8257", "properties": {"base": 192, "page-base": 143}},
+        }});
+        let b: Value = serde_json::json!({"devices": {
+            "/machine/unattached/device[5]": {"qom-type": "i8257", "properties": {"base": 192, "page-base": 143}},
+            "/machine/unattached/device[9]": {"qom-type": "i8257", "properties": {"base": 0, "page-base": 135}},
+        }});
+        let mut out = Vec::new();
+        qmp(&a, &b, &mut out);
+        assert!(out.is_empty(), "{out:#?}");
     }
 
     #[test]

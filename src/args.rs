@@ -197,9 +197,10 @@ impl OutputArgs {
         qemu: abi_model::QemuIdentity,
         results: Vec<abi_check::outcome::MachineResult>,
         waivers: Option<&Waivers>,
+        scope: Option<&[(MachineType, String)]>,
     ) -> Verdict {
         match waivers {
-            Some(w) => Verdict::with_waivers(qemu, results, w, self.broad_threshold, self.policy()),
+            Some(w) => Verdict::with_waivers(qemu, results, w, self.broad_threshold, self.policy(), scope),
             None => Verdict::new(qemu, results, self.policy()),
         }
     }

@@ -64,6 +64,62 @@ fn check_same_release_is_clean() {
 }
 
 #[test]
+fn machine_types_without_a_baseline_are_named_not_ignored() {
+    let Some(fx) = fixtures("machine_types_without_a_baseline_are_named_not_ignored") else {
+        return;
+    };
+    // The baseline has pc-q35-7.2; QEMU 10.0 also offers pc-q35-10.0, which
+    // the --machine glob selects and the database has never seen.
+    let db = baseline(fx);
+    let run = machine_abi(
+        check_args(
+            fx,
+            Release::V10_0,
+            None,
+            db,
+            &[
+                "--machine",
+                "pc-q35-7.2",
+                "--machine",
+                "pc-q35-10.0",
+                "--format",
+                "json",
+            ],
+        ),
+        &[],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    assert_eq!(doc["new_machine_types"], serde_json::json!(["pc-q35-10.0"]), "{run}");
+    assert_eq!(doc["summary"]["checked"], 1, "{run}");
+    let text = machine_abi(
+        check_args(
+            fx,
+            Release::V10_0,
+            None,
+            db,
+            &["--machine", "pc-q35-7.2", "--machine", "pc-q35-10.0"],
+        ),
+        &[],
+    );
+    assert!(
+        text.stdout
+            .contains("new: 1 machine type of this binary has no baseline yet: pc-q35-10.0; record them"),
+        "{text}"
+    );
+    // Selecting only the new type: nothing to check, which is exit 2, and says why.
+    let none = machine_abi(
+        check_args(fx, Release::V10_0, None, db, &["--machine", "pc-q35-10.0"]),
+        &[],
+    );
+    none.expect_code(2);
+    assert!(
+        none.stderr
+            .contains("new to the database, to be recorded first: pc-q35-10.0"),
+        "{none}"
+    );
+}
+
+#[test]
 fn check_new_release_reports_drift() {
     let Some(fx) = fixtures("check_new_release_reports_drift") else {
         return;

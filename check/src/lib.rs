@@ -13,5 +13,6 @@ pub mod review;
 pub mod rules;
 pub mod selection;
 pub mod shard;
+pub mod unversioned;
 pub mod verdict;
 pub mod waiver;

@@ -4,11 +4,10 @@
 
 use crate::compare::facts::{self, BlobSource};
 use crate::rules;
-use abi_model::drift::{Category, Drift, FactPath, Severity};
+use abi_model::drift::{Drift, FactPath, Severity};
 use abi_model::facts::Probed;
-use abi_model::host::HostSide;
 use abi_model::record::{Record, RecordKey};
-use abi_model::{Blobs, MachineType, Version};
+use abi_model::{Blobs, MachineType};
 use abi_store::Db;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -49,6 +48,11 @@ pub struct MachineResult {
     /// Differences in inputs between baseline and this run (kernel, probe,
     /// firmware), which can explain drift that is not QEMU's doing.
     pub input_notes: Vec<String>,
+    /// Whether the compat entries the machine type applies are the same on
+    /// both sides (`None` when either side lacks them): the evidence for an
+    /// unversioned change (see [`crate::unversioned`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compat_unchanged: Option<bool>,
 }
 
 impl MachineResult {
@@ -61,6 +65,7 @@ impl MachineResult {
             record: db.record_path(baseline),
             outcome,
             input_notes: Vec::new(),
+            compat_unchanged: None,
         }
     }
 
@@ -207,20 +212,17 @@ pub fn compare_records(db: &Db, baseline: &Record, observed: &Record, ob: BlobSo
         return MachineResult::new(db, &baseline.key, &observed.key.profile, Outcome::Failed { error });
     }
     let drifts = drifts(baseline, observed, ob, nb);
-    let note = unversioned_note(
-        baseline.host.as_ref(),
-        observed.host.as_ref(),
-        &drifts,
-        &baseline.key,
-        &observed.key.qemu_version,
-    );
     let outcome = if drifts.is_empty() {
         Outcome::Clean
     } else {
         Outcome::Drifted { drifts }
     };
     let mut result = MachineResult::new(db, &baseline.key, &observed.key.profile, outcome);
-    result.input_notes.extend(note);
+    let compat = |r: &Record| r.host.as_ref().and_then(|h| h.compat.available().cloned());
+    result.compat_unchanged = match (compat(baseline), compat(observed)) {
+        (Some(a), Some(b)) => Some(a == b),
+        _ => None,
+    };
     result
 }
 
@@ -232,36 +234,6 @@ pub fn compare(db: &Db, baseline: &Record, observed: &Record, blobs: &Blobs) -> 
     // Input differences first: they may explain everything after them.
     result.input_notes.splice(0..0, input_notes(baseline, observed));
     result
-}
-
-/// The signature of the bugs machine-abi exists to catch: the guest-visible
-/// ABI of a machine type changed, yet not one compat entry it applies did.
-/// Needs host-side facts on both sides.
-pub fn unversioned_note(
-    baseline: Option<&HostSide>,
-    observed: Option<&HostSide>,
-    drifts: &[Drift],
-    key: &RecordKey,
-    observed_version: &Version,
-) -> Option<String> {
-    let a = baseline?.compat.available()?;
-    let b = observed?.compat.available()?;
-    if a != b {
-        return None;
-    }
-    let guest = drifts
-        .iter()
-        .filter(|d| d.category != Category::HostSide && d.severity == Severity::Break)
-        .count();
-    (guest > 0).then(|| {
-        format!(
-            "unversioned change: {guest} guest-visible break{} on {}, yet no hw_compat/pc_compat entry it applies \
-             changed between QEMU {} and {observed_version}",
-            if guest == 1 { "" } else { "s" },
-            key.machine,
-            key.qemu_version
-        )
-    })
 }
 
 fn input_notes(baseline: &Record, observed: &Record) -> Vec<String> {
@@ -300,32 +272,8 @@ fn input_notes(baseline: &Record, observed: &Record) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use abi_model::facts::Probed;
-    use abi_model::host::AppliedTable;
-    use abi_model::host::CompatProperty;
-
-    fn host(tables: &[&str]) -> HostSide {
-        let none = || Probed::Unavailable {
-            unavailable: "not needed here".into(),
-        };
-        HostSide {
-            compat: Probed::Available(
-                tables
-                    .iter()
-                    .map(|t| AppliedTable {
-                        name: t.to_string(),
-                        entries: vec![CompatProperty {
-                            driver: "e1000e".into(),
-                            property: "migrate-timadj".into(),
-                            value: "off".into(),
-                        }],
-                    })
-                    .collect(),
-            ),
-            qmp: none(),
-            vmstate: none(),
-        }
-    }
+    use abi_model::drift::Category;
+    use abi_model::Version;
 
     #[test]
     fn profile_devices_name_virtio_devices_by_their_state_type() {
@@ -368,48 +316,5 @@ mod tests {
         let paths: Vec<String> = missing.drifts().iter().map(|d| d.path.to_string()).collect();
         assert_eq!(paths, ["machine.device.virtio-9p-pci", "machine.device.virtio-gpu-pci"]);
         assert!(missing.drifts().iter().all(|d| d.rule == "profile-device-missing"));
-    }
-
-    fn drift(category: Category, severity: Severity) -> Drift {
-        Drift {
-            rule: "x".into(),
-            category,
-            severity,
-            path: FactPath::new("acpi.DSDT"),
-            old: None,
-            new: None,
-            detail: None,
-            waiver: None,
-        }
-    }
-
-    #[test]
-    fn guest_break_without_compat_change_is_unversioned() {
-        let key = RecordKey {
-            arch: "x86_64".into(),
-            machine: MachineType("pc-q35-10.0".into()),
-            profile: "default".into(),
-            qemu_version: Version::parse("10.0.2").expect("v"),
-        };
-        let v = Version::parse("10.0.3").expect("v");
-        let same = host(&["hw_compat_10_0"]);
-        let breaks = [drift(Category::Acpi, Severity::Break)];
-        let note = unversioned_note(Some(&same), Some(&same), &breaks, &key, &v).expect("a note");
-        assert_eq!(
-            note,
-            "unversioned change: 1 guest-visible break on pc-q35-10.0, yet no hw_compat/pc_compat entry it \
-             applies changed between QEMU 10.0.2 and 10.0.3"
-        );
-        // A new compat table for the machine type: the change may be versioned.
-        let newer = host(&["hw_compat_10_1", "hw_compat_10_0"]);
-        assert_eq!(unversioned_note(Some(&same), Some(&newer), &breaks, &key, &v), None);
-        // Only host-side or warn-level drift: nothing guest-visible broke.
-        let soft = [
-            drift(Category::HostSide, Severity::Break),
-            drift(Category::Acpi, Severity::Warn),
-        ];
-        assert_eq!(unversioned_note(Some(&same), Some(&same), &soft, &key, &v), None);
-        // No host facts on one side: cannot tell.
-        assert_eq!(unversioned_note(None, Some(&same), &breaks, &key, &v), None);
     }
 }

@@ -37,6 +37,10 @@ pub struct PartialCheck {
     pub known: Vec<MachineType>,
     /// This shard's results, waivers not applied.
     pub results: Vec<MachineResult>,
+    /// Versioned machine types of the binary without a baseline (the same
+    /// in every shard).
+    #[serde(default)]
+    pub new_machines: Vec<MachineType>,
 }
 
 /// The work of a whole sharded run, identical in each of its shards.
@@ -99,6 +103,7 @@ impl PartialCheck {
             qemu,
             known,
             results,
+            new_machines: Vec::new(),
         }
     }
 
@@ -133,6 +138,8 @@ pub struct Merged {
     pub results: Vec<MachineResult>,
     /// The machine types the database knows.
     pub known: Vec<MachineType>,
+    /// Versioned machine types of the binary without a baseline.
+    pub new_machines: Vec<MachineType>,
 }
 
 /// Combine the partial results of every shard of one run into the results
@@ -199,10 +206,14 @@ pub fn merge(parts: Vec<(PathBuf, PartialCheck)>) -> Result<Merged, MergeError> 
     let first_pairs = first.selection.pairs;
     let mut known: Vec<MachineType> = Vec::new();
     let mut results = Vec::new();
+    let mut new_machines: Vec<MachineType> = Vec::new();
     for (_, p) in parts {
         known.extend(p.known);
         results.extend(p.results);
+        new_machines.extend(p.new_machines);
     }
+    new_machines.sort();
+    new_machines.dedup();
     known.sort();
     known.dedup();
     if results.len() != first_pairs {
@@ -212,7 +223,12 @@ pub fn merge(parts: Vec<(PathBuf, PartialCheck)>) -> Result<Merged, MergeError> 
         )));
     }
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
-    Ok(Merged { qemu, results, known })
+    Ok(Merged {
+        qemu,
+        results,
+        known,
+        new_machines,
+    })
 }
 
 #[cfg(test)]

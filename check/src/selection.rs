@@ -53,6 +53,16 @@ impl Baselines {
         self.0.is_empty()
     }
 
+    /// Every (machine type, profile) with a baseline for `arch`: what a run
+    /// on that architecture could check.
+    pub fn slots(&self, arch: &str) -> Vec<(MachineType, String)> {
+        self.0
+            .keys()
+            .filter(|(a, _, _)| a == arch)
+            .map(|(_, m, p)| (m.clone(), p.clone()))
+            .collect()
+    }
+
     /// Every machine type with a baseline (sorted, with repeats per
     /// profile): what waiver globs are checked against.
     pub fn machines(&self) -> Vec<MachineType> {

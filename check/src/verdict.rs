@@ -6,7 +6,7 @@
 use crate::outcome::{MachineResult, Outcome};
 use crate::waiver::Waivers;
 use abi_model::drift::{FactPath, Severity};
-use abi_model::{QemuIdentity, Version};
+use abi_model::{MachineType, QemuIdentity, Version};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,8 +42,14 @@ pub struct WaiverUse {
     /// Waiver id → number of drifts it accepted.
     pub matched: BTreeMap<String, usize>,
     /// Waivers that apply to this run (version and a checked machine type)
-    /// but accepted nothing: the change they describe is gone.
+    /// but accepted nothing, although the run checked every (machine type,
+    /// profile) they cover: the change they describe is gone.
     pub stale: Vec<String>,
+    /// Waivers that accepted nothing in a run that checked only part of
+    /// what they cover (`--machine`, `--profile`, a shard): whether the
+    /// change is gone cannot be said, so they are not called stale.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_exercised: Vec<String>,
     /// Waivers that accepted more distinct facts than the threshold.
     pub broad: Vec<String>,
 }
@@ -74,29 +80,38 @@ pub struct Verdict {
     pub waivers: WaiverUse,
     /// What fails the run.
     pub policy: Policy,
+    /// Versioned machine types the binary offers (within the selection) that
+    /// the database has no baseline for: nothing to compare them with yet.
+    pub new_machines: Vec<MachineType>,
 }
 
 impl Verdict {
     /// Judge results without waivers.
-    pub fn new(qemu: QemuIdentity, results: Vec<MachineResult>, policy: Policy) -> Verdict {
+    pub fn new(qemu: QemuIdentity, mut results: Vec<MachineResult>, policy: Policy) -> Verdict {
+        crate::unversioned::annotate(&mut results, &qemu.version);
         Verdict {
             kind: RunKind::Check,
             qemu,
             results,
             waivers: WaiverUse::default(),
             policy,
+            new_machines: Vec::new(),
         }
     }
 
     /// Judge results with waivers: mark every drift a waiver accepts and say
     /// which waivers matched nothing and which matched suspiciously much
-    /// (more than `broad_threshold` distinct facts).
+    /// (more than `broad_threshold` distinct facts). `scope` is every
+    /// (machine type, profile) the database could have checked in this run
+    /// (`None`: the results are all of them): a waiver is stale only when
+    /// the run checked everything of `scope` it covers.
     pub fn with_waivers(
         qemu: QemuIdentity,
         mut results: Vec<MachineResult>,
         waivers: &Waivers,
         broad_threshold: usize,
         policy: Policy,
+        scope: Option<&[(MachineType, String)]>,
     ) -> Verdict {
         let version = qemu.version.clone();
         let mut used = WaiverUse::default();
@@ -113,12 +128,24 @@ impl Verdict {
                 }
             }
         }
+        crate::unversioned::annotate(&mut results, &version);
+        let checked: BTreeSet<(&MachineType, &str)> =
+            results.iter().map(|r| (&r.machine, r.profile.as_str())).collect();
         for w in &waivers.list {
             let applies =
                 w.covers_version(&version) && results.iter().any(|r| w.covers_machine(&r.machine, &r.profile));
             let n = used.matched.get(&w.id).copied().unwrap_or(0);
             if applies && n == 0 {
-                used.stale.push(w.id.clone());
+                let whole = scope.is_none_or(|s| {
+                    s.iter()
+                        .filter(|(m, p)| w.covers_machine(m, p))
+                        .all(|(m, p)| checked.contains(&(m, p.as_str())))
+                });
+                if whole {
+                    used.stale.push(w.id.clone());
+                } else {
+                    used.not_exercised.push(w.id.clone());
+                }
             }
             if facts.get(&w.id).map_or(0, BTreeSet::len) > broad_threshold {
                 used.broad.push(w.id.clone());
@@ -130,6 +157,7 @@ impl Verdict {
             results,
             waivers: used,
             policy,
+            new_machines: Vec::new(),
         }
     }
 
@@ -169,4 +197,74 @@ pub fn mark(waivers: &Waivers, r: &mut MachineResult, v: &Version) -> Vec<String
         }
     }
     used
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules;
+    use abi_model::drift::FactPath;
+    use abi_model::record::RecordKey;
+
+    fn result(machine: &str) -> MachineResult {
+        let key = RecordKey {
+            arch: "x86_64".into(),
+            machine: MachineType(machine.into()),
+            profile: "default".into(),
+            qemu_version: Version::parse("7.2.22").expect("version"),
+        };
+        let d = rules::drift(
+            "acpi-table-revision",
+            FactPath::new("acpi.APIC.header.revision"),
+            None,
+            None,
+        );
+        MachineResult {
+            machine: key.machine.clone(),
+            profile: key.profile.clone(),
+            baseline: key,
+            record: "r.toml".into(),
+            outcome: Outcome::Drifted { drifts: vec![d] },
+            input_notes: Vec::new(),
+            compat_unchanged: None,
+        }
+    }
+
+    #[test]
+    fn a_waiver_is_stale_only_when_the_run_checked_all_it_covers() {
+        let text = r#"
+[[waiver]]
+id = "dsdt"
+machines = ["pc-q35-*"]
+path = "acpi.DSDT.*"
+reason = "a DSDT change of every pc-q35 type"
+"#;
+        let machines = [MachineType("pc-q35-5.2".into()), MachineType("pc-q35-7.2".into())];
+        let w = Waivers::parse(text, std::path::Path::new("w.toml"), &machines).expect("valid");
+        let qemu = QemuIdentity {
+            version: Version::parse("10.0.2").expect("version"),
+            package: String::new(),
+            blake3: String::new(),
+            build_id: None,
+        };
+        let scope: Vec<(MachineType, String)> = machines.iter().map(|m| (m.clone(), "default".into())).collect();
+        // --machine pc-q35-7.2: the waiver may be needed by pc-q35-5.2.
+        let v = Verdict::with_waivers(
+            qemu.clone(),
+            vec![result("pc-q35-7.2")],
+            &w,
+            40,
+            Policy::default(),
+            Some(&scope),
+        );
+        assert_eq!(
+            (v.waivers.stale.len(), v.waivers.not_exercised.as_slice()),
+            (0, ["dsdt".to_string()].as_slice())
+        );
+        // The whole database checked, and nothing matched: stale.
+        let all = vec![result("pc-q35-5.2"), result("pc-q35-7.2")];
+        let v = Verdict::with_waivers(qemu, all, &w, 40, Policy::default(), Some(&scope));
+        assert_eq!(v.waivers.stale, ["dsdt"]);
+        assert!(v.waivers.not_exercised.is_empty());
+    }
 }

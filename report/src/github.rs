@@ -65,6 +65,15 @@ pub fn github(v: &Verdict) -> String {
             gh_data(&format!("{}: {}: {}", who.join(", "), location(d), change(d)))
         );
     }
+    for m in &v.new_machines {
+        let _ = writeln!(
+            out,
+            "::notice title=machine-abi new machine type::{}",
+            gh_data(&format!(
+                "{m} has no baseline yet; record it with machine-abi snapshot or record"
+            ))
+        );
+    }
     for id in &v.waivers.stale {
         let _ = writeln!(
             out,

@@ -5,6 +5,7 @@ use crate::summary::{status, Summary};
 use abi_check::outcome::Outcome;
 use abi_check::verdict::{Verdict, WaiverUse};
 use abi_model::drift::Drift;
+use abi_model::MachineType;
 use serde::Serialize;
 
 /// Version of the JSON report format; bump on incompatible changes.
@@ -21,6 +22,8 @@ struct JsonReport<'a> {
     results: Vec<JsonResult<'a>>,
     drifts: Vec<JsonDrift<'a>>,
     waivers: &'a WaiverUse,
+    #[serde(skip_serializing_if = "<[MachineType]>::is_empty")]
+    new_machine_types: &'a [MachineType],
 }
 
 #[derive(Serialize)]
@@ -81,6 +84,7 @@ pub fn json(v: &Verdict) -> String {
             })
             .collect(),
         waivers: &v.waivers,
+        new_machine_types: &v.new_machines,
     };
     serde_json::to_string_pretty(&doc)
         .map(|s| s + "\n")

@@ -258,14 +258,58 @@ pub fn text(v: &Verdict, style: TextStyle) -> String {
             let _ = writeln!(out, "  note: {n}");
         }
     }
+    new_machines(v, &paint, &mut out);
     waiver_notes(v, &paint, &mut out);
     let summary = Summary::of(v);
     let _ = writeln!(out, "\n{}", summary.line());
     out
 }
 
+/// A list of names for one line: the first few, then how many more.
+fn some_of(names: &[String]) -> String {
+    const SHOW: usize = 6;
+    let mut s = names.iter().take(SHOW).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > SHOW {
+        let _ = write!(s, " and {} more", names.len() - SHOW);
+    }
+    s
+}
+
+fn new_machines(v: &Verdict, paint: &Paint, out: &mut String) {
+    if v.new_machines.is_empty() {
+        return;
+    }
+    let names: Vec<String> = v.new_machines.iter().map(|m| m.0.clone()).collect();
+    let release = v.qemu.version.truncated(2);
+    let _ = writeln!(
+        out,
+        "\n{} {} machine type{} of this binary ha{} no baseline yet: {}; record them with `machine-abi snapshot \
+         --release {release} …` (or `record --machine NAME`)",
+        paint.wrap("36", "new:"),
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        if names.len() == 1 { "s" } else { "ve" },
+        some_of(&names)
+    );
+}
+
 fn waiver_notes(v: &Verdict, paint: &Paint, out: &mut String) {
     let w = &v.waivers;
+    if !w.not_exercised.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} {} waiver{} matched nothing in a run that checked only part of what {}: {}",
+            paint.wrap("2", "not exercised:"),
+            w.not_exercised.len(),
+            if w.not_exercised.len() == 1 { "" } else { "s" },
+            if w.not_exercised.len() == 1 {
+                "it covers"
+            } else {
+                "they cover"
+            },
+            some_of(&w.not_exercised)
+        );
+    }
     if w.stale.is_empty() && w.broad.is_empty() {
         return;
     }

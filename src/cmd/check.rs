@@ -38,7 +38,8 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
         None => out.waivers(&db, &known)?,
     };
     let rec = args.recorder()?;
-    let offered: Vec<MachineType> = args.qemu().machines()?.into_iter().map(|m| m.name).collect();
+    let machine_help = args.qemu().machines()?;
+    let offered: Vec<MachineType> = machine_help.iter().map(|m| m.name.clone()).collect();
     let request = Request {
         arch: rec.target_arch(),
         machines: &args.machines,
@@ -46,10 +47,26 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
         shard: args.shard,
     };
     let plan = selection::plan(&baselines, &offered, &set.names(), &request);
+    let scope = baselines.slots(request.arch);
+    // The binary's versioned machine types in the selection that have no
+    // baseline: nothing to compare yet, which must not go unsaid.
+    let recorded: std::collections::BTreeSet<&MachineType> = scope.iter().map(|(m, _)| m).collect();
+    let new_machines: Vec<MachineType> = recorder::qemu::select(&machine_help, &args.machines, false)
+        .into_iter()
+        .filter(|m| !recorded.contains(m))
+        .collect();
     if plan.selection.pairs == 0 {
         // Nothing compared is not a pass.
+        let new = if new_machines.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; new to the database, to be recorded first: {}",
+                new_machines.iter().map(|m| m.0.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        };
         return Err(Failure(format!(
-            "nothing to check: {} has no baseline for {} machine types{}{}",
+            "nothing to check: {} has no baseline for {} machine types{}{}{new}",
             args.db.display(),
             request.arch,
             if args.machines.is_empty() {
@@ -123,7 +140,8 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
     }
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
     if let Some(path) = partial_out {
-        let part = PartialCheck::new(args.shard, plan.selection, rec.identity().clone(), known, results);
+        let mut part = PartialCheck::new(args.shard, plan.selection, rec.identity().clone(), known, results);
+        part.new_machines = new_machines;
         let text = serde_json::to_string_pretty(&part)? + "\n";
         abi_store::db::write_atomic(path, text.as_bytes())?;
         eprintln!(
@@ -135,7 +153,8 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
         let failed = part.results.iter().any(|r| matches!(r.outcome, Outcome::Failed { .. }));
         return Ok(if failed { EXIT_ERROR } else { EXIT_CLEAN });
     }
-    let verdict = out.judge(rec.identity().clone(), results, waivers.as_ref());
+    let mut verdict = out.judge(rec.identity().clone(), results, waivers.as_ref(), Some(&scope));
+    verdict.new_machines = new_machines;
     if pending {
         for p in db.write_pending(&boots::records(&kept))? {
             eprintln!("pending: {}", p.display());

@@ -56,7 +56,7 @@ pub fn run(a: &Path, b: &Path, out: &OutputArgs, asl: bool) -> Result<i32, Failu
     };
     let known: Vec<_> = ra.iter().map(|r| r.key.machine.clone()).collect();
     let waivers = out.waivers(&da, &known)?;
-    let mut verdict = out.judge(qemu, results, waivers.as_ref());
+    let mut verdict = out.judge(qemu, results, waivers.as_ref(), None);
     verdict.kind = abi_check::verdict::RunKind::Diff;
     let code = out.print(&verdict);
     if asl {

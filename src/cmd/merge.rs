@@ -34,6 +34,15 @@ pub fn run(db: &Path, files: &[PathBuf], out: &OutputArgs) -> Result<i32, Failur
         .collect::<Result<Vec<_>, _>>()?;
     let merged = partial::merge(parts)?;
     let waivers = out.waivers(&db, &merged.known)?;
-    let verdict = out.judge(merged.qemu, merged.results, waivers.as_ref());
+    // Every baseline slot of the shards' architecture: a merged run that
+    // selected only some of them does not call the other waivers stale.
+    let arch = merged
+        .results
+        .first()
+        .map(|r| r.baseline.arch.clone())
+        .unwrap_or_default();
+    let scope = abi_check::selection::Baselines::of(db.index()?).slots(&arch);
+    let mut verdict = out.judge(merged.qemu, merged.results, waivers.as_ref(), Some(&scope));
+    verdict.new_machines = merged.new_machines;
     Ok(out.print(&verdict))
 }

@@ -23,7 +23,13 @@ pub fn review(db: &Path, globs: &[String], out: &OutputArgs) -> Result<i32, Fail
     };
     let qemu = first.record.provenance.qemu.clone();
     let waivers = out.waivers(&db, &known)?;
-    let mut verdict = out.judge(qemu, pending.into_iter().map(|p| p.result).collect(), waivers.as_ref());
+    let scope = baselines.slots(&first.record.key.arch);
+    let mut verdict = out.judge(
+        qemu,
+        pending.into_iter().map(|p| p.result).collect(),
+        waivers.as_ref(),
+        Some(&scope),
+    );
     verdict.kind = abi_check::verdict::RunKind::Review;
     out.print(&verdict);
     // On stderr: stdout is the report, which may be JSON or JUnit.

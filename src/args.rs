@@ -136,6 +136,15 @@ pub enum FormatArg {
     Github,
 }
 
+/// Output formats of commands that print data rather than a verdict.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlainFormatArg {
+    /// Text for people.
+    Text,
+    /// JSON for programs.
+    Json,
+}
+
 /// Colour in the text format.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Color {

@@ -8,7 +8,6 @@ mod cmd;
 
 use args::{Failure, OutputArgs, RunArgs, FAILURE_EXIT};
 use clap::{Parser, Subcommand};
-use cmd::host::PlainFormat;
 use cmd::inspect::QuirksFormat;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +67,9 @@ enum Command {
         #[arg(long)]
         release: String,
     },
+    /// The ABI changelog of a machine type: what changed between its records
+    /// of successive QEMU releases, waived or not, with the rule ids.
+    History(cmd::history::HistoryArgs),
     /// Show what each pending record (from `check --pending`) changes.
     Review {
         /// Database directory.
@@ -151,7 +153,7 @@ enum Command {
         diff: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
-        format: PlainFormat,
+        format: args::PlainFormatArg,
     },
     /// Gather the host-side facts (compat tables, QMP, -dump-vmstate) of
     /// machine types without booting a guest, in parallel, and time it.
@@ -225,6 +227,7 @@ fn main() -> ExitCode {
         Command::Review { db, machines, out } => cmd::review::review(&db, &machines, &out),
         Command::Accept(a) => cmd::review::accept(&a),
         Command::Reject { db, machines } => cmd::review::reject(&db, &machines),
+        Command::History(a) => cmd::history::run(&a),
         Command::Quirks { db, format } => cmd::inspect::quirks(&db, format),
         Command::Diff { a, b, out, asl } => cmd::diff::run(&a, &b, &out, asl),
         Command::Explain { rule } => cmd::inspect::explain(rule.as_deref()),

@@ -175,3 +175,57 @@ fn github_annotations_point_at_the_baseline_records() {
     let last = run.stdout.lines().last().unwrap_or("");
     assert!(last.starts_with("4 machine types checked, 4 drifted"), "{}", run.stdout);
 }
+
+#[test]
+fn history_counts_what_the_diff_of_the_same_pair_reports() {
+    // One database with both releases' records of the same machine types.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("db");
+    for side in [OLD, NEW] {
+        let run = machine_abi(&["merge", "--db", db.to_str().unwrap_or(""), side]);
+        assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    }
+    let run = machine_abi(&[
+        "history",
+        "--db",
+        db.to_str().unwrap_or(""),
+        "pc-q35-7.2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    let h: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let diff: serde_json::Value = serde_json::from_str(&diff("json").stdout).expect("JSON");
+    let profiles = h.as_array().expect("one history per profile");
+    assert_eq!(profiles.len(), 2, "default and virtio");
+    for p in profiles {
+        let profile = p["profile"].as_str().unwrap_or("");
+        assert_eq!(p["versions"], serde_json::json!(["7.2.22", "10.0.2"]));
+        let step = &p["steps"][0];
+        let count = |sev: &str| {
+            diff["drifts"]
+                .as_array()
+                .map(|ds| {
+                    ds.iter()
+                        .filter(|d| d["machine"] == "pc-q35-7.2" && d["profile"] == profile && d["severity"] == sev)
+                        .count() as u64
+                })
+                .unwrap_or(0)
+        };
+        for sev in ["break", "warn", "info"] {
+            assert_eq!(
+                step["unwaived"][sev].as_u64().unwrap_or(0),
+                count(sev),
+                "{profile} {sev}: {step}"
+            );
+        }
+        assert!(count("break") > 0, "the pair drifted");
+    }
+    let text = machine_abi(&["history", "--db", db.to_str().unwrap_or(""), "pc-q35-7.2"]);
+    assert!(
+        text.stdout
+            .contains("pc-q35-7.2 (default): records of QEMU 7.2.22, 10.0.2\n  7.2.22 → 10.0.2: "),
+        "{}",
+        text.stdout
+    );
+}

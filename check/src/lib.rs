@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod compare;
+pub mod history;
 pub mod outcome;
 pub mod partial;
 pub mod quirks;

@@ -2,7 +2,7 @@
 //! ELF), `host-facts` (QMP and `-dump-vmstate` of every machine type) and
 //! `vmstate` (two dumps compared in both migration directions).
 
-use crate::args::Failure;
+use crate::args::{Failure, PlainFormatArg};
 use abi_check::compare::{compat, vmstate};
 use abi_check::verdict::{EXIT_CLEAN, EXIT_DRIFT, EXIT_ERROR};
 use abi_model::host::{applied, AppliedTable, CompatProperty, CompatTables};
@@ -12,15 +12,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// Output formats of `compat`.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PlainFormat {
-    /// Text for people.
-    Text,
-    /// JSON for programs.
-    Json,
-}
 
 fn compat_tables(bin: &Path) -> Result<CompatTables, Failure> {
     let bytes = std::fs::read(bin).map_err(|e| Failure(format!("{}: {e}", bin.display())))?;
@@ -40,14 +31,14 @@ fn print(out: &str) {
 
 /// `compat`: the tables of a binary, those a machine type applies, or how
 /// the tables of two binaries differ (exit 1 when they do).
-pub fn compat(bin: &Path, machine: Option<&str>, other: Option<&Path>, format: PlainFormat) -> Result<i32, Failure> {
+pub fn compat(bin: &Path, machine: Option<&str>, other: Option<&Path>, format: PlainFormatArg) -> Result<i32, Failure> {
     let tables = compat_tables(bin)?;
     let mut out = String::new();
     if let Some(other) = other {
         let d = compat::compare(&tables, &compat_tables(other)?);
         match format {
-            PlainFormat::Json => out = serde_json::to_string_pretty(&d)? + "\n",
-            PlainFormat::Text => {
+            PlainFormatArg::Json => out = serde_json::to_string_pretty(&d)? + "\n",
+            PlainFormatArg::Text => {
                 for t in &d {
                     let state = if t.added {
                         " (only in the second binary)"
@@ -87,14 +78,14 @@ pub fn compat(bin: &Path, machine: Option<&str>, other: Option<&Path>, format: P
             .collect(),
     };
     match format {
-        PlainFormat::Json => {
+        PlainFormatArg::Json => {
             let map: BTreeMap<&str, &[CompatProperty]> = selected
                 .iter()
                 .map(|t| (t.name.as_str(), t.entries.as_slice()))
                 .collect();
             out = serde_json::to_string_pretty(&map)? + "\n";
         }
-        PlainFormat::Text => {
+        PlainFormatArg::Text => {
             for t in &selected {
                 let _ = writeln!(out, "{} ({} entries)", t.name, t.entries.len());
                 for e in &t.entries {

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 pub mod decode;
 pub mod diff;
+pub mod history;
 pub mod host;
 pub mod inspect;
 pub mod merge;

@@ -48,17 +48,18 @@ fn gic(src: &dyn Source) -> io::Result<GicDistributor> {
         None => match src.read_file(MADT) {
             Ok(madt) => {
                 let (base, version) = madt_gicd(&madt)?;
-                let pidr2 =
-                    match version {
-                        1 | 2 => GICD_PIDR2_V2,
-                        3 | 4 => GICD_PIDR2_V3,
-                        v => return Err(io::Error::new(
+                let pidr2 = match version {
+                    1 | 2 => GICD_PIDR2_V2,
+                    3 | 4 => GICD_PIDR2_V3,
+                    v => {
+                        return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
                             format!(
                                 "MADT GIC distributor at {base:#x} has version {v}: which register frame is unknown"
                             ),
-                        )),
-                    };
+                        ))
+                    }
+                };
                 ("MADT".to_string(), base, pidr2)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

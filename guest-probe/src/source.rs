@@ -663,6 +663,21 @@ fn bad_fixture(what: &str, line: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("bad {what} fixture line {line:?}"))
 }
 
+/// A recorded error message as an error again. An OS error (`… (os error
+/// N)`) comes back as that OS error, with its kind, so collectors that tell
+/// "not there" from "could not read" decide as they did live; its text is
+/// the same.
+fn replayed_error(text: &str) -> io::Error {
+    let code = text
+        .strip_suffix(')')
+        .and_then(|t| t.rsplit_once("(os error "))
+        .and_then(|(_, n)| n.parse::<i32>().ok());
+    match code {
+        Some(n) if io::Error::from_raw_os_error(n).to_string() == text => io::Error::from_raw_os_error(n),
+        _ => io::Error::other(text.to_string()),
+    }
+}
+
 impl Fixture {
     /// Open a fixture tree.
     pub fn open(dir: &Path) -> io::Result<Fixture> {
@@ -718,7 +733,7 @@ impl Fixture {
 
     fn recorded_error(&self, path: &str) -> io::Result<()> {
         match self.errors.get(path) {
-            Some(e) => Err(io::Error::other(e.clone())),
+            Some(e) => Err(replayed_error(e)),
             None => Ok(()),
         }
     }
@@ -821,5 +836,21 @@ impl Source for Fixture {
     fn bar_write(&self, dev: &str, bar: u8, offset: u64, width: u8, value: u32) -> io::Result<()> {
         self.next_io(&format!("w {dev} {bar} {offset:x} {width} {value:x}"))
             .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replayed_os_errors_keep_kind_and_text() {
+        let e = replayed_error("No such file or directory (os error 2)");
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert_eq!(e.to_string(), "No such file or directory (os error 2)");
+        // Text that only looks like an OS error stays as it was.
+        let e = replayed_error("mmap /dev/mem at 0x8000000: weird (os error 2)");
+        assert_eq!(e.kind(), io::ErrorKind::Other);
+        assert_eq!(e.to_string(), "mmap /dev/mem at 0x8000000: weird (os error 2)");
     }
 }

@@ -180,12 +180,6 @@ impl Live {
 
 fn open_bar(dev: &str, bar: u8) -> io::Result<Mapping> {
     let base = format!("/sys/bus/pci/devices/{dev}");
-    // Without a driver the device may not decode its BARs yet; `enable`
-    // asks the PCI core to turn decoding on, as a driver's probe would.
-    let cmd = fs::read(format!("{base}/config"))?;
-    if cmd.len() >= 6 && cmd[4] & 0x3 == 0 {
-        fs::write(format!("{base}/enable"), "1")?;
-    }
     let resources = fs::read_to_string(format!("{base}/resource"))?;
     let line = resources
         .lines()
@@ -196,6 +190,15 @@ fn open_bar(dev: &str, bar: u8) -> io::Result<Mapping> {
         .nth(2)
         .and_then(|f| u64::from_str_radix(f.trim_start_matches("0x"), 16).ok());
     let flags = flags.ok_or_else(|| io::Error::other(format!("unparsable resource line {line:?}")))?;
+    // Without a driver the device may not decode this BAR's space yet
+    // (firmware may have left only I/O decoding on, as edk2 does for a
+    // virtio-rng it drove); `enable` asks the PCI core to turn decoding of
+    // every BAR on, as a driver's probe would.
+    let decode_bit = if flags & 0x100 != 0 { 0x1 } else { 0x2 };
+    let cmd = fs::read(format!("{base}/config"))?;
+    if cmd.len() >= 6 && cmd[4] & decode_bit == 0 {
+        fs::write(format!("{base}/enable"), "1")?;
+    }
     let file = fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -183,8 +183,8 @@ fn virt_direct_replay_matches_what_the_vm_produced() {
 }
 
 #[test]
-fn virt_uefi_replay_matches_what_the_vm_produced() {
-    let (c, expected) = replay("virt-7.2-uefi");
+fn virt_uefi_virtio_replay_matches_what_the_vm_produced() {
+    let (c, expected) = replay("virt-7.2-uefi-virtio");
     assert_eq!(c.document(), expected);
 }
 
@@ -270,11 +270,13 @@ fn virt_direct_facts() {
     assert_eq!((net.pci_device.0, net.transport.as_str()), (0x1000, "modern"));
 }
 
-/// A UEFI boot: ACPI with the Arm tables, SMBIOS 3.0, and only the EFI
-/// stub's tree.
+/// A UEFI boot with the `virtio` profile's ten devices: ACPI with the Arm
+/// tables, SMBIOS 3.0, only the EFI stub's tree, and every virtio function
+/// read from its registers (edk2 leaves the virtio-rng it drove decoding
+/// I/O only; the probe turns memory decoding on).
 #[test]
 fn virt_uefi_facts() {
-    let (c, _) = replay("virt-7.2-uefi");
+    let (c, _) = replay("virt-7.2-uefi-virtio");
     let f = &c.facts;
     let acpi = f.acpi.available().expect("ACPI");
     for t in ["APIC", "DBG2", "DSDT", "FACP", "GTDT", "IORT", "MCFG", "PPTT", "SPCR"] {
@@ -305,13 +307,29 @@ fn virt_uefi_facts() {
         psci.iter().any(|l| l == "psci: probing for conduit method from ACPI."),
         "{psci:?}"
     );
+
+    let virtio = f.virtio.available().unwrap();
+    assert_eq!(virtio.len(), 10);
+    let devices: Vec<u16> = virtio
+        .values()
+        .filter_map(Probed::available)
+        .map(|d| d.pci_device.0)
+        .collect();
+    assert_eq!(
+        devices,
+        [0x1000, 0x1001, 0x1004, 0x1003, 0x1005, 0x1002, 0x1050, 0x1052, 0x1052, 0x1009]
+    );
+    let rng = virtio[&PciAddress::parse("0000:00:0c.0").unwrap()]
+        .available()
+        .expect("virtio-rng read");
+    assert_eq!((rng.num_queues, rng.queue_sizes.as_slice()), (1, &[8u16][..]));
 }
 
 #[test]
 fn missing_id_register_emulation_is_unavailable_with_the_reason() {
     // The same tree with AT_HWCAP's CPUID bit cleared: no mrs is attempted.
     let tmp = std::env::temp_dir().join(format!("probe-fixture-hwcap-{}", std::process::id()));
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/virt-7.2-uefi");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/virt-7.2-uefi-virtio");
     copy_dir(&src, &tmp);
     let auxv = tmp.join("fs/proc/self/auxv");
     let mut a = std::fs::read(&auxv).unwrap();

@@ -72,8 +72,20 @@ fn gic(src: &dyn Source) -> io::Result<GicDistributor> {
         },
     };
     let reg = |off: u64| {
-        src.phys_read32(base + off)
-            .map_err(|e| io::Error::new(e.kind(), format!("GICD at {base:#x} + {off:#x}: {e}")))
+        src.phys_read32(base + off).map_err(|e| {
+            // /dev/mem refuses a region a driver holds (CONFIG_IO_STRICT_DEVMEM):
+            // the GICv3 driver requests its distributor, the GICv2 one does not.
+            let holder = match e.kind() {
+                io::ErrorKind::PermissionDenied => src
+                    .read_file("/proc/iomem")
+                    .ok()
+                    .and_then(|t| iomem_holder(&String::from_utf8_lossy(&t), base + off))
+                    .map(|h| format!(" (/proc/iomem: held by {h})"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            io::Error::new(e.kind(), format!("GICD at {base:#x} + {off:#x}: {e}{holder}"))
+        })
     };
     Ok(GicDistributor {
         base: Hex64(base),
@@ -105,6 +117,27 @@ pub fn madt_gicd(madt: &[u8]) -> io::Result<(u64, u8)> {
         off += len;
     }
     Err(bad("no GIC distributor structure".into()))
+}
+
+/// The innermost `/proc/iomem` range holding `addr`, as `start-end name`.
+pub fn iomem_holder(iomem: &str, addr: u64) -> Option<String> {
+    let mut best: Option<(usize, String)> = None;
+    for line in iomem.lines() {
+        let depth = line.len() - line.trim_start().len();
+        let Some((range, name)) = line.trim_start().split_once(" : ") else {
+            continue;
+        };
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else {
+            continue;
+        };
+        if (a..=b).contains(&addr) && best.as_ref().is_none_or(|(d, _)| depth >= *d) {
+            best = Some((depth, format!("{range} {name}")));
+        }
+    }
+    best.map(|(_, h)| h)
 }
 
 /// The kernel's `psci:` log lines, without their level prefix and timestamp.
@@ -158,6 +191,16 @@ mod tests {
                 "psci: bare"
             ]
         );
+    }
+
+    #[test]
+    fn iomem_holder_is_the_innermost_range() {
+        let iomem = "08000000-0800ffff : GICD\n  08000000-0800ffff : GICD\n09000000-09000fff : pl011@9000000\n";
+        assert_eq!(
+            iomem_holder(iomem, 0x800_ffe8).as_deref(),
+            Some("08000000-0800ffff GICD")
+        );
+        assert_eq!(iomem_holder(iomem, 0x700_0000), None);
     }
 
     #[test]

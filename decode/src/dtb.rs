@@ -46,9 +46,9 @@ const FDT_NOP: u32 = 4;
 const FDT_END: u32 = 9;
 /// Deeper nesting than this is malformed (real trees are < 10 deep).
 const MAX_DEPTH: usize = 64;
-/// A recorded blob shorter than its `totalsize` is padded with zeros up to
-/// this size; beyond it the header is taken to be lying.
-const MAX_TOTAL: usize = 64 << 20;
+/// How many zero bytes a recorded blob may miss at its end (see [`decode`]);
+/// a block reaching further is outside the blob.
+const MAX_PAD: usize = 64 << 10;
 /// More memory reservations than this is malformed.
 const MAX_RESERVATIONS: usize = 1024;
 
@@ -180,24 +180,31 @@ pub fn decode(blob: &[u8]) -> Decoded {
     // A blob shorter than `totalsize` is one recorded without its trailing
     // zeros (the probe drops them; that may cut the strings block's last
     // NUL): the missing bytes are zeros.
+    if total < blob.len() {
+        out.put(
+            "error",
+            format!("{} bytes beyond totalsize {total}", blob.len() - total),
+        );
+    }
+    // A blob shorter than its blocks is one recorded without its trailing
+    // zeros (the probe drops them, which may cut the last NUL of the strings
+    // block): up to MAX_PAD missing bytes within `totalsize` are zeros.
+    let recorded = blob.len();
+    let need = [
+        off_struct.checked_add(size_struct),
+        off_strings.checked_add(size_strings),
+    ]
+    .into_iter()
+    .map(|e| e.unwrap_or(usize::MAX))
+    .max()
+    .unwrap_or(0);
     let padded;
-    let blob = if total > blob.len() {
-        if total > MAX_TOTAL {
-            out.put("error", format!("totalsize {total} but only {} bytes", blob.len()));
-            blob
-        } else {
-            let mut p = blob.to_vec();
-            p.resize(total, 0);
-            padded = p;
-            &padded[..]
-        }
+    let blob = if need > recorded && need <= total && need - recorded <= MAX_PAD {
+        let mut p = blob.to_vec();
+        p.resize(need, 0);
+        padded = p;
+        &padded[..]
     } else {
-        if total < blob.len() {
-            out.put(
-                "error",
-                format!("{} bytes beyond totalsize {total}", blob.len() - total),
-            );
-        }
         blob
     };
     let region = |off: usize, len: usize| off.checked_add(len).and_then(|end| blob.get(off..end));
@@ -220,7 +227,7 @@ pub fn decode(blob: &[u8]) -> Decoded {
     emit(&nodes, &mut out);
     // Bytes outside header, reservations, structure and strings: free space,
     // zero in a well-formed blob; anything else is shown as a hash.
-    let mut used = vec![false; blob.len().min(total.max(40))];
+    let mut used = vec![false; recorded.min(total.max(40))];
     for (a, b) in [
         (0, 40),
         (off_rsv, rsv_end),

@@ -1,6 +1,7 @@
 //! Fixed ACPI tables: the standard header of every table, and the bodies of
 //! the tables whose layout is fixed by the specification (FADT, FACS, MADT,
-//! MCFG, HPET, SRAT, SLIT, WAET, BGRT, TPM2, DMAR, VIOT).
+//! MCFG, HPET, SRAT, SLIT, WAET, BGRT, TPM2, DMAR, VIOT, and Arm's GTDT,
+//! IORT, PPTT, SPCR and DBG2 in the `arm` submodule).
 //!
 //! The AML bodies of DSDT/SSDT are left to the AML decoder; every other byte
 //! this module does not understand is kept as raw hex, so the view is
@@ -11,6 +12,8 @@
 
 use super::{hash_summary, Decoded};
 use std::collections::BTreeMap;
+
+mod arm;
 
 /// Size of the standard ACPI description header.
 const HEADER_LEN: usize = 36;
@@ -317,6 +320,11 @@ fn decode_standard(table: &[u8], out: &mut Decoded) {
             b"TPM2" => decode_fields(&mut f, out, "", TPM2_FIELDS),
             b"DMAR" => decode_dmar(&mut f, out),
             b"VIOT" => decode_viot(&mut f, out),
+            b"GTDT" => arm::decode_gtdt(&mut f, out),
+            b"IORT" => arm::decode_iort(&mut f, out),
+            b"PPTT" => arm::decode_pptt(&mut f, out),
+            b"SPCR" => arm::decode_spcr(&mut f, out),
+            b"DBG2" => arm::decode_dbg2(&mut f, out),
             // The AML decoder walks these bodies; here they are only the header.
             b"DSDT" | b"SSDT" => {
                 f.take(HEADER_LEN, body.len() - HEADER_LEN);
@@ -524,6 +532,8 @@ enum Hdr {
     U16U16,
     /// VIOT: type u8, reserved u8, length u16.
     U8PadU16,
+    /// IORT, GTDT platform timers, DBG2: type u8, length u16.
+    U8U16,
 }
 
 impl Hdr {
@@ -531,6 +541,7 @@ impl Hdr {
         match self {
             Hdr::U8U8 => 2,
             Hdr::U16U16 | Hdr::U8PadU16 => 4,
+            Hdr::U8U16 => 3,
         }
     }
 
@@ -539,6 +550,7 @@ impl Hdr {
             Hdr::U8U8 => (peek(data, off, 1)?, peek(data, off.checked_add(1)?, 1)?),
             Hdr::U16U16 => (peek(data, off, 2)?, peek(data, off.checked_add(2)?, 2)?),
             Hdr::U8PadU16 => (peek(data, off, 1)?, peek(data, off.checked_add(2)?, 2)?),
+            Hdr::U8U16 => (peek(data, off, 1)?, peek(data, off.checked_add(1)?, 2)?),
         };
         Some((u16::try_from(ty).ok()?, usize::try_from(len).ok()?))
     }
@@ -1649,6 +1661,12 @@ mod tests {
         "pc-i440fx-7.2-virtio-on-7.2.22",
     ];
 
+    /// virt-7.2 booted through edk2 (UEFI, ACPI) by QEMU 7.2.22 and 10.0.2,
+    /// cortex-a57, 2 vCPUs (scripts/boot-aarch64).
+    const VIRT_7: &str = "virt-7.2-default-on-7.2.22";
+    const VIRT_10: &str = "virt-7.2-default-on-10.0.2";
+    const ARM_DIRS: &[&str] = &[VIRT_7, VIRT_10];
+
     /// `iasl` template, edited (see the test using it).
     const FACP_TEMPLATE: &str = "\
     4641435014010000067c494e54454c2054656d706c61746500000000494e544c\
@@ -2251,9 +2269,9 @@ mod tests {
             x ^= x << 17;
             x
         };
-        let sigs: [&[u8; 4]; 14] = [
+        let sigs: [&[u8; 4]; 19] = [
             b"FACP", b"FACS", b"APIC", b"MCFG", b"HPET", b"SRAT", b"SLIT", b"WAET", b"BGRT", b"TPM2", b"DMAR", b"VIOT",
-            b"DSDT", b"XXXX",
+            b"DSDT", b"XXXX", b"GTDT", b"IORT", b"PPTT", b"SPCR", b"DBG2",
         ];
         for round in 0..3000 {
             let len = usize::try_from(next() % 400).unwrap();
@@ -2307,6 +2325,11 @@ mod tests {
         ] {
             inputs.push((name.into(), unhex(hex)));
         }
+        for dir in ARM_DIRS {
+            for sig in ["APIC", "FACP", "GTDT", "IORT", "PPTT", "SPCR", "DBG2", "MCFG"] {
+                inputs.push((format!("{dir} {sig}"), load(dir, sig)));
+            }
+        }
         inputs.push(("x2APIC MADT".into(), madt_x2apic()));
         inputs.push(("VIOT".into(), viot()));
         inputs.push(("SLIT".into(), slit()));
@@ -2328,5 +2351,125 @@ mod tests {
                 assert_ne!(before, after, "{name}: flipping byte {i:#x} changed nothing");
             }
         }
+    }
+    // Arm tables. Expected values were read from `iasl -d` (acpica-tools
+    // 20200925) of the same files.
+
+    #[test]
+    fn gtdt_virt_fields() {
+        let d = decode(&load(VIRT_7, "GTDT"));
+        assert_eq!(get(&d, "header.revision"), "2");
+        assert_eq!(get(&d, "cnt_control_base"), "0xffffffffffffffff");
+        assert_eq!(get(&d, "secure_el1_gsiv"), "29");
+        assert_eq!(get(&d, "nonsecure_el1_gsiv"), "30");
+        assert_eq!(get(&d, "nonsecure_el1_flags.ALWAYS_ON"), "1");
+        assert_eq!(get(&d, "virtual_el1_gsiv"), "27");
+        assert_eq!(get(&d, "nonsecure_el2_gsiv"), "26");
+        assert_eq!(get(&d, "platform_timer_count"), "0");
+        assert!(errors(&d).is_empty() && raw_keys(&d).is_empty(), "{:#?}", d.items());
+    }
+
+    #[test]
+    fn iort_virt_nodes_and_mapping() {
+        let d = decode(&load(VIRT_7, "IORT"));
+        assert_eq!(get(&d, "entries"), "ITS Group its 0x0; Root Complex segment 0x0");
+        assert_eq!(
+            get(&d, "Root Complex segment 0x0.mapping[0x0]"),
+            "count 0xffff → ITS Group its 0x0 base 0x0"
+        );
+        assert_eq!(get(&d, "Root Complex segment 0x0.memory_address_size_limit"), "64");
+        assert_eq!(get(&d, "Root Complex segment 0x0.cache_coherency"), "0x1");
+        assert_eq!(
+            get(&d, "Root Complex segment 0x0.memory_access_flags.DEVICE_ATTRIBUTES"),
+            "1"
+        );
+        assert_eq!(get(&d, "ITS Group its 0x0.its_count"), "1");
+        assert!(errors(&d).is_empty() && raw_keys(&d).is_empty(), "{:#?}", d.items());
+    }
+
+    #[test]
+    fn pptt_virt_hierarchy() {
+        let d = decode(&load(VIRT_7, "PPTT"));
+        assert_eq!(get(&d, "entries"), "Processor level 0 #1, level 1 #1, uid 0x0, uid 0x1");
+        assert_eq!(get(&d, "Processor level 0 #1.flags.PHYSICAL_PACKAGE"), "1");
+        assert_eq!(get(&d, "Processor level 1 #1.parent"), "Processor level 0 #1");
+        assert_eq!(get(&d, "Processor uid 0x1.parent"), "Processor level 1 #1");
+        assert_eq!(get(&d, "Processor uid 0x1.flags.IS_LEAF"), "1");
+        assert!(errors(&d).is_empty() && raw_keys(&d).is_empty(), "{:#?}", d.items());
+    }
+
+    #[test]
+    fn spcr_and_dbg2_virt_console() {
+        let d = decode(&load(VIRT_7, "SPCR"));
+        assert_eq!(get(&d, "interface_type"), "0x3 (ARM PL011)");
+        assert_eq!(
+            get(&d, "base_address"),
+            "SystemMemory 0x9000000 width 8 offset 0 access 1"
+        );
+        assert_eq!(get(&d, "interrupt_type.ARM_GIC"), "1");
+        assert_eq!(get(&d, "gsiv"), "33");
+        assert_eq!(get(&d, "baud_rate"), "3 (9600)");
+        assert_eq!(get(&d, "flow_control.RTS_CTS"), "1");
+        assert!(errors(&d).is_empty() && raw_keys(&d).is_empty(), "{:#?}", d.items());
+        let d = decode(&load(VIRT_7, "DBG2"));
+        assert_eq!(get(&d, "entries"), "Device \"COM0\"");
+        assert_eq!(get(&d, "Device \"COM0\".port_type"), "0x8000 (serial)");
+        assert_eq!(
+            get(&d, "Device \"COM0\".register[0]"),
+            "SystemMemory 0x9000000 width 8 offset 0 access 1 size 0x1000"
+        );
+        assert!(errors(&d).is_empty() && raw_keys(&d).is_empty(), "{:#?}", d.items());
+    }
+
+    #[test]
+    fn madt_virt_gic_entries() {
+        let d = decode(&load(VIRT_7, "APIC"));
+        assert_eq!(
+            get(&d, "entries"),
+            "GIC Distributor id 0x0; GICC uid 0x0, uid 0x1; GIC MSI Frame id 0x0"
+        );
+        assert_eq!(get(&d, "GIC Distributor id 0x0.version"), "2");
+        assert_eq!(get(&d, "GICC uid 0x1.mpidr"), "0x1");
+        assert_eq!(get(&d, "GIC MSI Frame id 0x0.spi_base"), "80");
+        assert!(errors(&d).is_empty() && raw_keys(&d).is_empty(), "{:#?}", d.items());
+    }
+
+    /// What QEMU 10.0.2 changed in the Arm tables of virt-7.2 (UEFI boot),
+    /// decoded: GTDT revision 3 with the virtual EL2 timer, no cluster level
+    /// in the PPTT, 32-bit PL011 register access in SPCR and DBG2.
+    #[test]
+    fn virt_7_2_arm_tables_drift_7_2_to_10_0() {
+        let changed = |sig: &str| {
+            let keys = changed_keys(&decode(&load(VIRT_7, sig)), &decode(&load(VIRT_10, sig)));
+            keys.into_iter()
+                .filter(|k| !k.starts_with("header.checksum"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            changed("GTDT"),
+            [
+                "header.length",
+                "header.revision",
+                "virtual_el2_flags.ACTIVE_LOW",
+                "virtual_el2_flags.ALWAYS_ON",
+                "virtual_el2_flags.EDGE_TRIGGERED",
+                "virtual_el2_flags.reserved",
+                "virtual_el2_gsiv"
+            ]
+        );
+        let pptt = changed("PPTT");
+        assert!(pptt.contains(&"Processor uid 0x0.parent".to_string()), "{pptt:?}");
+        assert!(pptt.iter().all(|k| k.starts_with("Processor level 1 #1.")
+            || [
+                "entries",
+                "header.length",
+                "Processor uid 0x0.parent",
+                "Processor uid 0x1.parent"
+            ]
+            .contains(&k.as_str())));
+        assert_eq!(changed("SPCR"), ["base_address"]);
+        assert_eq!(changed("DBG2"), ["Device \"COM0\".register[0]"]);
+        assert!(changed("IORT").is_empty());
+        assert!(changed("APIC").is_empty());
     }
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 pub mod acpi;
 pub mod aml;
 pub mod cpuid;
+pub mod dtb;
 pub mod pci;
 pub mod rom;
 pub mod smbios;
@@ -30,6 +31,13 @@ pub fn acpi_table(table: &[u8]) -> Decoded {
 /// leaves their body to the AML walker.
 fn is_aml(table: &[u8]) -> bool {
     matches!(table.get(..4), Some(b"DSDT" | b"SSDT"))
+}
+
+/// Decode a flattened device tree blob (`/sys/firmware/fdt`, or QEMU's
+/// `-machine …,dumpdtb=FILE`); phandles are normalised to node paths, see
+/// [`dtb`].
+pub fn device_tree(blob: &[u8]) -> Decoded {
+    dtb::decode(blob)
 }
 
 /// Decode a PCI function's config space.

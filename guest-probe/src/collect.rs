@@ -3,7 +3,7 @@
 
 use crate::frame::Entry;
 use crate::source::Source;
-use crate::{acpi, cpuid, fw_cfg, memmap, pci, smbios, virtio, PROBE_VERSION};
+use crate::{acpi, arm, cpuid, devicetree, fw_cfg, idregs, memmap, pci, smbios, virtio, PROBE_VERSION};
 use abi_model::blob::{BlobId, Blobs};
 use abi_model::facts::{Facts, FactsError, ModuleLoad, ProbeInfo, Probed, SCHEMA_VERSION};
 
@@ -35,21 +35,37 @@ pub fn collect(src: &dyn Source, modules: Vec<ModuleLoad>) -> Collection {
             unavailable: format!("PCI unavailable: {unavailable}"),
         },
     };
+    let arch = src.arch().unwrap_or_else(|e| format!("unavailable: {e}"));
+    // Facts of one architecture only: `None` elsewhere, so documents of the
+    // other architecture keep their exact bytes.
+    let arm = arch == "aarch64";
+    let cpuid = if arch == "x86_64" {
+        Probed::from_result(cpuid::collect(src))
+    } else {
+        Probed::Unavailable {
+            unavailable: format!(
+                "CPUID exists only on x86; this {arch} guest's CPU identification is in cpu_id_registers"
+            ),
+        }
+    };
     let facts = Facts {
         schema: SCHEMA_VERSION,
         probe: ProbeInfo {
             version: PROBE_VERSION.into(),
-            arch: std::env::consts::ARCH.into(),
+            arch: arch.clone(),
             kernel_release,
             modules,
         },
         acpi: Probed::from_result(acpi::collect(src, &mut blobs)),
         smbios: Probed::from_result(smbios::collect(src, &mut blobs)),
-        cpuid: Probed::from_result(cpuid::collect(src)),
+        cpuid,
         memory_map: Probed::from_result(memmap::collect(src)),
         fw_cfg: Probed::from_result(fw_cfg::collect(src, &mut blobs)),
         pci,
         virtio,
+        device_tree: arm.then(|| Probed::from_result(devicetree::collect(src, &mut blobs))),
+        cpu_id_registers: arm.then(|| Probed::from_result(idregs::collect(src))),
+        arm_platform: arm.then(|| Probed::Available(arm::collect(src))),
     };
     Collection { facts, blobs }
 }

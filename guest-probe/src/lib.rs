@@ -9,11 +9,14 @@
 #![deny(missing_docs)]
 
 pub mod acpi;
+pub mod arm;
 pub mod base64;
 pub mod collect;
 pub mod cpuid;
+pub mod devicetree;
 pub mod frame;
 pub mod fw_cfg;
+pub mod idregs;
 pub mod memmap;
 pub mod pci;
 pub mod smbios;

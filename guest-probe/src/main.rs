@@ -19,8 +19,12 @@ use std::{fs, io, process};
 /// The initramfs lists modules to load here, one file name per line, in order.
 const MODULE_LIST: &str = "/probe/modules";
 const MODULE_DIR: &str = "/probe";
-/// Serial console the host captures.
+/// Serial console the host captures: the first 16550 UART on x86, the
+/// PL011 UART on Arm's virt.
+#[cfg(not(target_arch = "aarch64"))]
 const SERIAL: &str = "/dev/ttyS0";
+#[cfg(target_arch = "aarch64")]
+const SERIAL: &str = "/dev/ttyAMA0";
 /// A probe that has not finished by then reports so and powers off.
 const WATCHDOG: Duration = Duration::from_secs(300);
 

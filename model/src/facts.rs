@@ -76,6 +76,20 @@ pub struct Facts {
     pub fw_cfg: Probed<FwCfg>,
     /// Every virtio-pci function, read from the device itself.
     pub virtio: Probed<BTreeMap<PciAddress, Probed<VirtioDevice>>>,
+    /// The flattened device tree the kernel was handed, raw. `None` on
+    /// architectures without device trees (x86), so their documents stay as
+    /// they were; on aarch64 always present, read or unavailable with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_tree: Option<Probed<DeviceTree>>,
+    /// Arm CPU identification registers of every online vCPU. `None` on x86,
+    /// whose CPU identification is [`Facts::cpuid`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_id_registers: Option<Probed<Vec<CpuIdRegisters>>>,
+    /// Arm platform interfaces the guest sees beside the tables: the GIC
+    /// distributor's identification and the PSCI/SMCCC versions the kernel
+    /// negotiated. `None` on x86.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm_platform: Option<Probed<ArmPlatform>>,
 }
 
 /// Why a fact document cannot be used.
@@ -141,6 +155,9 @@ impl Facts {
         }
         if let Some(s) = self.smbios.available() {
             ids.extend([s.entry_point.clone(), s.table.clone()]);
+        }
+        if let Some(Probed::Available(dt)) = &self.device_tree {
+            ids.push(dt.blob.clone());
         }
         if let Some(fw) = self.fw_cfg.available() {
             ids.extend(
@@ -432,6 +449,11 @@ pub struct MemoryRange {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FwCfg {
+    /// Where the device was read: `mmio 0x0000000009020000` (its register
+    /// block, on Arm's virt). Absent for the x86 I/O ports 0x510–0x511,
+    /// which are fixed, so x86 documents stay as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<String>,
     /// Fixed keys by name (`signature`, `id`, `nb_cpus`, …), as hex bytes.
     pub keys: BTreeMap<String, Probed<String>>,
     /// The file directory by name.
@@ -468,4 +490,79 @@ pub struct VirtioDevice {
     /// Device-specific configuration bytes as hex, up to the last byte that
     /// is not `ff` (QEMU answers `ff` past the end of a device's config).
     pub config: String,
+}
+
+/// A flattened device tree blob (FDT, DTB) as the kernel received it: on a
+/// direct `-kernel` boot the tree QEMU generated; on a UEFI boot, where ACPI
+/// describes the machine, the nearly empty tree the kernel's EFI stub made
+/// (only `/chosen`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceTree {
+    /// The blob (`/sys/firmware/fdt`) without its trailing zero bytes, which
+    /// are free space: QEMU's virt makes a 1 MiB tree of which about 8 KiB
+    /// is used, and sending the zeros over the emulated serial port cost
+    /// seconds per boot. Lossless: the raw blob is this followed by
+    /// `size - len` zero bytes. Decoded by `abi_decode::dtb`.
+    pub blob: BlobId,
+    /// Length of the raw blob in bytes (the header's `totalsize`, when the
+    /// blob is well formed).
+    pub size: u32,
+}
+
+/// The identification registers of one Arm vCPU.
+///
+/// `midr_el1` and `revidr_el1` are the per-CPU values the kernel read at
+/// EL1 (sysfs `regs/identification`). `registers` are EL0 `mrs` reads of
+/// the ID register space, which Linux traps and emulates (its
+/// "cpu-feature-registers" ABI): each is the *sanitised* system-wide value,
+/// with only the fields the kernel exposes to user space and the rest read
+/// as their safe value (mostly 0). That is what guest applications see,
+/// and it is the only view of ID_AA64* that EL0 has; the raw EL1 values
+/// differ in the hidden fields. Names are the architectural register names
+/// (`ID_AA64PFR0_EL1`, …); each value is what the emulation returned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuIdRegisters {
+    /// Logical CPU number in the guest.
+    pub cpu: u32,
+    /// MIDR_EL1 as the kernel read it on this CPU.
+    pub midr_el1: Probed<Hex64>,
+    /// REVIDR_EL1 as the kernel read it on this CPU.
+    pub revidr_el1: Probed<Hex64>,
+    /// EL0 `mrs` reads (kernel-emulated, sanitised) by register name.
+    pub registers: Probed<BTreeMap<String, Hex64>>,
+}
+
+/// Arm platform interfaces outside the tables.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmPlatform {
+    /// The GIC distributor's identification, read from its own registers;
+    /// the architecture revision is PIDR2 bits 7:4 (1 = GICv1, 2 = GICv2,
+    /// 3 = GICv3, 4 = GICv4).
+    pub gic: Probed<GicDistributor>,
+    /// The kernel's report of the PSCI and SMCCC versions it negotiated
+    /// with the firmware (its `psci:` log lines, timestamps removed,
+    /// verbatim). EL0 cannot issue the PSCI_VERSION or SMCCC_VERSION calls
+    /// itself, and the kernel exposes the answers nowhere else.
+    pub psci: Probed<Vec<String>>,
+}
+
+/// The GIC distributor as read from its registers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GicDistributor {
+    /// Physical base address (from the device tree or the MADT).
+    pub base: Hex64,
+    /// Where the base came from: the device tree node, or `MADT`.
+    pub described_by: String,
+    /// The peripheral id 2 register: ICPIDR2 at offset 0xfe8 of a GICv1/v2
+    /// distributor, GICD_PIDR2 at 0xffe8 of a GICv3/v4 one (the offset
+    /// follows the description).
+    pub pidr2: Hex32,
+    /// GICD_IIDR (offset 0x0008): implementer, revision, product.
+    pub iidr: Hex32,
+    /// GICD_TYPER (offset 0x0004): interrupt lines, CPU count, security.
+    pub typer: Hex32,
 }

@@ -160,6 +160,10 @@ impl RecordError {
         match &self.cause {
             Cause::Boot(boot::BootError::Timeout { .. }) => true,
             Cause::Boot(boot::BootError::Exited { signal, .. }) => signal.is_some(),
+            // The guest kernel died before the probe ran: under TCG on a
+            // loaded host its early timer check can fail ("IO-APIC + timer
+            // doesn't work!"), which says nothing about the machine type.
+            Cause::Stream(FrameError::NoBegin) => self.serial_tail.contains("Kernel panic"),
             _ => false,
         }
     }
@@ -572,6 +576,21 @@ mod tests {
         let img = b"\0junk\0SeaBIOS (version %s)\x001.16.3-debian-1.16.3-2~bpo12+1\0more\0";
         assert_eq!(seabios_version(img).as_deref(), Some("1.16.3-debian-1.16.3-2~bpo12+1"));
         assert_eq!(seabios_version(b"\0no version\0"), None);
+    }
+
+    #[test]
+    fn a_kernel_that_panicked_before_the_probe_is_retried() {
+        let e = |tail: &str| RecordError {
+            machine: MachineType("pc-q35-4.1".into()),
+            profile: "default".into(),
+            cause: Cause::Stream(FrameError::NoBegin),
+            serial_tail: tail.into(),
+        };
+        assert!(e("[ 5.9] Kernel panic - not syncing: IO-APIC + timer doesn't work!").transient());
+        assert!(
+            !e("[ 5.9] probe: waiting").transient(),
+            "a probe that did not start for another reason"
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Boot machine types of a QEMU binary and write their records into a database.
-    Record(RunArgs),
+    Record(cmd::record::RecordArgs),
     /// Boot every machine type the database and the binary share and compare with the baselines.
     Check {
         #[command(flatten)]
@@ -67,6 +67,10 @@ enum Command {
         /// The release being recorded, e.g. 10.0; must match the binary.
         #[arg(long)]
         release: String,
+        /// Replace records that exist with different content (e.g. a distro
+        /// rebuild of the same QEMU version); without it that is an error.
+        #[arg(long)]
+        replace: bool,
     },
     /// Show what each pending record (from `check --pending`) changes.
     Review {
@@ -215,7 +219,7 @@ fn main() -> ExitCode {
             partial,
         } => cmd::check::run(&run, &out, pending, partial.as_deref()),
         Command::Merge { db, files, out } => cmd::merge::run(&db, &files, &out),
-        Command::Snapshot { run, release } => cmd::snapshot::run(&run, &release),
+        Command::Snapshot { run, release, replace } => cmd::snapshot::run(&run, &release, replace),
         Command::Review { db, machines, out } => cmd::review::review(&db, &machines, &out),
         Command::Accept(a) => cmd::review::accept(&a),
         Command::Reject { db, machines } => cmd::review::reject(&db, &machines),

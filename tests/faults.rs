@@ -5,6 +5,8 @@
 //! One module per area under tests/faults/; this file only lists them and
 //! holds the helpers they share.
 
+#[path = "faults/db.rs"]
+mod db;
 #[path = "faults/decode.rs"]
 mod decode;
 #[path = "faults/stream.rs"]

@@ -60,7 +60,9 @@ pub struct AcceptArgs {
 /// pending records whose every change was accepted.
 pub fn accept(a: &AcceptArgs) -> Result<i32, Failure> {
     let db_dir = a.db.as_path();
-    let db = Db::open(db_dir)?;
+    // Locked from the first read to the last write: no other writer may
+    // change the waivers or the pending records in between.
+    let db = Db::open(db_dir)?.locked()?;
     let baselines = Baselines::of(db.index()?);
     let known = baselines.machines();
     let waivers = load_waivers(&db, &known, &[])?;
@@ -131,7 +133,7 @@ pub fn accept(a: &AcceptArgs) -> Result<i32, Failure> {
     // filtered out, none skipped at the prompt).
     if !filtered && accepted.len() == offered {
         for p in &pending {
-            std::fs::remove_file(&p.file)?;
+            std::fs::remove_file(&p.file).map_err(|e| Failure(format!("{}: {e}", p.file.display())))?;
             println!("removed {}", p.file.display());
         }
     } else {
@@ -142,11 +144,11 @@ pub fn accept(a: &AcceptArgs) -> Result<i32, Failure> {
 
 /// `reject`: discard pending records.
 pub fn reject(db: &Path, globs: &[String]) -> Result<i32, Failure> {
-    let db = Db::open(db)?;
+    let db = Db::open(db)?.locked()?;
     let mut n = 0;
     for (key, file) in db.pending_index()? {
         if globs.is_empty() || globs.iter().any(|g| glob_match(g, &key.machine.0)) {
-            std::fs::remove_file(&file)?;
+            std::fs::remove_file(&file).map_err(|e| Failure(format!("{}: {e}", file.display())))?;
             println!("removed {}", file.display());
             n += 1;
         }

@@ -6,5 +6,7 @@
 
 pub mod db;
 pub mod git;
+pub mod lock;
 
-pub use db::{Db, DbError};
+pub use db::{Db, DbError, Written};
+pub use lock::WriteLock;

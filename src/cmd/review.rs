@@ -1,7 +1,7 @@
 //! The review flow: `review` shows what pending records change, `accept`
 //! turns the changes into waivers with a reason, `reject` discards them.
 
-use crate::args::{load_waivers, Failure, OutputArgs};
+use crate::args::{Failure, OutputArgs};
 use abi_check::review::{self, Change};
 use abi_check::selection::Baselines;
 use abi_check::verdict::{self, EXIT_CLEAN};
@@ -65,7 +65,16 @@ pub fn accept(a: &AcceptArgs) -> Result<i32, Failure> {
     let db = Db::open(db_dir)?.locked()?;
     let baselines = Baselines::of(db.index()?);
     let known = baselines.machines();
-    let waivers = load_waivers(&db, &known, &[])?;
+    // The file is read once: what is parsed is what is appended to.
+    let file = db.root().join(WAIVERS_FILE);
+    let mut all = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            "# Reviewed, intentional ABI changes. Each [[waiver]] needs a reason; see `machine-abi accept`.\n".into()
+        }
+        Err(e) => return Err(Failure(format!("{}: {e}", file.display()))),
+    };
+    let waivers = Waivers::parse(&all, &file, &known)?;
     let mut pending = review::pending(&db, &baselines, &a.machines)?;
     if pending.is_empty() {
         return Err(Failure(format!("nothing pending in {}", db_dir.display())));
@@ -116,10 +125,6 @@ pub fn accept(a: &AcceptArgs) -> Result<i32, Failure> {
         return Ok(EXIT_CLEAN);
     }
     let text = review::waiver_text(&accepted, &waivers).map_err(Failure)?;
-    let file = db.root().join(WAIVERS_FILE);
-    let mut all = std::fs::read_to_string(&file).unwrap_or_else(|_| {
-        "# Reviewed, intentional ABI changes. Each [[waiver]] needs a reason; see `machine-abi accept`.\n".into()
-    });
     if !all.ends_with('\n') {
         all.push('\n');
     }

@@ -137,3 +137,62 @@ fn stale_temporary_files_of_dead_writers_are_removed() {
     assert!(!stale.exists() && !blob.exists(), "{run}");
     assert!(live.exists());
 }
+
+#[test]
+fn accept_never_rewrites_waivers_it_could_not_read() {
+    // waivers.toml is a FIFO: the first read gets the reviewer's waivers;
+    // a second read (if accept made one) gets bytes that are not UTF-8, an
+    // error that must not turn the file into a bare header.
+    let dir = db_with_pending();
+    let file = dir.path().join("waivers.toml");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&file)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let mine = "# the reviewer's own waivers\n";
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_machine-abi"))
+        .args(["accept", "--db", arg(dir.path()), "--reason", "reviewed"])
+        .env("CI", "true")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Serve the first read with the reviewer's waivers, every later read
+    // with garbage, until accept exits.
+    let mut served = 0;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        // O_NONBLOCK: opening fails at once while nobody reads; once accept
+        // has renamed a regular file over the FIFO, nothing is written.
+        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).custom_flags(0o4000).open(&file) {
+            if f.metadata().is_ok_and(|m| m.file_type().is_fifo()) {
+                let text: &[u8] = if served == 0 {
+                    mine.as_bytes()
+                } else {
+                    b"\xff\xfe not utf-8\n"
+                };
+                let _ = std::io::Write::write_all(&mut f, text);
+                served += 1;
+                drop(f);
+                // Let the reader see the end of this file before the next.
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let out = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(served >= 1, "accept never read waivers.toml: {stderr}");
+    let after = std::fs::read_to_string(&file).unwrap_or_default();
+    if status.success() {
+        assert!(after.starts_with(mine), "waivers lost:\n{after}\n--- stderr\n{stderr}");
+        assert!(after.contains("reason = \"reviewed\""), "{after}");
+    } else {
+        assert_eq!(status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(arg(&file)), "{stderr}");
+    }
+}

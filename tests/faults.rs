@@ -5,6 +5,8 @@
 //! One module per area under tests/faults/; this file only lists them and
 //! holds the helpers they share.
 
+#[path = "faults/blobs.rs"]
+mod blobs;
 #[path = "faults/db.rs"]
 mod db;
 #[path = "faults/decode.rs"]

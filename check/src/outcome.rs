@@ -4,13 +4,16 @@
 
 use crate::compare::facts::{self, BlobSource};
 use crate::rules;
+use abi_model::blob::BlobId;
 use abi_model::drift::{Category, Drift, FactPath, Severity};
 use abi_model::host::HostSide;
 use abi_model::record::{Record, RecordKey};
 use abi_model::{Blobs, MachineType, Version};
 use abi_store::Db;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 /// Outcome for one (machine type, profile).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -142,10 +145,43 @@ pub fn profile_devices(command_line: &[String]) -> Vec<String> {
     out
 }
 
+/// Reads one side's blobs for a comparison. The error of a blob that
+/// cannot be read (missing, or its bytes no longer match its blake3 name)
+/// names the blob file and the record that refers to it.
+pub type BlobRead<'a> = &'a dyn Fn(&BlobId) -> Result<Vec<u8>, String>;
+
+/// The blobs of `db`, read for the record in `record_file`: verified on
+/// every read.
+pub fn db_blobs<'a>(db: &'a Db, record_file: &'a Path) -> impl Fn(&BlobId) -> Result<Vec<u8>, String> + 'a {
+    move |id| {
+        db.blob(id)
+            .map_err(|e| format!("{e}; used by {}", record_file.display()))
+    }
+}
+
 /// Compare an observed record with its baseline: the outcome, and the
-/// unversioned-change note when it applies.
-pub fn compare_records(db: &Db, baseline: &Record, observed: &Record, ob: BlobSource, nb: BlobSource) -> MachineResult {
-    let drifts = drifts(baseline, observed, ob, nb);
+/// unversioned-change note when it applies. A blob that one side cannot
+/// read makes the result "could not check", naming the blob and its record:
+/// a comparison without it could miss drift or misname it.
+pub fn compare_records(db: &Db, baseline: &Record, observed: &Record, ob: BlobRead, nb: BlobRead) -> MachineResult {
+    let unread = RefCell::new(BTreeSet::new());
+    let tracked = |read: BlobRead, id: &BlobId| match read(id) {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            unread.borrow_mut().insert(e);
+            None
+        }
+    };
+    let drifts = drifts(baseline, observed, &|id| tracked(ob, id), &|id| tracked(nb, id));
+    let unread = unread.into_inner();
+    if !unread.is_empty() {
+        let error = format!(
+            "cannot read {}: {}",
+            if unread.len() == 1 { "a blob" } else { "blobs" },
+            unread.into_iter().collect::<Vec<_>>().join("; ")
+        );
+        return MachineResult::new(db, &baseline.key, &observed.key.profile, Outcome::Failed { error });
+    }
     let note = unversioned_note(
         baseline.host.as_ref(),
         observed.host.as_ref(),
@@ -165,9 +201,14 @@ pub fn compare_records(db: &Db, baseline: &Record, observed: &Record, ob: BlobSo
 
 /// Compare a fresh observation (its blobs still in memory) with its baseline.
 pub fn compare(db: &Db, baseline: &Record, observed: &Record, blobs: &Blobs) -> MachineResult {
-    let mut result = compare_records(db, baseline, observed, &|id| db.blob(id).ok(), &|id| {
-        blobs.get(id).map(<[u8]>::to_vec)
-    });
+    let file = db.record_path(&baseline.key);
+    let in_memory = |id: &BlobId| {
+        blobs
+            .get(id)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| format!("blob {id} is missing from the observation of {}", observed.key))
+    };
+    let mut result = compare_records(db, baseline, observed, &db_blobs(db, &file), &in_memory);
     // Input differences first: they may explain everything after them.
     result.input_notes.splice(0..0, input_notes(baseline, observed));
     result

@@ -2,9 +2,10 @@
 //! turns the changes into waivers with a reason, `reject` discards them.
 
 use crate::args::{Failure, OutputArgs};
+use abi_check::outcome::Outcome;
 use abi_check::review::{self, Change};
 use abi_check::selection::Baselines;
-use abi_check::verdict::{self, EXIT_CLEAN};
+use abi_check::verdict::{self, EXIT_CLEAN, EXIT_ERROR};
 use abi_check::waiver::{Waivers, WAIVERS_FILE};
 use abi_model::glob::glob_match;
 use abi_store::Db;
@@ -24,7 +25,11 @@ pub fn review(db: &Path, globs: &[String], out: &OutputArgs) -> Result<i32, Fail
     let qemu = first.record.provenance.qemu.clone();
     let waivers = out.waivers(&db, &known)?;
     let verdict = out.judge(qemu, pending.into_iter().map(|p| p.result).collect(), waivers.as_ref());
-    out.print(&verdict);
+    let code = out.print(&verdict);
+    if code == EXIT_ERROR {
+        // A pending record that could not be compared is not reviewable.
+        return Ok(EXIT_ERROR);
+    }
     // On stderr: stdout is the report, which may be JSON or JUnit.
     eprintln!(
         "accept with `machine-abi accept --db {} --reason …`, or reject",
@@ -78,6 +83,22 @@ pub fn accept(a: &AcceptArgs) -> Result<i32, Failure> {
     let mut pending = review::pending(&db, &baselines, &a.machines)?;
     if pending.is_empty() {
         return Err(Failure(format!("nothing pending in {}", db_dir.display())));
+    }
+    // What could not be compared cannot be accepted (and its pending record
+    // must not be removed as if it had been).
+    let failed: Vec<String> = pending
+        .iter()
+        .filter_map(|p| match &p.result.outcome {
+            Outcome::Failed { error } => Some(format!("{}: {error}", p.file.display())),
+            _ => None,
+        })
+        .collect();
+    if !failed.is_empty() {
+        return Err(Failure(format!(
+            "nothing accepted: {} pending record(s) could not be compared:\n{}",
+            failed.len(),
+            failed.join("\n")
+        )));
     }
     // Drift already waived needs no new waiver.
     for p in &mut pending {

@@ -124,6 +124,24 @@ enum Command {
         /// Rule id, e.g. aml-object-added.
         rule: Option<String>,
     },
+    /// Check a whole database at rest: parse every record and pending record
+    /// (key against path), hash every blob, find missing blobs, load the
+    /// waivers. Exit 2 naming every bad file, 0 otherwise.
+    Verify {
+        /// Database directory.
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// List the blobs no record or pending record refers to (a dry run);
+    /// remove them with --delete. Refused while `verify` finds problems.
+    Gc {
+        /// Database directory.
+        #[arg(long)]
+        db: PathBuf,
+        /// Remove them (under the write lock).
+        #[arg(long)]
+        delete: bool,
+    },
     /// List the records of a database.
     List {
         /// Database directory.
@@ -227,6 +245,8 @@ fn main() -> ExitCode {
         Command::Diff { a, b, out, asl } => cmd::diff::run(&a, &b, &out, asl),
         Command::Explain { rule } => cmd::inspect::explain(rule.as_deref()),
         Command::List { db } => cmd::inspect::list(&db),
+        Command::Verify { db } => cmd::verify::verify(&db),
+        Command::Gc { db, delete } => cmd::verify::gc(&db, delete),
         Command::Show(a) => cmd::inspect::show(&a),
         Command::Decode { log, out } => cmd::decode::run(&log, &out),
         Command::Compat {

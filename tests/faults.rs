@@ -13,6 +13,8 @@ mod db;
 mod decode;
 #[path = "faults/stream.rs"]
 mod stream;
+#[path = "faults/verify.rs"]
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -309,7 +309,7 @@ impl Db {
         p
     }
 
-    fn blob_path(&self, id: &BlobId) -> PathBuf {
+    pub(crate) fn blob_path(&self, id: &BlobId) -> PathBuf {
         self.root.join("blobs").join(&id.as_str()[..2]).join(id.as_str())
     }
 

@@ -4,6 +4,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod db;
 pub mod git;
 pub mod lock;

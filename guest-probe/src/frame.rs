@@ -18,6 +18,7 @@
 //! A probe that fails altogether sends `MABI1 FATAL <base64 message>` instead.
 
 use crate::base64;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Start of every framing line.
@@ -333,6 +334,8 @@ struct Stream {
     /// Line of BEGIN, declared entry count, payload bytes, payload hash.
     begin: Option<(usize, u64, u64, String)>,
     declared: Vec<Declared>,
+    /// Line of each declared entry name.
+    names: BTreeMap<String, usize>,
     /// Sum of the declared entry lengths so far (never above the payload's).
     declared_bytes: u64,
     payload: Vec<u8>,
@@ -385,10 +388,12 @@ impl Stream {
                     });
                 };
                 let len = number(len, line)?;
-                if let Some(d) = self.declared.iter().find(|d| d.name == name) {
+                // By name, not by scanning the list: a guest may send a
+                // hundred thousand entries.
+                if let Some(&first) = self.names.get(name) {
                     return Err(FrameError::DuplicateEntry {
                         name: name.into(),
-                        first: d.line,
+                        first,
                         line,
                     });
                 }
@@ -409,6 +414,7 @@ impl Stream {
                     });
                 };
                 self.declared_bytes = total;
+                self.names.insert(name.to_string(), line);
                 self.declared.push(Declared {
                     name: name.to_string(),
                     len,

@@ -195,3 +195,21 @@ fn a_framing_line_before_begin_is_refused() {
     let err = refused(&text, "an ENTRY before BEGIN");
     assert!(err.starts_with("line 2:") && err.contains("before any BEGIN"), "{err}");
 }
+
+#[test]
+fn many_entries_take_linear_time() {
+    // 100,000 ENTRY lines (8 MB of text a guest can send in seconds): the
+    // duplicate-name check must not compare each name with every earlier
+    // one (5·10⁹ comparisons).
+    let n = 100_000;
+    let mut text = format!("MABI1 BEGIN entries={n} bytes=0 blake3={}\n", "0".repeat(64));
+    for i in 0..n {
+        text.push_str(&format!("MABI1 ENTRY blobs/{i:064} 0 {}\n", "0".repeat(64)));
+    }
+    text.push_str("MABI1 END chunks=0\n");
+    let started = std::time::Instant::now();
+    let err = refused(&text, "an empty payload with a wrong hash");
+    let took = started.elapsed();
+    assert!(err.contains("blake3"), "{err}");
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+}

@@ -217,10 +217,14 @@ pub fn records(captures: &[Capture]) -> Vec<(&abi_model::Record, &abi_model::Blo
 }
 
 /// A relative path made only of plain names: what a name sent by the guest
-/// may become below a directory of ours.
+/// may become below a directory of ours. Names are `/`-separated words, none
+/// empty (no leading `/`, no `//`), `.` or `..`, and no NUL.
 pub fn plain_relative(name: &str) -> Option<&Path> {
+    let words_plain = name
+        .split('/')
+        .all(|w| !w.is_empty() && w != "." && w != ".." && !w.contains('\0'));
     let p = Path::new(name);
-    (!name.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))).then_some(p)
+    (words_plain && p.components().all(|c| matches!(c, Component::Normal(_)))).then_some(p)
 }
 
 /// The probe's fixture tree of every capture, under `dir/<machine>-<profile>/`.
@@ -228,8 +232,8 @@ pub fn write_fixtures(dir: &Path, captures: &[Capture]) -> Result<(), Failure> {
     for c in captures {
         let base = dir.join(format!("{}-{}", c.record.key.machine, c.record.key.profile));
         for e in &c.fixture {
-            let rel = e.name.trim_start_matches("capture/");
-            let rel = plain_relative(rel).ok_or_else(|| Failure(format!("refusing fixture path {rel:?}")))?;
+            let rel = e.name.strip_prefix("capture/").and_then(plain_relative);
+            let rel = rel.ok_or_else(|| Failure(format!("refusing fixture path {:?}", e.name)))?;
             let p = base.join(rel);
             if let Some(parent) = p.parent() {
                 std::fs::create_dir_all(parent)?;

@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Boot machine types of a QEMU binary and write their records into a database.
-    Record(RunArgs),
+    Record(cmd::record::RecordArgs),
     /// Boot every machine type the database and the binary share and compare with the baselines.
     Check {
         #[command(flatten)]
@@ -66,6 +66,10 @@ enum Command {
         /// The release being recorded, e.g. 10.0; must match the binary.
         #[arg(long)]
         release: String,
+        /// Replace records that exist with different content (e.g. a distro
+        /// rebuild of the same QEMU version); without it that is an error.
+        #[arg(long)]
+        replace: bool,
     },
     /// The ABI changelog of a machine type: what changed between its records
     /// of successive QEMU releases, waived or not, with the rule ids.
@@ -121,6 +125,24 @@ enum Command {
     Explain {
         /// Rule id, e.g. aml-object-added.
         rule: Option<String>,
+    },
+    /// Check a whole database at rest: parse every record and pending record
+    /// (key against path), hash every blob, find missing blobs, load the
+    /// waivers. Exit 2 naming every bad file, 0 otherwise.
+    Verify {
+        /// Database directory.
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// List the blobs no record or pending record refers to (a dry run);
+    /// remove them with --delete. Refused while `verify` finds problems.
+    Gc {
+        /// Database directory.
+        #[arg(long)]
+        db: PathBuf,
+        /// Remove them (under the write lock).
+        #[arg(long)]
+        delete: bool,
     },
     /// List the records of a database.
     List {
@@ -223,7 +245,7 @@ fn main() -> ExitCode {
             partial,
         } => cmd::check::run(&run, &out, pending, partial.as_deref()),
         Command::Merge { db, files, out } => cmd::merge::run(&db, &files, &out),
-        Command::Snapshot { run, release } => cmd::snapshot::run(&run, &release),
+        Command::Snapshot { run, release, replace } => cmd::snapshot::run(&run, &release, replace),
         Command::Review { db, machines, out } => cmd::review::review(&db, &machines, &out),
         Command::Accept(a) => cmd::review::accept(&a),
         Command::Reject { db, machines } => cmd::review::reject(&db, &machines),
@@ -232,6 +254,8 @@ fn main() -> ExitCode {
         Command::Diff { a, b, out, asl } => cmd::diff::run(&a, &b, &out, asl),
         Command::Explain { rule } => cmd::inspect::explain(rule.as_deref()),
         Command::List { db } => cmd::inspect::list(&db),
+        Command::Verify { db } => cmd::verify::verify(&db),
+        Command::Gc { db, delete } => cmd::verify::gc(&db, delete),
         Command::Show(a) => cmd::inspect::show(&a),
         Command::Decode { log, out } => cmd::decode::run(&log, &out),
         Command::Compat {

@@ -746,6 +746,59 @@ fn snapshot_commits_once_and_is_idempotent() {
 }
 
 #[test]
+fn a_rebuild_of_the_same_version_needs_replace() {
+    let Some(fx) = fixtures("a_rebuild_of_the_same_version_needs_replace") else {
+        return;
+    };
+    let db = baseline_copy(fx);
+    let file = only_record(db.path(), Q35, "default");
+    let upstream = fs::read_to_string(&file).unwrap();
+    // A record of the same QEMU version from another build (a distro
+    // rebuild): another package string.
+    let rebuilt = upstream.replacen("package = \"Debian ", "package = \"Rebuilt ", 1);
+    assert_ne!(rebuilt, upstream);
+    fs::write(&file, &rebuilt).unwrap();
+    let record = |extra: &[&str]| {
+        let mut a = vec![OsString::from("record")];
+        a.extend(fx.boot_args(Release::V7_2, None));
+        a.extend(["--db".into(), db.path().into()]);
+        a.extend(["--machine", Q35, "--profile", "default"].map(OsString::from));
+        a.extend(extra.iter().map(OsString::from));
+        machine_abi(a, &[])
+    };
+    // A second writer is refused before anything boots.
+    let held = fs::File::open(db.path()).unwrap();
+    held.try_lock().unwrap();
+    let locked = record(&[]);
+    locked.expect_code(2);
+    assert!(locked.stderr.contains("another process is writing"), "{locked}");
+    assert!(!locked.stderr.contains("boots in"), "booted although locked: {locked}");
+    drop(held);
+
+    let refused = record(&[]);
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains(&file.display().to_string()) && refused.stderr.contains("--replace"),
+        "{refused}"
+    );
+    assert_eq!(
+        fs::read_to_string(&file).unwrap(),
+        rebuilt,
+        "replaced without --replace"
+    );
+    let replaced = record(&["--replace"]);
+    replaced.expect_code(0);
+    assert!(
+        replaced.stdout.contains(&format!("replaced {}", file.display())),
+        "{replaced}"
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), upstream);
+    let same = record(&[]);
+    same.expect_code(0);
+    assert!(same.stdout.contains(&format!("unchanged {}", file.display())), "{same}");
+}
+
+#[test]
 fn compat_tables_from_the_elf_agree_with_qmp() {
     let Some(fx) = fixtures("compat_tables_from_the_elf_agree_with_qmp") else {
         return;

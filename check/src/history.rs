@@ -73,7 +73,14 @@ pub fn of(
         };
         for k in &keys[1..] {
             let newer = db.load(k)?;
-            let mut r = outcome::compare_records(db, &older, &newer, &|id| db.blob(id).ok(), &|id| db.blob(id).ok());
+            let (old_file, new_file) = (db.record_path(&older.key), db.record_path(&newer.key));
+            let mut r = outcome::compare_records(
+                db,
+                &older,
+                &newer,
+                &outcome::db_blobs(db, &old_file),
+                &outcome::db_blobs(db, &new_file),
+            );
             if let Some(w) = waivers {
                 verdict::mark(w, &mut r, &newer.key.qemu_version);
             }

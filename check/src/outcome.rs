@@ -4,15 +4,17 @@
 
 use crate::compare::facts::{self, BlobSource};
 use crate::rules;
+use abi_model::blob::BlobId;
 use abi_model::drift::{Drift, FactPath, Severity};
 use abi_model::facts::Probed;
 use abi_model::record::{Record, RecordKey};
 use abi_model::{Blobs, MachineType};
 use abi_store::Db;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Outcome for one (machine type, profile).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -199,10 +201,25 @@ pub fn unobserved(baseline: &Record, observed: &Record) -> Vec<String> {
     out
 }
 
-/// Compare an observed record with its baseline: the outcome, and the
-/// unversioned-change note when it applies. A fact the baseline holds and
-/// the observation could not read makes the result "could not check".
-pub fn compare_records(db: &Db, baseline: &Record, observed: &Record, ob: BlobSource, nb: BlobSource) -> MachineResult {
+/// Reads one side's blobs for a comparison. The error of a blob that
+/// cannot be read (missing, or its bytes no longer match its blake3 name)
+/// names the blob file and the record that refers to it.
+pub type BlobRead<'a> = &'a dyn Fn(&BlobId) -> Result<Vec<u8>, String>;
+
+/// The blobs of `db`, read for the record in `record_file`: verified on
+/// every read.
+pub fn db_blobs<'a>(db: &'a Db, record_file: &'a Path) -> impl Fn(&BlobId) -> Result<Vec<u8>, String> + 'a {
+    move |id| {
+        db.blob(id)
+            .map_err(|e| format!("{e}; used by {}", record_file.display()))
+    }
+}
+
+/// Compare an observed record with its baseline. A fact the baseline holds
+/// and the observation could not read, or a blob that one side cannot read,
+/// makes the result "could not check", naming the fact, or the blob and
+/// its record: a comparison without it could miss drift or misname it.
+pub fn compare_records(db: &Db, baseline: &Record, observed: &Record, ob: BlobRead, nb: BlobRead) -> MachineResult {
     let missing = unobserved(baseline, observed);
     if !missing.is_empty() {
         let error = format!(
@@ -211,7 +228,24 @@ pub fn compare_records(db: &Db, baseline: &Record, observed: &Record, ob: BlobSo
         );
         return MachineResult::new(db, &baseline.key, &observed.key.profile, Outcome::Failed { error });
     }
-    let drifts = drifts(baseline, observed, ob, nb);
+    let unread = RefCell::new(BTreeSet::new());
+    let tracked = |read: BlobRead, id: &BlobId| match read(id) {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            unread.borrow_mut().insert(e);
+            None
+        }
+    };
+    let drifts = drifts(baseline, observed, &|id| tracked(ob, id), &|id| tracked(nb, id));
+    let unread = unread.into_inner();
+    if !unread.is_empty() {
+        let error = format!(
+            "cannot read {}: {}",
+            if unread.len() == 1 { "a blob" } else { "blobs" },
+            unread.into_iter().collect::<Vec<_>>().join("; ")
+        );
+        return MachineResult::new(db, &baseline.key, &observed.key.profile, Outcome::Failed { error });
+    }
     let outcome = if drifts.is_empty() {
         Outcome::Clean
     } else {
@@ -228,9 +262,14 @@ pub fn compare_records(db: &Db, baseline: &Record, observed: &Record, ob: BlobSo
 
 /// Compare a fresh observation (its blobs still in memory) with its baseline.
 pub fn compare(db: &Db, baseline: &Record, observed: &Record, blobs: &Blobs) -> MachineResult {
-    let mut result = compare_records(db, baseline, observed, &|id| db.blob(id).ok(), &|id| {
-        blobs.get(id).map(<[u8]>::to_vec)
-    });
+    let file = db.record_path(&baseline.key);
+    let in_memory = |id: &BlobId| {
+        blobs
+            .get(id)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| format!("blob {id} is missing from the observation of {}", observed.key))
+    };
+    let mut result = compare_records(db, baseline, observed, &db_blobs(db, &file), &in_memory);
     // Input differences first: they may explain everything after them.
     result.input_notes.splice(0..0, input_notes(baseline, observed));
     result

@@ -44,7 +44,14 @@ pub fn pending(db: &Db, baselines: &Baselines, globs: &[String]) -> Result<Vec<P
         };
         let base = db.load(base)?;
         let record = db.load_record(&file)?;
-        let result = outcome::compare_records(db, &base, &record, &|id| db.blob(id).ok(), &|id| db.blob(id).ok());
+        let base_file = db.record_path(&base.key);
+        let result = outcome::compare_records(
+            db,
+            &base,
+            &record,
+            &outcome::db_blobs(db, &base_file),
+            &outcome::db_blobs(db, &file),
+        );
         out.push(Pending { file, record, result });
     }
     Ok(out)

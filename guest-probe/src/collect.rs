@@ -83,6 +83,8 @@ pub enum CollectionError {
     BlobMismatch(String),
     /// The document refers to a blob that is not there.
     MissingBlob(String),
+    /// Two entries with the same name.
+    DuplicateEntry(String),
 }
 
 impl std::fmt::Display for CollectionError {
@@ -98,6 +100,9 @@ impl std::fmt::Display for CollectionError {
             }
             CollectionError::MissingBlob(n) => {
                 write!(f, "{DOCUMENT} refers to blob {n}, which is missing")
+            }
+            CollectionError::DuplicateEntry(n) => {
+                write!(f, "entry {n} appears more than once in the probe output")
             }
         }
     }
@@ -129,7 +134,11 @@ impl Collection {
     pub fn from_entries(entries: Vec<Entry>) -> Result<Collection, CollectionError> {
         let mut doc = None;
         let mut blobs = Blobs::default();
+        let mut seen = std::collections::BTreeSet::new();
         for e in entries {
+            if !seen.insert(e.name.clone()) {
+                return Err(CollectionError::DuplicateEntry(e.name));
+            }
             if e.name == DOCUMENT {
                 doc = Some(
                     String::from_utf8(e.data)

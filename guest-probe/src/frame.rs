@@ -18,12 +18,21 @@
 //! A probe that fails altogether sends `MABI1 FATAL <base64 message>` instead.
 
 use crate::base64;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Start of every framing line.
 pub const PREFIX: &str = "MABI1 ";
 /// Raw bytes per data line (57 bytes = 76 base64 characters).
 const CHUNK: usize = 57;
+/// Largest payload (and so largest entry) a stream may declare: 256 MiB.
+/// The largest real payload in abi-db/ (pc-q35-4.0.1 with the `storage`
+/// profile: document plus blobs) is 189 KB, and a fixture tree
+/// (`--capture-fixtures`) adds about 0.4 MB; 256 MiB leaves room for guests
+/// with far more devices. The host holds the whole payload in memory, so a
+/// guest that declares more is refused at its BEGIN or ENTRY line, before
+/// anything is added up, allocated or sliced.
+pub const MAX_PAYLOAD_BYTES: u64 = 256 << 20;
 
 /// One named piece of the payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,10 +90,57 @@ pub enum FrameError {
         /// Entry name.
         name: String,
     },
+    /// The stream stops in the middle of a line, before its END line (the
+    /// guest stopped, or the capture was cut).
+    CutMidLine {
+        /// The line cut short: the last framing line of the capture.
+        line: usize,
+        /// Payload bytes received before it.
+        bytes: u64,
+        /// Payload bytes BEGIN announced.
+        expected_bytes: u64,
+    },
     /// A second BEGIN inside a stream.
     Restarted {
+        /// Line of the first BEGIN.
+        first: usize,
+        /// Line of the second BEGIN.
+        line: usize,
+    },
+    /// Framing after the END line: a second stream appended, or the first
+    /// stream was planted before the real one. A boot prints exactly one.
+    AfterEnd {
+        /// BEGIN line of the complete stream.
+        begin: usize,
+        /// Its END line.
+        end: usize,
+        /// The framing line after it.
+        line: usize,
+        /// True when that line is a BEGIN: a whole second stream.
+        second_begin: bool,
+    },
+    /// A framing line other than BEGIN or FATAL before any BEGIN.
+    BeforeBegin {
         /// Line of the capture.
         line: usize,
+    },
+    /// Two ENTRY lines with the same name (whichever one was used, the
+    /// stream would lie about the other).
+    DuplicateEntry {
+        /// Entry name.
+        name: Box<str>,
+        /// Line of the first ENTRY.
+        first: usize,
+        /// Line of the second.
+        line: usize,
+    },
+    /// A declared size beyond [`MAX_PAYLOAD_BYTES`], or entry sizes that
+    /// add up to more than the payload.
+    TooLarge {
+        /// Line of the capture.
+        line: usize,
+        /// What is too large.
+        why: String,
     },
 }
 
@@ -109,9 +165,42 @@ impl fmt::Display for FrameError {
                 f,
                 "stream truncated: received {chunks} chunks, {bytes} of {expected_bytes} bytes, and no END line"
             ),
+            FrameError::CutMidLine {
+                line,
+                bytes,
+                expected_bytes,
+            } => write!(
+                f,
+                "line {line}: stream truncated in the middle of this line: received {bytes} of {expected_bytes} \
+                 bytes, and no END line"
+            ),
             FrameError::PayloadMismatch(m) => write!(f, "payload does not match its BEGIN line: {m}"),
             FrameError::EntryMismatch { name } => write!(f, "entry {name}: bytes do not match its declared blake3"),
-            FrameError::Restarted { line } => write!(f, "line {line}: a second BEGIN before the first stream ended"),
+            FrameError::Restarted { first, line } => write!(
+                f,
+                "line {line}: a second BEGIN before the stream that began at line {first} ended"
+            ),
+            FrameError::AfterEnd {
+                begin,
+                end,
+                line,
+                second_begin,
+            } => write!(
+                f,
+                "line {line}: {} after the complete stream of lines {begin}–{end}; a boot prints exactly one \
+                 stream (a second one was appended, or the first was planted before it)",
+                if *second_begin {
+                    "a second stream begins"
+                } else {
+                    "a framing line"
+                }
+            ),
+            FrameError::BeforeBegin { line } => write!(f, "line {line}: framing line before any BEGIN line"),
+            FrameError::DuplicateEntry { name, first, line } => write!(
+                f,
+                "line {line}: entry {name} declared a second time (first at line {first})"
+            ),
+            FrameError::TooLarge { line, why } => write!(f, "line {line}: {why}"),
         }
     }
 }
@@ -178,33 +267,90 @@ struct Declared {
     name: String,
     len: u64,
     hash: String,
+    /// Line of its ENTRY.
+    line: usize,
 }
 
-/// Decode the first framed stream found in captured console text.
+/// Decode the one framed stream in captured console text.
 ///
 /// Lines without the prefix are ignored (kernel messages); carriage returns
-/// from the serial console are tolerated. Everything declared is verified.
+/// from the serial console are tolerated. Everything declared is verified,
+/// every size is checked against [`MAX_PAYLOAD_BYTES`] before it is used,
+/// and anything but exactly one BEGIN…END (or one FATAL) is an error that
+/// names the lines concerned.
 pub fn unpack(text: &str) -> Result<Vec<Entry>, FrameError> {
-    let mut begin: Option<(u64, u64, String)> = None; // entries, bytes, hash
-    let mut declared: Vec<Declared> = Vec::new();
-    let mut payload: Vec<u8> = Vec::new();
-    let mut next_seq = 0u64;
-    let mut ended = false;
+    // The last line with framing on it: a stream that breaks off there was
+    // cut (the guest stopped), not corrupted in transit.
+    let last_framing = text
+        .split('\n')
+        .enumerate()
+        .filter(|(_, l)| l.contains(PREFIX))
+        .map(|(i, _)| i + 1)
+        .last();
+    let mut s = Stream::default();
     for (idx, raw) in text.split('\n').enumerate() {
         let line = idx + 1;
         let raw = raw.trim_end_matches('\r');
-        // The prefix may follow console noise on the same line only if that
-        // noise was there first; we accept it anywhere at the start.
         let Some(pos) = raw.find(PREFIX) else {
             continue;
         };
-        if pos != 0 {
-            return Err(FrameError::Malformed {
+        if let Some((begin, end)) = s.ended {
+            return Err(FrameError::AfterEnd {
+                begin,
+                end,
                 line,
-                why: "framing line does not start the line (interleaved output)".into(),
+                second_begin: pos == 0 && raw[PREFIX.len()..].starts_with("BEGIN "),
             });
         }
-        let rest = &raw[PREFIX.len()..];
+        let step = if pos != 0 {
+            Err(FrameError::Malformed {
+                line,
+                why: "framing line does not start the line (interleaved output)".into(),
+            })
+        } else {
+            s.line(line, &raw[PREFIX.len()..])
+        };
+        match step {
+            Ok(()) => {}
+            // Broken off in the middle of its last line: truncated.
+            Err(FrameError::Malformed { .. } | FrameError::CorruptChunk { .. })
+                if Some(line) == last_framing && s.begin.is_some() =>
+            {
+                return Err(FrameError::CutMidLine {
+                    line,
+                    bytes: s.payload.len() as u64,
+                    expected_bytes: s.expected_bytes(),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    s.finish()
+}
+
+/// What has been read of a stream so far.
+#[derive(Default)]
+struct Stream {
+    /// Line of BEGIN, declared entry count, payload bytes, payload hash.
+    begin: Option<(usize, u64, u64, String)>,
+    declared: Vec<Declared>,
+    /// Line of each declared entry name.
+    names: BTreeMap<String, usize>,
+    /// Sum of the declared entry lengths so far (never above the payload's).
+    declared_bytes: u64,
+    payload: Vec<u8>,
+    next_seq: u64,
+    /// BEGIN and END lines, once END was read.
+    ended: Option<(usize, usize)>,
+}
+
+impl Stream {
+    fn expected_bytes(&self) -> u64 {
+        self.begin.as_ref().map_or(0, |b| b.2)
+    }
+
+    /// One framing line (`rest` follows the prefix).
+    fn line(&mut self, line: usize, rest: &str) -> Result<(), FrameError> {
         let mut words = rest.split(' ');
         let kind = words.next().unwrap_or("");
         match kind {
@@ -213,18 +359,25 @@ pub fn unpack(text: &str) -> Result<Vec<Entry>, FrameError> {
                     .next()
                     .and_then(base64::decode)
                     .map(|b| String::from_utf8_lossy(&b).into_owned());
-                return Err(FrameError::Fatal(msg.unwrap_or_else(|| "(unreadable message)".into())));
+                Err(FrameError::Fatal(msg.unwrap_or_else(|| "(unreadable message)".into())))
             }
             "BEGIN" => {
-                if begin.is_some() {
-                    return Err(FrameError::Restarted { line });
+                if let Some((first, ..)) = self.begin {
+                    return Err(FrameError::Restarted { first, line });
                 }
                 let n = number(field(words.next(), "entries", line)?, line)?;
                 let bytes = number(field(words.next(), "bytes", line)?, line)?;
                 let hash = field(words.next(), "blake3", line)?.to_string();
-                begin = Some((n, bytes, hash));
+                if bytes > MAX_PAYLOAD_BYTES {
+                    return Err(FrameError::TooLarge {
+                        line,
+                        why: format!("payload of {bytes} bytes declared, beyond the limit of {MAX_PAYLOAD_BYTES}"),
+                    });
+                }
+                self.begin = Some((line, n, bytes, hash));
+                Ok(())
             }
-            _ if begin.is_none() => continue, // stray line before BEGIN: ignore
+            _ if self.begin.is_none() => Err(FrameError::BeforeBegin { line }),
             "ENTRY" => {
                 let (Some(name), Some(len), Some(hash), None) =
                     (words.next(), words.next(), words.next(), words.next())
@@ -234,11 +387,41 @@ pub fn unpack(text: &str) -> Result<Vec<Entry>, FrameError> {
                         why: "ENTRY needs name, length, hash".into(),
                     });
                 };
-                declared.push(Declared {
+                let len = number(len, line)?;
+                // By name, not by scanning the list: a guest may send a
+                // hundred thousand entries.
+                if let Some(&first) = self.names.get(name) {
+                    return Err(FrameError::DuplicateEntry {
+                        name: name.into(),
+                        first,
+                        line,
+                    });
+                }
+                if len > MAX_PAYLOAD_BYTES {
+                    return Err(FrameError::TooLarge {
+                        line,
+                        why: format!("entry {name} of {len} bytes, beyond the limit of {MAX_PAYLOAD_BYTES}"),
+                    });
+                }
+                let payload = self.expected_bytes();
+                let total = self.declared_bytes.checked_add(len).filter(|t| *t <= payload);
+                let Some(total) = total else {
+                    return Err(FrameError::TooLarge {
+                        line,
+                        why: format!(
+                            "entry {name} of {len} bytes makes the entries larger than the {payload}-byte payload"
+                        ),
+                    });
+                };
+                self.declared_bytes = total;
+                self.names.insert(name.to_string(), line);
+                self.declared.push(Declared {
                     name: name.to_string(),
-                    len: number(len, line)?,
+                    len,
                     hash: hash.to_string(),
+                    line,
                 });
+                Ok(())
             }
             "D" => {
                 let (Some(seq), Some(sum), Some(data), None) = (words.next(), words.next(), words.next(), words.next())
@@ -249,10 +432,10 @@ pub fn unpack(text: &str) -> Result<Vec<Entry>, FrameError> {
                     });
                 };
                 let seq = number(seq, line)?;
-                if seq != next_seq {
+                if seq != self.next_seq {
                     return Err(FrameError::Sequence {
                         line,
-                        expected: next_seq,
+                        expected: self.next_seq,
                         found: seq,
                     });
                 }
@@ -260,69 +443,94 @@ pub fn unpack(text: &str) -> Result<Vec<Entry>, FrameError> {
                 if short_sum(&bytes) != sum {
                     return Err(FrameError::CorruptChunk { line, seq });
                 }
-                payload.extend_from_slice(&bytes);
-                next_seq += 1;
+                let payload = self.expected_bytes();
+                if self.payload.len() as u64 + bytes.len() as u64 > payload {
+                    return Err(FrameError::TooLarge {
+                        line,
+                        why: format!("data beyond the {payload} bytes BEGIN declared"),
+                    });
+                }
+                self.payload.extend_from_slice(&bytes);
+                self.next_seq += 1;
+                Ok(())
             }
             "END" => {
                 let chunks = number(field(words.next(), "chunks", line)?, line)?;
-                if chunks != next_seq {
+                if chunks != self.next_seq {
                     return Err(FrameError::PayloadMismatch(format!(
-                        "END says {chunks} chunks, received {next_seq}"
+                        "END says {chunks} chunks, received {}",
+                        self.next_seq
                     )));
                 }
-                ended = true;
-                break;
+                let begin = self.begin.as_ref().map_or(0, |b| b.0);
+                self.ended = Some((begin, line));
+                Ok(())
             }
-            other => {
-                return Err(FrameError::Malformed {
-                    line,
-                    why: format!("unknown record {other:?}"),
-                })
-            }
+            other => Err(FrameError::Malformed {
+                line,
+                why: format!("unknown record {other:?}"),
+            }),
         }
     }
-    let Some((n, bytes, hash)) = begin else {
-        return Err(FrameError::NoBegin);
-    };
-    if !ended {
-        return Err(FrameError::Truncated {
-            chunks: next_seq,
-            bytes: payload.len() as u64,
-            expected_bytes: bytes,
-        });
-    }
-    if payload.len() as u64 != bytes {
-        return Err(FrameError::PayloadMismatch(format!(
-            "{} bytes received, {bytes} declared",
-            payload.len()
-        )));
-    }
-    if blake3::hash(&payload).to_hex().as_str() != hash {
-        return Err(FrameError::PayloadMismatch("blake3 of the payload differs".into()));
-    }
-    if declared.len() as u64 != n {
-        return Err(FrameError::PayloadMismatch(format!(
-            "{} entries listed, {n} declared",
-            declared.len()
-        )));
-    }
-    let total: u64 = declared.iter().map(|d| d.len).sum();
-    if total != bytes {
-        return Err(FrameError::PayloadMismatch(format!(
-            "entries add up to {total} bytes, payload has {bytes}"
-        )));
-    }
-    let mut entries = Vec::with_capacity(declared.len());
-    let mut at = 0usize;
-    for d in declared {
-        let data = payload[at..at + d.len as usize].to_vec();
-        at += d.len as usize;
-        if blake3::hash(&data).to_hex().as_str() != d.hash {
-            return Err(FrameError::EntryMismatch { name: d.name });
+
+    /// The entries of a stream read to its end, verified.
+    fn finish(self) -> Result<Vec<Entry>, FrameError> {
+        if self.begin.is_none() {
+            return Err(FrameError::NoBegin);
         }
-        entries.push(Entry { name: d.name, data });
+        if self.ended.is_none() {
+            return Err(FrameError::Truncated {
+                chunks: self.next_seq,
+                bytes: self.payload.len() as u64,
+                expected_bytes: self.expected_bytes(),
+            });
+        }
+        let Some((_, n, bytes, hash)) = self.begin else {
+            return Err(FrameError::NoBegin);
+        };
+        if self.payload.len() as u64 != bytes {
+            return Err(FrameError::PayloadMismatch(format!(
+                "{} bytes received, {bytes} declared",
+                self.payload.len()
+            )));
+        }
+        if blake3::hash(&self.payload).to_hex().as_str() != hash {
+            return Err(FrameError::PayloadMismatch("blake3 of the payload differs".into()));
+        }
+        if self.declared.len() as u64 != n {
+            return Err(FrameError::PayloadMismatch(format!(
+                "{} entries listed, {n} declared",
+                self.declared.len()
+            )));
+        }
+        if self.declared_bytes != bytes {
+            return Err(FrameError::PayloadMismatch(format!(
+                "entries add up to {} bytes, payload has {bytes}",
+                self.declared_bytes
+            )));
+        }
+        let mut entries = Vec::with_capacity(self.declared.len());
+        let mut rest = self.payload.as_slice();
+        for d in self.declared {
+            // Each length is at most the payload (checked at its ENTRY line),
+            // and together they are exactly the payload: no slice can fail.
+            let Some((data, tail)) = usize::try_from(d.len).ok().and_then(|n| rest.split_at_checked(n)) else {
+                return Err(FrameError::PayloadMismatch(format!(
+                    "entry {} (line {}) runs past the payload",
+                    d.name, d.line
+                )));
+            };
+            rest = tail;
+            if blake3::hash(data).to_hex().as_str() != d.hash {
+                return Err(FrameError::EntryMismatch { name: d.name });
+            }
+            entries.push(Entry {
+                name: d.name,
+                data: data.to_vec(),
+            });
+        }
+        Ok(entries)
     }
-    Ok(entries)
 }
 
 #[cfg(test)]

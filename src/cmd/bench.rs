@@ -103,7 +103,7 @@ pub fn bench(args: &RunArgs, bare_boots: usize) -> Result<i32, Failure> {
     });
     let wall = started.elapsed();
     let db = Db::open_or_create(&args.db)?;
-    db.write(&boots::records(&captures))?;
+    db.write(&boots::records(&captures), false)?;
     let load_start = Instant::now();
     let loaded = db.load_all()?.len();
     let load = load_start.elapsed();

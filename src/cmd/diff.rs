@@ -47,9 +47,14 @@ pub fn run(a: &Path, b: &Path, out: &OutputArgs, asl: bool) -> Result<i32, Failu
             continue;
         };
         qemu.get_or_insert_with(|| y.provenance.qemu.clone());
-        results.push(outcome::compare_records(&da, x, y, &|id| da.blob(id).ok(), &|id| {
-            dbb.blob(id).ok()
-        }));
+        let (fx, fy) = (da.record_path(&x.key), dbb.record_path(&y.key));
+        results.push(outcome::compare_records(
+            &da,
+            x,
+            y,
+            &outcome::db_blobs(&da, &fx),
+            &outcome::db_blobs(&dbb, &fy),
+        ));
     }
     let Some(qemu) = qemu.or_else(|| rb.first().map(|r| r.provenance.qemu.clone())) else {
         return Err(Failure(format!("{}: no records", b.display())));

@@ -15,8 +15,9 @@ pub fn run(db: &Path, files: &[PathBuf], out: &OutputArgs) -> Result<i32, Failur
     let dirs = files.iter().filter(|f| f.is_dir()).count();
     if dirs == files.len() {
         let into = Db::open_or_create(db)?;
-        for f in files {
-            let n = into.merge_from(&Db::open(f)?)?;
+        let shards = files.iter().map(|f| Db::open(f)).collect::<Result<Vec<_>, _>>()?;
+        // One write: every shard or none.
+        for (f, n) in files.iter().zip(into.merge_from(&shards)?) {
             eprintln!("{}: {n} new record(s)", f.display());
         }
         println!("merged {} shard database(s) into {}", files.len(), db.display());

@@ -11,3 +11,4 @@ pub mod merge;
 pub mod record;
 pub mod review;
 pub mod snapshot;
+pub mod verify;

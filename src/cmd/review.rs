@@ -1,10 +1,11 @@
 //! The review flow: `review` shows what pending records change, `accept`
 //! turns the changes into waivers with a reason, `reject` discards them.
 
-use crate::args::{load_waivers, Failure, OutputArgs};
+use crate::args::{Failure, OutputArgs};
+use abi_check::outcome::Outcome;
 use abi_check::review::{self, Change};
 use abi_check::selection::Baselines;
-use abi_check::verdict::{self, EXIT_CLEAN};
+use abi_check::verdict::{self, EXIT_CLEAN, EXIT_ERROR};
 use abi_check::waiver::{Waivers, WAIVERS_FILE};
 use abi_model::glob::glob_match;
 use abi_store::Db;
@@ -31,7 +32,11 @@ pub fn review(db: &Path, globs: &[String], out: &OutputArgs) -> Result<i32, Fail
         Some(&scope),
     );
     verdict.kind = abi_check::verdict::RunKind::Review;
-    out.print(&verdict);
+    let code = out.print(&verdict);
+    if code == EXIT_ERROR {
+        // A pending record that could not be compared is not reviewable.
+        return Ok(EXIT_ERROR);
+    }
     // On stderr: stdout is the report, which may be JSON or JUnit.
     eprintln!(
         "accept with `machine-abi accept --db {} --reason …`, or reject",
@@ -67,13 +72,40 @@ pub struct AcceptArgs {
 /// pending records whose every change was accepted.
 pub fn accept(a: &AcceptArgs) -> Result<i32, Failure> {
     let db_dir = a.db.as_path();
-    let db = Db::open(db_dir)?;
+    // Locked from the first read to the last write: no other writer may
+    // change the waivers or the pending records in between.
+    let db = Db::open(db_dir)?.locked()?;
     let baselines = Baselines::of(db.index()?);
     let known = baselines.machines();
-    let waivers = load_waivers(&db, &known, &[])?;
+    // The file is read once: what is parsed is what is appended to.
+    let file = db.root().join(WAIVERS_FILE);
+    let mut all = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            "# Reviewed, intentional ABI changes. Each [[waiver]] needs a reason; see `machine-abi accept`.\n".into()
+        }
+        Err(e) => return Err(Failure(format!("{}: {e}", file.display()))),
+    };
+    let waivers = Waivers::parse(&all, &file, &known)?;
     let mut pending = review::pending(&db, &baselines, &a.machines)?;
     if pending.is_empty() {
         return Err(Failure(format!("nothing pending in {}", db_dir.display())));
+    }
+    // What could not be compared cannot be accepted (and its pending record
+    // must not be removed as if it had been).
+    let failed: Vec<String> = pending
+        .iter()
+        .filter_map(|p| match &p.result.outcome {
+            Outcome::Failed { error } => Some(format!("{}: {error}", p.file.display())),
+            _ => None,
+        })
+        .collect();
+    if !failed.is_empty() {
+        return Err(Failure(format!(
+            "nothing accepted: {} pending record(s) could not be compared:\n{}",
+            failed.len(),
+            failed.join("\n")
+        )));
     }
     // Drift already waived needs no new waiver.
     for p in &mut pending {
@@ -121,10 +153,6 @@ pub fn accept(a: &AcceptArgs) -> Result<i32, Failure> {
         return Ok(EXIT_CLEAN);
     }
     let text = review::waiver_text(&accepted, &waivers).map_err(Failure)?;
-    let file = db.root().join(WAIVERS_FILE);
-    let mut all = std::fs::read_to_string(&file).unwrap_or_else(|_| {
-        "# Reviewed, intentional ABI changes. Each [[waiver]] needs a reason; see `machine-abi accept`.\n".into()
-    });
     if !all.ends_with('\n') {
         all.push('\n');
     }
@@ -138,7 +166,7 @@ pub fn accept(a: &AcceptArgs) -> Result<i32, Failure> {
     // filtered out, none skipped at the prompt).
     if !filtered && accepted.len() == offered {
         for p in &pending {
-            std::fs::remove_file(&p.file)?;
+            std::fs::remove_file(&p.file).map_err(|e| Failure(format!("{}: {e}", p.file.display())))?;
             println!("removed {}", p.file.display());
         }
     } else {
@@ -149,11 +177,11 @@ pub fn accept(a: &AcceptArgs) -> Result<i32, Failure> {
 
 /// `reject`: discard pending records.
 pub fn reject(db: &Path, globs: &[String]) -> Result<i32, Failure> {
-    let db = Db::open(db)?;
+    let db = Db::open(db)?.locked()?;
     let mut n = 0;
     for (key, file) in db.pending_index()? {
         if globs.is_empty() || globs.iter().any(|g| glob_match(g, &key.machine.0)) {
-            std::fs::remove_file(&file)?;
+            std::fs::remove_file(&file).map_err(|e| Failure(format!("{}: {e}", file.display())))?;
             println!("removed {}", file.display());
             n += 1;
         }

@@ -5,11 +5,11 @@ use crate::boots;
 use abi_check::shard::Shard;
 use abi_check::verdict::{EXIT_CLEAN, EXIT_ERROR};
 use abi_model::Version;
-use abi_store::{git, Db};
+use abi_store::{git, Db, WriteLock, Written};
 
 /// Record every versioned machine type × every profile of `release` and
 /// commit the records.
-pub fn run(args: &RunArgs, release: &str) -> Result<i32, Failure> {
+pub fn run(args: &RunArgs, release: &str, replace: bool) -> Result<i32, Failure> {
     let wanted = Version::parse(release).ok_or_else(|| Failure(format!("--release {release:?} is not a version")))?;
     if args.shard != Shard::ALL {
         return Err(Failure(
@@ -17,6 +17,9 @@ pub fn run(args: &RunArgs, release: &str) -> Result<i32, Failure> {
         ));
     }
     std::fs::create_dir_all(&args.db).map_err(|e| Failure(format!("{}: {e}", args.db.display())))?;
+    // Locked before the first boot (and before the tree is checked: taking
+    // the lock removes temporary files that dead writers left behind).
+    let lock = WriteLock::take(&args.db)?;
     git::ensure_clean(&args.db)?;
     let rec = args.recorder()?;
     let id = rec.identity().clone();
@@ -33,8 +36,13 @@ pub fn run(args: &RunArgs, release: &str) -> Result<i32, Failure> {
         return Ok(EXIT_ERROR);
     }
     // Created only now, so that a failed first snapshot leaves the tree clean.
-    let db = Db::open_or_create(&args.db)?;
-    let paths = db.write(&boots::records(&got.captures))?;
+    let db = Db::open_or_create(&args.db)?.holding(lock);
+    let paths = db.write(&boots::records(&got.captures), replace)?;
+    for (p, w) in &paths {
+        if *w == Written::Replaced {
+            println!("replaced {}", p.display());
+        }
+    }
     let records: Vec<&abi_model::Record> = got.captures.iter().map(|c| &c.record).collect();
     let skipped: Vec<String> = got.skipped.iter().map(ToString::to_string).collect();
     let message = git::snapshot_message(&id, &records, &skipped);

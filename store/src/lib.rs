@@ -4,7 +4,10 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod db;
 pub mod git;
+pub mod lock;
 
-pub use db::{Db, DbError};
+pub use db::{Db, DbError, Written};
+pub use lock::WriteLock;

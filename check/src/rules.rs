@@ -781,7 +781,9 @@ fn classify_fw_cfg(s: &Subject, selector_shift: bool) -> &'static Rule {
     }
     let name = s.seg(2);
     let field = s.rest(3);
-    if name.starts_with("etc/boot/") || loader_rom(name) {
+    // The loader ROM coming, going or changing is payload; its selector
+    // moving with the files around it is like any file's.
+    if name.starts_with("etc/boot/") || (loader_rom(name) && field != "selector") {
         return must("fw_cfg-payload-file");
     }
     // A decoded bootorder line (fw_cfg.files.bootorder.content.<line>).
@@ -1007,7 +1009,7 @@ mod tests {
         let c = Some("1");
         for p in [
             vec!["fw_cfg", "files", "genroms/linuxboot_dma.bin", "content"],
-            vec!["fw_cfg", "files", "genroms/multiboot_dma.bin", "selector"],
+            vec!["fw_cfg", "files", "genroms/multiboot_dma.bin"],
             vec!["fw_cfg", "files", "etc/boot/kernel", "selector"],
             vec![
                 "fw_cfg",

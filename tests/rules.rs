@@ -158,7 +158,8 @@ impl Side {
     fn matches(&self, v: Option<&str>) -> bool {
         match self {
             Side::Absent(false) => v.is_none(),
-            Side::Absent(true) => v.is_some(),
+            // Refused by `check`: `true` names no value.
+            Side::Absent(true) => false,
             Side::Text(t) => v == Some(t.as_str()),
         }
     }
@@ -434,6 +435,20 @@ fn record_json(r: &Record) -> Result<Value, String> {
 
 /// Apply one mutation to a record document.
 fn mutate(doc: &mut Value, m: &Mutation, data: &mut Data) -> Result<(), String> {
+    let ops = [
+        m.set.is_some(),
+        m.insert.is_some(),
+        m.remove.is_some(),
+        m.poke.is_some(),
+        m.splice.is_some(),
+    ];
+    let n = ops.iter().filter(|x| **x).count();
+    if n > 1 || (n == 0 && m.fix.is_none()) {
+        return Err("give one of set, insert, remove, poke and splice (or fix alone)".into());
+    }
+    if m.poke.as_ref().is_some_and(|p| p.cut > 0) {
+        return Err("poke overwrites; cut is for splice".into());
+    }
     let Some(blob_path) = &m.blob else {
         if m.poke.is_some() || m.splice.is_some() || m.fix.is_some() {
             return Err("poke, splice and fix apply to a blob: name it".into());
@@ -571,6 +586,13 @@ fn check(id: &str, f: &Fixture, data: &mut Data) -> Result<(), String> {
     }
     if f.trigger != Trigger::Compare && !(f.old.is_empty() && f.new.is_empty()) {
         return Err("mutations apply to trigger compare only".into());
+    }
+    if f.expect
+        .iter()
+        .flat_map(|e| [&e.old, &e.new])
+        .any(|s| matches!(s, Some(Side::Absent(true))))
+    {
+        return Err("old or new = true names no value: give the text, or false for none".into());
     }
     if !f.expect.iter().any(|e| e.rule(id) == id) {
         return Err(format!("expects no drift of {id}"));
@@ -715,4 +737,15 @@ fn mutations_refuse_what_they_cannot_do() {
         &mut data,
     );
     assert!(e.contains("does not parse"), "{e}");
+    // Two operations in one mutation: which would apply is not obvious.
+    let e = bad(
+        Mutation {
+            set: Some("facts.acpi.APIC.size".into()),
+            remove: Some("facts.acpi.HPET".into()),
+            value: Some(toml::Value::Integer(1)),
+            ..Default::default()
+        },
+        &mut data,
+    );
+    assert!(e.contains("give one of"), "{e}");
 }

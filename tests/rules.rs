@@ -512,7 +512,10 @@ fn run(f: &Fixture, data: &mut Data) -> Result<Vec<Drift>, String> {
             let old = build(&base, &f.old, data)?;
             let new = build(&base, &f.new, data)?;
             let (db, _) = data.key(&f.base)?;
-            let src = |id: &BlobId| data.blob(id);
+            let src = |id: &BlobId| {
+                data.blob(id)
+                    .ok_or_else(|| format!("blob {id} is neither in tests/data nor made by the fixture"))
+            };
             vec![outcome::compare_records(db, &old, &new, &src, &src)]
         }
         Trigger::Removed => {

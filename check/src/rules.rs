@@ -356,7 +356,9 @@ pub const RULES: &[Rule] = &[
         category: Category::FwCfg,
         severity: Severity::Break,
         summary: "A fw_cfg file's size or content, or a fw_cfg key, changed.",
-        why: "Firmware configures the machine from it (e820, boot order, SMP count, feature control MSRs).",
+        why: "Firmware configures the machine from it (e820, boot order, SMP count, feature control MSRs); the \
+              RSDP's revision and OEM id are what an OS reads first; and the ACPI blobs (tables, loader, RSDP) \
+              live in ROM blocks of guest memory that migrate, so their size must stay.",
         fix: COMPAT_FIX,
     },
     Rule {
@@ -365,7 +367,8 @@ pub const RULES: &[Rule] = &[
         severity: Severity::Info,
         summary: "A fw_cfg file that carries ACPI or SMBIOS tables changed.",
         why: "The guest sees these as ACPI tables and SMBIOS structures, which are decoded and reported \
-              separately.",
+              separately; the table loader's commands and the RSDP's checksums and addresses follow from \
+              the tables' layout.",
         fix: "Nothing to do beyond the underlying change.",
     },
     // virtio
@@ -640,7 +643,13 @@ fn classify_acpi(s: &Subject) -> &'static Rule {
     if s.segments.len() <= 2 || item == "blob" {
         return s.added_removed("acpi-table-added", "acpi-table-removed", "acpi-field-changed");
     }
-    if item == "size" || item == "header.length" || item == "header.checksum" || item == "definition-block" {
+    // `entries` lists the table's entries, each also reported on its own.
+    if item == "size"
+        || item == "header.length"
+        || item == "header.checksum"
+        || item == "definition-block"
+        || item == "entries"
+    {
         return must("acpi-derived");
     }
     if item == "header.revision" {
@@ -712,7 +721,13 @@ fn classify_smbios(s: &Subject) -> &'static Rule {
     let item = s.rest(2);
     match part {
         "anchor" | "version" => must("smbios-version"),
-        "entry_point" if item.contains("version") || item.contains("anchor") || item.contains("revision") => {
+        // The decoder's names: "Anchor String", "SMBIOS Version", "Entry Point
+        // Revision", "SMBIOS BCD Revision".
+        "entry_point"
+            if ["version", "anchor", "revision"]
+                .iter()
+                .any(|w| item.to_ascii_lowercase().contains(w)) =>
+        {
             must("smbios-version")
         }
         "entry_point" => must("smbios-entry-point"),
@@ -771,6 +786,11 @@ fn payload_boot_entry(line: &str) -> bool {
     line.split("/rom@").nth(1).is_some_and(loader_rom)
 }
 
+/// The fw_cfg files QEMU also maps into guest memory as migrated ROM blocks.
+fn acpi_rom_block(name: &str) -> bool {
+    matches!(name, "etc/acpi/tables" | "etc/table-loader" | "etc/acpi/rsdp")
+}
+
 fn derived_fw_cfg_file(name: &str) -> bool {
     name.starts_with("etc/acpi/") || name == "etc/table-loader" || name.starts_with("etc/smbios/")
 }
@@ -807,6 +827,19 @@ fn classify_fw_cfg(s: &Subject, selector_shift: bool) -> &'static Rule {
         } else {
             must("fw_cfg-selector-changed")
         };
+    }
+    // The RSDP, decoded: what an OS reads in it is the machine's; its
+    // checksums and the addresses the firmware fills in follow the tables.
+    if name == "etc/acpi/rsdp" && field.starts_with("content.") {
+        return must(match s.seg(4) {
+            "oem_id" | "revision" | "signature" | "reserved" => "fw_cfg-content-changed",
+            _ => "fw_cfg-content-derived",
+        });
+    }
+    // QEMU's ACPI blobs live in ROM blocks of guest memory, which migrate:
+    // their size is the machine's, their content the tables decoded apart.
+    if acpi_rom_block(name) && field == "size" {
+        return must("fw_cfg-content-changed");
     }
     if derived_fw_cfg_file(name) {
         return must("fw_cfg-content-derived");

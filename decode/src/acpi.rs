@@ -35,6 +35,57 @@ pub fn decode(table: &[u8]) -> Decoded {
     out
 }
 
+/// Decode a Root System Description Pointer (ACPI 6.5, 5.2.5.3): 20 bytes
+/// for revision 0, 36 from revision 2. QEMU hands it to the firmware in
+/// fw_cfg (`etc/acpi/rsdp`) with the table addresses still zero; the
+/// firmware patches them in guest memory. Never panics.
+pub fn rsdp(bytes: &[u8]) -> Decoded {
+    let mut out = Decoded::new();
+    if bytes.len() < 20 {
+        out.put("error", format!("{} bytes, an RSDP has at least 20", bytes.len()));
+        return out;
+    }
+    let sum = |b: &[u8]| b.iter().fold(0u8, |s, x| s.wrapping_add(*x));
+    let u32_at = |o: usize| {
+        bytes
+            .get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    out.put("signature", text(&bytes[0..8]));
+    out.put(
+        "checksum",
+        format!(
+            "{:#04x} ({})",
+            bytes[8],
+            if sum(&bytes[..20]) == 0 { "valid" } else { "INVALID" }
+        ),
+    );
+    out.put("oem_id", text(&bytes[9..15]));
+    out.put("revision", bytes[15].to_string());
+    out.put("rsdt_address", format!("{:#010x}", u32_at(16).unwrap_or(0)));
+    if bytes[15] >= 2 {
+        match (u32_at(20), bytes.get(24..32), bytes.get(32), bytes.get(33..36)) {
+            (Some(len), Some(x), Some(ext), Some(reserved)) => {
+                out.put("length", len.to_string());
+                let mut a = [0u8; 8];
+                a.copy_from_slice(x);
+                out.put("xsdt_address", format!("{:#018x}", u64::from_le_bytes(a)));
+                let ok = bytes.get(..36).is_some_and(|b| sum(b) == 0);
+                out.put(
+                    "extended_checksum",
+                    format!("{ext:#04x} ({})", if ok { "valid" } else { "INVALID" }),
+                );
+                out.put("reserved", hex_bytes(reserved));
+            }
+            _ => out.put(
+                "error",
+                format!("revision {} but only {} bytes", bytes[15], bytes.len()),
+            ),
+        }
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------
 // Byte access with coverage tracking
 // ---------------------------------------------------------------------------
@@ -2293,6 +2344,20 @@ mod tests {
             }
             let _ = decode(&t);
         }
+    }
+
+    #[test]
+    fn rsdp_of_qemu() {
+        // QEMU's fw_cfg RSDP of pc-q35-7.2: revision 0, OEM "BOCHS ", address left to the firmware.
+        let mut r = b"RSD PTR \0BOCHS \0\0\0\0\0".to_vec();
+        let s = r.iter().fold(0u8, |s, x| s.wrapping_add(*x));
+        r[8] = 0u8.wrapping_sub(s);
+        let d = rsdp(&r);
+        assert_eq!(d.get("oem_id"), Some("\"BOCHS \""));
+        assert_eq!(d.get("revision"), Some("0"));
+        assert!(d.get("checksum").is_some_and(|c| c.ends_with("(valid)")));
+        assert!(d.get("xsdt_address").is_none());
+        assert!(rsdp(&r[..10]).get("error").is_some());
     }
 
     /// Completeness: flipping any byte changes the decoded view. The

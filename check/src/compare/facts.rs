@@ -202,7 +202,8 @@ fn smbios_nodes(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, out: &
     if a.entry_point != b.entry_point {
         out.push(Node {
             at: root.child("entry_point"),
-            covers: vec![root.child("entry_point")],
+            // The record's anchor and version restate the entry point's.
+            covers: vec![root.child("entry_point"), root.child("anchor"), root.child("version")],
             old: ob(&a.entry_point).map(|t| decode::smbios_entry_point(&t)),
             new: nb(&b.entry_point).map(|t| decode::smbios_entry_point(&t)),
             old_summary: Some(a.entry_point.as_str().to_string()),
@@ -306,6 +307,23 @@ fn fw_cfg_nodes(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, out: &
     };
     let root = FactPath::root().child("fw_cfg").child("files");
     let content = |f: Option<&abi_model::facts::FwCfgFile>| f.and_then(|f| f.content.as_ref()?.available().cloned());
+    // The RSDP reaches the guest only through fw_cfg: decode it.
+    if let (Some(x), Some(y)) = (
+        content(a.files.get("etc/acpi/rsdp")),
+        content(b.files.get("etc/acpi/rsdp")),
+    ) {
+        if x != y {
+            let at = root.child("etc/acpi/rsdp").child("content");
+            out.push(Node {
+                covers: vec![at.clone()],
+                old: ob(&x).map(|b| decode::acpi::rsdp(&b)),
+                new: nb(&y).map(|b| decode::acpi::rsdp(&b)),
+                old_summary: None,
+                new_summary: None,
+                at,
+            });
+        }
+    }
     if let (Some(x), Some(y)) = (content(a.files.get("bootorder")), content(b.files.get("bootorder"))) {
         if x != y {
             let at = root.child("bootorder").child("content");
@@ -408,6 +426,15 @@ pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSou
             raw.insert(p.clone(), (x, y));
         }
     }
+    // A fact read on one side only (`X.unavailable` on the other): its values
+    // cannot be compared, so it is the one fact-availability drift at
+    // `X.unavailable`, not that plus every value as added or removed.
+    let flipped: Vec<FactPath> = raw
+        .iter()
+        .filter(|(p, (x, y))| p.as_str().ends_with(".unavailable") && (x.is_none() != y.is_none()))
+        .filter_map(|(p, _)| p.as_str().strip_suffix(".unavailable").map(FactPath::new))
+        .collect();
+    raw.retain(|p, _| !flipped.iter().any(|f| p.is_within(f) && *p != f.child("unavailable")));
 
     let mut nodes = Vec::new();
     acpi_nodes(old, new, old_blob, new_blob, &mut nodes);
@@ -417,6 +444,7 @@ pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSou
     virtio_nodes(old, new, &mut nodes);
     fw_cfg_nodes(old, new, old_blob, new_blob, &mut nodes);
 
+    nodes.retain(|n| !flipped.iter().any(|f| n.at.is_within(f)));
     let mut out = Vec::new();
     for node in nodes {
         // Paths within a cover share its text as a prefix, so they are one
@@ -478,9 +506,69 @@ pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSou
     out
 }
 
+/// Decoded objects that came or went whole (an SMBIOS structure, a MADT
+/// entry, a PCI capability: the part of a key before its first `.`), each
+/// with a one-line summary of its fields: one change, reported once, not
+/// once per field. AML keys are paths with dots of their own and are left
+/// alone; their objects already are one key each.
+fn whole_objects(
+    at: &FactPath,
+    old: &Decoded,
+    new: &Decoded,
+    changed: &[&String],
+) -> BTreeMap<String, (Option<String>, Option<String>)> {
+    let mut out = BTreeMap::new();
+    if !matches!(at.category(), "smbios" | "acpi" | "pci") {
+        return out;
+    }
+    let object = |k: &str| -> Option<String> {
+        if aml_key(k).is_some() {
+            return None;
+        }
+        k.split_once('.').map(|(o, _)| o.to_string())
+    };
+    let mut candidates: BTreeSet<String> = changed.iter().filter_map(|k| object(k)).collect();
+    candidates.retain(|o| {
+        let prefix = format!("{o}.");
+        let in_side = |d: &Decoded| d.items().keys().any(|k| k.starts_with(&prefix));
+        in_side(old) != in_side(new)
+    });
+    for o in candidates {
+        let prefix = format!("{o}.");
+        let summary = |d: &Decoded| -> Option<String> {
+            let fields: Vec<(&str, &str)> = d
+                .items()
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?, v.as_str())))
+                .collect();
+            if fields.is_empty() {
+                return None;
+            }
+            Some(match fields.iter().find(|(f, _)| *f == "handle") {
+                Some((_, h)) => format!("handle {h}, {} fields", fields.len()),
+                None => fields
+                    .iter()
+                    .map(|(f, v)| format!("{f}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        };
+        out.insert(o, (summary(old), summary(new)));
+    }
+    out
+}
+
 fn decoded_drifts(at: &FactPath, old: &Decoded, new: &Decoded) -> Vec<Drift> {
     let keys: BTreeSet<&String> = old.items().keys().chain(new.items().keys()).collect();
-    let changed: Vec<&String> = keys.into_iter().filter(|k| old.get(k) != new.get(k)).collect();
+    let mut changed: Vec<&String> = keys.into_iter().filter(|k| old.get(k) != new.get(k)).collect();
+    let objects = whole_objects(at, old, new, &changed);
+    if !objects.is_empty() {
+        changed.retain(|k| !k.split_once('.').is_some_and(|(o, _)| objects.contains_key(o)));
+        // The SMBIOS table's structure count and order restate what came or went.
+        if at.category() == "smbios" {
+            changed.retain(|k| !matches!(k.as_str(), "structure count" | "structure order"));
+        }
+    }
     let renames = if at.category() == "acpi" {
         aml_renames(old, new, &changed)
     } else {
@@ -503,6 +591,9 @@ fn decoded_drifts(at: &FactPath, old: &Decoded, new: &Decoded) -> Vec<Drift> {
             )
         })
         .collect();
+    for (o, (was, is)) in objects {
+        out.push(rules::classified(at.item(&o), was, is, false));
+    }
     for r in renames {
         out.push(rules::drift(
             "aml-object-renamed",
@@ -832,6 +923,42 @@ mod tests {
         let changed: Vec<&Drift> = drifts.iter().filter(|d| d.rule == "fw_cfg-content-changed").collect();
         assert_eq!(changed.len(), 1, "{drifts:#?}");
         assert!(changed[0].path.as_str().contains("ide@1,1"), "{drifts:#?}");
+    }
+
+    #[test]
+    fn the_rsdp_is_decoded_and_acpi_blob_sizes_are_the_machines() {
+        let drifts = real_with(|f, extra| {
+            rewrite(f, extra, "etc/acpi/rsdp", |mut b| {
+                b[15] = 2; // revision 2, without the fields that go with it
+                b
+            })
+        });
+        let got: Vec<(&str, &str)> = drifts.iter().map(|d| (d.rule.as_str(), d.path.as_str())).collect();
+        assert!(
+            got.contains(&(
+                "fw_cfg-content-changed",
+                "fw_cfg.files.\"etc/acpi/rsdp\".content.revision"
+            )),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .all(|(r, _)| *r != "fw_cfg-content-changed" || got.iter().filter(|(q, _)| q == r).count() == 1),
+            "only the revision is the machine's: {got:?}"
+        );
+        let drifts = real_with(|f, extra| {
+            rewrite(f, extra, "etc/acpi/tables", |mut b| {
+                b.extend([0u8; 4096]);
+                b
+            })
+        });
+        assert!(
+            drifts
+                .iter()
+                .any(|d| d.rule == "fw_cfg-content-changed"
+                    && d.path.as_str() == "fw_cfg.files.\"etc/acpi/tables\".size"),
+            "{drifts:#?}"
+        );
     }
 
     #[test]

@@ -429,10 +429,33 @@ impl Recorder {
         jobs: usize,
         mut done: impl FnMut(usize, Result<Capture, RecordError>),
     ) {
+        // Host-side facts are shared by a machine type's profiles and
+        // dropped after its last one: a run holds the vmstate dumps of the
+        // machine types in flight, not of every machine type it saw.
+        let pending: Mutex<BTreeMap<&MachineType, usize>> = Mutex::new(BTreeMap::new());
+        if let Ok(mut p) = pending.lock() {
+            for (m, _) in work {
+                *p.entry(m).or_default() += 1;
+            }
+        }
         let lost = crate::pool::run_each(
             work.len(),
             jobs,
-            |i| self.record_with_retries(&work[i].0, work[i].1),
+            |i| {
+                let m = &work[i].0;
+                let r = self.record_with_retries(m, work[i].1);
+                let last = pending.lock().map(|mut p| {
+                    let n = p.entry(m).or_default();
+                    *n = n.saturating_sub(1);
+                    *n == 0
+                });
+                if last.unwrap_or(false) {
+                    if let Ok(mut c) = self.host_cache.lock() {
+                        c.remove(m);
+                    }
+                }
+                r
+            },
             &mut done,
         );
         for i in lost {

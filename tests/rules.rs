@@ -528,8 +528,11 @@ fn run(f: &Fixture, data: &mut Data) -> Result<Vec<Drift>, String> {
                 .collect();
             let baselines = Baselines::of(db.index().map_err(|e| e.to_string())?);
             let profiles: BTreeSet<&str> = baselines.keys().map(|k| k.profile.as_str()).collect();
+            // The machine list is that of QEMU 10.0.2 (tests/data/help-qemu-10.0.2).
+            let release = abi_model::Version::parse("10.0.2").expect("version");
             let request = Request {
                 arch: "x86_64",
+                release: &release,
                 machines: &[],
                 profiles: &[],
                 shard: Shard::ALL,

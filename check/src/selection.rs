@@ -6,7 +6,7 @@
 use crate::partial::Selection;
 use crate::shard::Shard;
 use abi_model::record::RecordKey;
-use abi_model::MachineType;
+use abi_model::{MachineType, Version};
 use std::collections::BTreeMap;
 
 /// (arch, machine type, profile): what a baseline is the baseline of.
@@ -75,6 +75,10 @@ impl Baselines {
 pub struct Request<'a> {
     /// Guest architecture of the binary checked.
     pub arch: &'a str,
+    /// QEMU version of the binary checked: machine types newer than its
+    /// release are not expected of it (an older build checked against a
+    /// database that already holds newer types).
+    pub release: &'a Version,
     /// Machine type globs (empty: every machine type).
     pub machines: &'a [String],
     /// Profile names (empty: every profile).
@@ -121,7 +125,12 @@ pub fn plan(baselines: &Baselines, offered: &[MachineType], profiles: &[&str], r
     let selected: Vec<&RecordKey> = baselines
         .keys()
         .filter(|k| {
-            k.arch == req.arch
+            let expected = k
+                .machine
+                .version()
+                .is_none_or(|v| v <= req.release.truncated(v.parts().len()));
+            expected
+                && k.arch == req.arch
                 && (req.machines.is_empty() || req.machines.iter().any(|g| k.machine.matches(g)))
                 && (req.profiles.is_empty() || req.profiles.contains(&k.profile))
         })
@@ -153,7 +162,6 @@ pub fn plan(baselines: &Baselines, offered: &[MachineType], profiles: &[&str], r
 #[cfg(test)]
 mod tests {
     use super::*;
-    use abi_model::Version;
 
     fn key(machine: &str, profile: &str, v: &str) -> RecordKey {
         RecordKey {
@@ -185,8 +193,10 @@ mod tests {
             key("pc-i440fx-1.4", "default", "7.2.22"),
         ]);
         let offered = [MachineType("pc-q35-7.2".into())];
+        let release = Version::parse("10.0.2").expect("version");
         let req = Request {
             arch: "x86_64",
+            release: &release,
             machines: &[],
             profiles: &[],
             shard: Shard::ALL,
@@ -198,5 +208,37 @@ mod tests {
         assert!(matches!(&p.items[2], Item::UnknownProfile(k) if k.profile == "mine"));
         let other_arch = Request { arch: "aarch64", ..req };
         assert!(plan(&b, &offered, &["default"], &other_arch).items.is_empty());
+    }
+
+    #[test]
+    fn an_older_build_is_not_asked_for_newer_machine_types() {
+        // A database with pc-q35-10.0, checked with QEMU 7.2: not removed, not expected.
+        let b = Baselines::of([
+            key("pc-q35-7.2", "default", "7.2.22"),
+            key("pc-q35-10.0", "default", "10.0.2"),
+        ]);
+        let offered = [MachineType("pc-q35-7.2".into())];
+        let release = Version::parse("7.2.22").expect("version");
+        let req = Request {
+            arch: "x86_64",
+            release: &release,
+            machines: &[],
+            profiles: &[],
+            shard: Shard::ALL,
+        };
+        let p = plan(&b, &offered, &["default"], &req);
+        assert_eq!(p.items, [Item::Boot(key("pc-q35-7.2", "default", "7.2.22"))]);
+        // 10.0.2 itself is expected to offer pc-q35-10.0 (and 10.0.x its 10.0).
+        let release = Version::parse("10.0").expect("version");
+        let p = plan(
+            &b,
+            &[],
+            &["default"],
+            &Request {
+                release: &release,
+                ..req
+            },
+        );
+        assert_eq!(p.items.len(), 2, "both removed from a binary that has neither");
     }
 }

@@ -42,6 +42,7 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
     let offered: Vec<MachineType> = machine_help.iter().map(|m| m.name.clone()).collect();
     let request = Request {
         arch: rec.target_arch(),
+        release: &rec.identity().version,
         machines: &args.machines,
         profiles: &args.profiles,
         shard: args.shard,

@@ -201,6 +201,11 @@ isr\n:
     ISR_NOERR 31
     ISR_NOERR 32                       /* any other vector: spurious/unexpected interrupt */
 
+/* NMI: the BSP wakes a halted AP with an NMI IPI; nothing to do here. */
+    .globl nmi_stub
+nmi_stub:
+    iretq
+
 isr_common:
     pushq %rax
     pushq %rbx

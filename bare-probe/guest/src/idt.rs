@@ -19,6 +19,7 @@ static mut IDT: [Gate; 256] = [Gate { off_lo: 0, sel: 0, ist: 0, attr: 0, off_mi
 
 extern "C" {
     static isr_table: [u64; 33];
+    fn nmi_stub();
 }
 
 #[repr(C, packed)]
@@ -32,7 +33,7 @@ pub fn init() {
     unsafe {
         let idt = &mut *core::ptr::addr_of_mut!(IDT);
         for (v, g) in idt.iter_mut().enumerate() {
-            let h = isr_table[v.min(32)];
+            let h = if v == 2 { nmi_stub as *const () as u64 } else { isr_table[v.min(32)] };
             *g = Gate {
                 off_lo: h as u16,
                 sel: 0x08,

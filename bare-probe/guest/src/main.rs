@@ -6,16 +6,21 @@
 //! - `tput n=BYTES how=poll|nopoll|rep`: serial throughput;
 //! - `echo`: request/response round trips;
 //! - `smp`: AP bring-up and CPUID cost;
-//! - `fault`: touch an unmapped address (tests the fault path).
+//! - `fault`: touch an unmapped address (tests the fault path);
+//! - `serve` (default): start the APs, then answer raw primitives through
+//!   the shared-memory mailbox (see `server`) until told to power off.
 #![no_std]
 #![no_main]
 
 mod acpi;
 mod arch;
 mod fmtbuf;
+mod fwcfg;
 mod idt;
 mod multiboot;
+mod paging;
 mod power;
+mod server;
 #[macro_use]
 mod serial;
 mod smp;
@@ -30,6 +35,7 @@ const SCRATCH: u64 = 0x0100_0000;
 
 #[no_mangle]
 extern "C" fn bsp_main(magic: u32, info: u32) -> ! {
+    let t_entry = rdtsc();
     serial::init();
     idt::init();
     if magic != multiboot::MAGIC {
@@ -37,8 +43,9 @@ extern "C" fn bsp_main(magic: u32, info: u32) -> ! {
     }
     let mb = multiboot::Info(u64::from(info));
     let cmd = mb.cmdline();
-    match multiboot::arg(cmd, "mode").unwrap_or("exit") {
+    match multiboot::arg(cmd, "mode").unwrap_or("serve") {
         "exit" => power::off(),
+        "serve" => serve(u64::from(info), t_entry),
         "tput" => tput(cmd),
         "echo" => echo(),
         "smp" => smp_bench(),
@@ -148,9 +155,271 @@ fn smp_bench() {
     );
 }
 
+/// TSC ticks: generous bounds, valid up to a 4 GHz TSC.
+const MS: u64 = 4_000_000;
+
+/// CPU number (0 = BSP, then APs by APIC id) → AP slot; `usize::MAX` for the BSP.
+static mut CPU_SLOT: [usize; 16] = [usize::MAX; 16];
+static mut CPUS: usize = 1;
+
+fn serve(mbi: u64, t_entry: u64) -> ! {
+    let mut n = [0u8; 2];
+    fwcfg::read_ports(0x0005, n.as_mut_ptr() as u64, 2);
+    let want = u32::from(u16::from_le_bytes(n)).clamp(1, 16);
+    let alive = if want > 1 { smp::start(want - 1, 500 * MS) } else { 0 };
+    if alive + 1 < want {
+        let mut b = fmtbuf::Buf::<128>::new();
+        let _ = core::fmt::write(&mut b, format_args!("only {} of {} vCPUs came up", alive + 1, want));
+        fatal(b.as_str());
+    }
+    let mut aps: [(u32, usize); smp::MAX_APS] = [(u32::MAX, 0); smp::MAX_APS];
+    for (i, a) in aps.iter_mut().enumerate().take(alive as usize) {
+        *a = (smp::APIC_ID[i].load(Ordering::Relaxed), i);
+    }
+    aps[..alive as usize].sort_unstable();
+    let mut ids = [0u32; 16];
+    ids[0] = arch::cpuid(1, 0)[1] >> 24;
+    unsafe {
+        for (n, (id, slot)) in aps.iter().take(alive as usize).enumerate() {
+            ids[n + 1] = *id;
+            CPU_SLOT[n + 1] = *slot;
+        }
+        CPUS = alive as usize + 1;
+    }
+    let dma = fwcfg::has_dma();
+    server::ready(mbi, &ids[..alive as usize + 1], t_entry);
+    server::serve(60_000 * MS, |op| run(op, dma))
+}
+
+fn cfg_addr(bdf: u64, off: u64) -> u32 {
+    0x8000_0000 | ((bdf as u32 & 0xffff) << 8) | (off as u32 & 0xfc)
+}
+
+/// Config space access through ECAM (`ecam` != 0) or 0xcf8/0xcfc.
+fn cfg_read(ecam: u64, bdf: u64, off: u64, width: u64) -> u32 {
+    if ecam != 0 {
+        let a = ecam + (bdf << 12) + off;
+        match width {
+            1 => u32::from(arch::peek8(a)),
+            2 => u32::from(arch::peek16(a)),
+            _ => arch::peek32(a),
+        }
+    } else {
+        arch::outl(0xcf8, cfg_addr(bdf, off));
+        let port = 0xcfc + (off & 3) as u16;
+        match width {
+            1 => u32::from(arch::inb(port)),
+            2 => u32::from(arch::inw(port)),
+            _ => arch::inl(0xcfc),
+        }
+    }
+}
+
+fn cfg_write(ecam: u64, bdf: u64, off: u64, width: u64, v: u32) {
+    if ecam != 0 {
+        let a = ecam + (bdf << 12) + off;
+        match width {
+            1 => arch::poke8(a, v as u8),
+            2 => arch::poke16(a, v as u16),
+            _ => arch::poke32(a, v),
+        }
+    } else {
+        arch::outl(0xcf8, cfg_addr(bdf, off));
+        let port = 0xcfc + (off & 3) as u16;
+        match width {
+            1 => arch::outb(port, v as u8),
+            2 => arch::outw(port, v as u16),
+            _ => arch::outl(0xcfc, v),
+        }
+    }
+}
+
+static CPUID_IN: [AtomicU32; 2] = [const { AtomicU32::new(0) }; 2];
+static CPUID_OUT: [AtomicU32; 4] = [const { AtomicU32::new(0) }; 4];
+
+fn cpuid_job(_: u64) {
+    let r = arch::cpuid(CPUID_IN[0].load(Ordering::Acquire), CPUID_IN[1].load(Ordering::Acquire));
+    for (o, v) in CPUID_OUT.iter().zip(r) {
+        o.store(v, Ordering::Release);
+    }
+}
+
+/// One primitive; `Ok(response data length)` or `Err(status)`.
+fn run(opcode: u32, dma: bool) -> Result<u32, u32> {
+    use server::{arg, op, DATA, DATA_MAX};
+    const BAD: u32 = 2;
+    const DEVICE: u32 = 3;
+    let width_ok = |w: u64| matches!(w, 1 | 2 | 4 | 8);
+    match opcode {
+        op::NOP => Ok(0),
+        op::READ_PHYS | op::WRITE_PHYS => {
+            let (a, n) = (arg(0), arg(1));
+            if n > DATA_MAX || !paging::map(a, n) {
+                return Err(BAD);
+            }
+            unsafe {
+                if opcode == op::READ_PHYS {
+                    core::ptr::copy(a as *const u8, DATA as *mut u8, n as usize);
+                } else {
+                    core::ptr::copy(DATA as *const u8, a as *mut u8, n as usize);
+                }
+            }
+            Ok(if opcode == op::READ_PHYS { n as u32 } else { 0 })
+        }
+        op::MMIO_READ | op::MMIO_WRITE => {
+            let (a, w) = (arg(0), arg(1));
+            if !width_ok(w) || a % w != 0 || !paging::map(a, w) {
+                return Err(BAD);
+            }
+            if opcode == op::MMIO_READ {
+                let v = match w {
+                    1 => u64::from(arch::peek8(a)),
+                    2 => u64::from(arch::peek16(a)),
+                    4 => u64::from(arch::peek32(a)),
+                    _ => arch::peek64(a),
+                };
+                server::set(0, v);
+            } else {
+                let v = arg(2);
+                match w {
+                    1 => arch::poke8(a, v as u8),
+                    2 => arch::poke16(a, v as u16),
+                    4 => arch::poke32(a, v as u32),
+                    _ => unsafe { core::ptr::write_volatile(a as *mut u64, v) },
+                }
+            }
+            Ok(0)
+        }
+        op::MMIO_READ_BULK => {
+            let (a, n, w) = (arg(0), arg(1), arg(2));
+            if !width_ok(w) || a % w != 0 || n % w != 0 || n > DATA_MAX || !paging::map(a, n) {
+                return Err(BAD);
+            }
+            let mut i = 0;
+            while i < n {
+                match w {
+                    1 => arch::poke8(DATA + i, arch::peek8(a + i)),
+                    2 => arch::poke16(DATA + i, arch::peek16(a + i)),
+                    4 => arch::poke32(DATA + i, arch::peek32(a + i)),
+                    _ => unsafe { core::ptr::write_volatile((DATA + i) as *mut u64, arch::peek64(a + i)) },
+                }
+                i += w;
+            }
+            Ok(n as u32)
+        }
+        op::PORT_IN => {
+            let p = arg(0) as u16;
+            server::set(0, match arg(1) {
+                1 => u64::from(arch::inb(p)),
+                2 => u64::from(arch::inw(p)),
+                4 => u64::from(arch::inl(p)),
+                _ => return Err(BAD),
+            });
+            Ok(0)
+        }
+        op::PORT_OUT => {
+            let (p, v) = (arg(0) as u16, arg(2));
+            match arg(1) {
+                1 => arch::outb(p, v as u8),
+                2 => arch::outw(p, v as u16),
+                4 => arch::outl(p, v as u32),
+                _ => return Err(BAD),
+            }
+            Ok(0)
+        }
+        op::CPUID => {
+            let (cpu, leaf, sub) = (arg(0) as usize, arg(1) as u32, arg(2) as u32);
+            let r = if cpu >= unsafe { CPUS } {
+                return Err(BAD);
+            } else if cpu == 0 {
+                arch::cpuid(leaf, sub)
+            } else {
+                CPUID_IN[0].store(leaf, Ordering::Release);
+                CPUID_IN[1].store(sub, Ordering::Release);
+                if !smp::run_on(unsafe { CPU_SLOT[cpu] }, cpuid_job, 0, 500 * MS) {
+                    return Err(DEVICE);
+                }
+                [0, 1, 2, 3].map(|i| CPUID_OUT[i].load(Ordering::Acquire))
+            };
+            server::set(0, u64::from(r[0]) | u64::from(r[1]) << 32);
+            server::set(1, u64::from(r[2]) | u64::from(r[3]) << 32);
+            Ok(0)
+        }
+        op::FW_CFG_READ => {
+            let (sel, n, use_dma) = (arg(0) as u16, arg(1), arg(2) != 0);
+            if n > DATA_MAX {
+                return Err(BAD);
+            }
+            if use_dma && dma {
+                if !fwcfg::read_dma(sel, DATA, n as usize) {
+                    return Err(DEVICE);
+                }
+            } else {
+                fwcfg::read_ports(sel, DATA, n as usize);
+            }
+            Ok(n as u32)
+        }
+        op::CF8_READ => {
+            let (bdf, off, n) = (arg(0), arg(1), arg(2));
+            if off % 4 != 0 || n % 4 != 0 || off + n > 256 {
+                return Err(BAD);
+            }
+            for i in (0..n).step_by(4) {
+                arch::poke32(DATA + i, cfg_read(0, bdf, off + i, 4));
+            }
+            Ok(n as u32)
+        }
+        op::CF8_WRITE => {
+            let (bdf, off, w) = (arg(0), arg(1), arg(2));
+            if !matches!(w, 1 | 2 | 4) || off % w != 0 || off >= 256 {
+                return Err(BAD);
+            }
+            cfg_write(0, bdf, off, w, arg(3) as u32);
+            Ok(0)
+        }
+        op::SIZE_BARS => {
+            let (bdf, ecam, layout, keep) = (arg(0), arg(1), arg(2), arg(3) != 0);
+            let (nbars, rom) = match layout {
+                0 => (6, 0x30),
+                1 => (2, 0x38),
+                _ => (0, 0),
+            };
+            let cmd = cfg_read(ecam, bdf, 0x04, 2);
+            let off = !keep && cmd & 3 != 0;
+            if off {
+                cfg_write(ecam, bdf, 0x04, 2, cmd & !3);
+            }
+            let mut out = [(0u32, 0u32); 7];
+            for (i, o) in out.iter_mut().enumerate().take(nbars) {
+                let r = 0x10 + 4 * i as u64;
+                let orig = cfg_read(ecam, bdf, r, 4);
+                cfg_write(ecam, bdf, r, 4, !0);
+                *o = (orig, cfg_read(ecam, bdf, r, 4));
+                cfg_write(ecam, bdf, r, 4, orig);
+            }
+            if rom != 0 {
+                let orig = cfg_read(ecam, bdf, rom, 4);
+                cfg_write(ecam, bdf, rom, 4, orig | 0xffff_f800);
+                out[6] = (orig, cfg_read(ecam, bdf, rom, 4));
+                cfg_write(ecam, bdf, rom, 4, orig);
+            }
+            if off {
+                cfg_write(ecam, bdf, 0x04, 2, cmd);
+            }
+            for (i, (o, m)) in out.iter().enumerate() {
+                arch::poke32(DATA + 8 * i as u64, *o);
+                arch::poke32(DATA + 8 * i as u64 + 4, *m);
+            }
+            Ok(56)
+        }
+        _ => Err(1),
+    }
+}
+
 /// Report a fatal error (human line + `MABI1 FATAL <base64>` frame) and
 /// power off.
 pub fn fatal(msg: &str) -> ! {
+    server::fail(msg);
     {
         let _g = serial::lock();
         serial::write(b"\nbare-probe: ");

@@ -12,7 +12,6 @@ extern "C" {
     static ap_tramp_cr3: u8;
     static ap_tramp_far: u8;
     static gdt_ptr: [u8; 10];
-    static pml4: u8;
     fn ap_start64();
 }
 
@@ -54,8 +53,8 @@ pub fn start(expected: u32, timeout: u64) -> u32 {
         core::ptr::copy_nonoverlapping(start as *const u8, TRAMPOLINE as *mut u8, len as usize);
         let at = |sym: u64| TRAMPOLINE + (sym - start);
         core::ptr::copy_nonoverlapping(gdt_ptr.as_ptr(), at(addr(&ap_tramp_gdt)) as *mut u8, 6);
-        poke32(at(addr(&ap_tramp_cr3)), addr(&pml4) as u32);
-        poke32(at(addr(&ap_tramp_far)), ap_start64 as usize as u32);
+        poke32(at(addr(&ap_tramp_cr3)), crate::paging::root() as u32);
+        poke32(at(addr(&ap_tramp_far)), ap_start64 as *const () as usize as u32);
         crate::arch::poke16(at(addr(&ap_tramp_far)) + 4, 0x08);
     }
     poke32(SVR, peek32(SVR) | 0x100); // APIC software enable
@@ -81,22 +80,43 @@ pub fn start(expected: u32, timeout: u64) -> u32 {
     ALIVE.load(Ordering::Acquire)
 }
 
-/// Run `f(arg)` on AP `idx` (asynchronously).
+fn kick(idx: usize) {
+    icr_idle();
+    poke32(ICR_HI, APIC_ID[idx].load(Ordering::Relaxed) << 24);
+    poke32(ICR_LO, 0x0000_4400); // NMI, assert, physical destination
+}
+
+/// Post `f(arg)` to AP `idx` and wake it with an NMI (it sleeps in `hlt`
+/// with interrupts off; the NMI handler returns straight to its loop).
 pub fn post(idx: usize, f: fn(u64), arg: u64) {
     ARG[idx].store(arg, Ordering::Relaxed);
     JOB[idx].store(f as usize as u64, Ordering::Release);
+    kick(idx);
 }
 
-/// Wait for AP `idx` to finish its job; false on timeout.
+/// Wait for AP `idx` to finish its job, repeating the NMI in case the AP
+/// went to sleep just before the job arrived. False on timeout.
 pub fn wait(idx: usize, timeout: u64) -> bool {
-    let t = rdtsc();
-    while JOB[idx].load(Ordering::Acquire) != 0 {
-        if rdtsc() - t > timeout {
+    let t0 = rdtsc();
+    loop {
+        let t = rdtsc();
+        while rdtsc() - t < 500_000 {
+            if JOB[idx].load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            pause();
+        }
+        if rdtsc() - t0 > timeout {
             return false;
         }
-        pause();
+        kick(idx);
     }
-    true
+}
+
+/// Run `f(arg)` on AP `idx` and wait for it.
+pub fn run_on(idx: usize, f: fn(u64), arg: u64, timeout: u64) -> bool {
+    post(idx, f, arg);
+    wait(idx, timeout)
 }
 
 #[no_mangle]
@@ -112,7 +132,11 @@ extern "C" fn ap_main(idx: u32) -> ! {
             let f: fn(u64) = unsafe { core::mem::transmute(job as usize) };
             f(ARG[idx].load(Ordering::Relaxed));
             JOB[idx].store(0, Ordering::Release);
+        } else {
+            // Interrupts stay off: only an NMI (or INIT) wakes us, and the
+            // NMI handler returns straight here. A host thread is not spent
+            // spinning.
+            unsafe { core::arch::asm!("hlt", options(nomem, nostack)) }
         }
-        pause();
     }
 }

@@ -143,3 +143,40 @@ pub fn smp(q: &Qemu, m: &str, image: &Path, scratch: &Path, hz: f64, reps: usize
     println!("cpuid all      qemu {:5} {:16} ms {}", q.name, m, stats(&mut all));
     println!("smp boot       qemu {:5} {:16} s  {}", q.name, m, stats(&mut boot));
 }
+
+/// Round trips through the shared-memory mailbox (NOP, and 4 KiB reads).
+pub fn shm_latency(q: &Qemu, m: &str, image: &Path, scratch: &Path) {
+    use crate::mailbox::{self, op, Mailbox};
+    let ram = crate::ram_file(scratch);
+    let serial = scratch.join("serial.txt");
+    let mut r = qemu::start(q, m, image, "mode=serve", Serial::File(&serial), &mailbox::qemu_args(&ram, 512))
+        .expect("start");
+    let (mut mb, info) = Mailbox::connect(&ram, &mut r.child, Duration::from_secs(60)).expect("connect");
+    let ready = r.started.elapsed();
+    for (name, opc, args, reps) in [
+        ("nop", op::NOP, vec![], 2000usize),
+        ("cpuid cpu0", op::CPUID, vec![0, 1, 0], 500),
+        ("cpuid cpu1", op::CPUID, vec![1, 1, 0], 500),
+        ("read 4 KiB RAM", op::READ_PHYS, vec![0xe0000, 4096], 500),
+        ("ecam 4 KiB", op::MMIO_READ_BULK, vec![0xb000_0000, 4096, 4], 200),
+        ("fw_cfg 4 B", op::FW_CFG_READ, vec![0, 4, 0], 500),
+    ] {
+        if m.contains("i440fx") && name.starts_with("ecam") {
+            continue;
+        }
+        let mut t = Vec::new();
+        for _ in 0..reps {
+            let t0 = Instant::now();
+            mb.call(opc, &args, &[]).expect(name);
+            t.push(t0.elapsed().as_secs_f64() * 1e6);
+        }
+        println!("shm round trip qemu {:5} {:16} {name:16} µs {}", q.name, m, stats(&mut t));
+    }
+    let _ = mb.call(op::POWER_OFF, &[], &[]);
+    let f = qemu::finish(r, Duration::from_secs(60));
+    let _ = std::fs::remove_file(&ram);
+    println!(
+        "shm boot       qemu {:5} {:16} ready after {:.3} s (cpus {:?}), exit after {:.3} s ok={}",
+        q.name, m, ready.as_secs_f64(), info.apic_ids, f.elapsed.as_secs_f64(), f.ok
+    );
+}

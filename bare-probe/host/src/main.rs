@@ -2,16 +2,29 @@
 //! compare what it read with the Linux probe's records.
 
 mod bench;
+mod compare;
+mod mailbox;
+mod probe;
 mod qemu;
+mod source;
 
 use std::path::PathBuf;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bare-probe-host bench (fw|tput|rtt|smp|all) [REPS]\n\
+        "usage: bare-probe-host bench (fw|tput|rtt|shm|smp|all) [REPS]\n\
+         bare-probe-host probe (7.2|10.0) MACHINE... (compare with abi-db 7.2.22 default records)\n\
          env: FIXTURES (default /work/main/.cache/fixtures), IMAGE (default out/bare-probe.bin)"
     );
     std::process::exit(2)
+}
+
+/// A fresh guest RAM file on tmpfs.
+pub fn ram_file(scratch: &std::path::Path) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = scratch.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    PathBuf::from(format!("/dev/shm/{name}-{n}.ram"))
 }
 
 fn main() {
@@ -48,6 +61,13 @@ fn main() {
                     }
                 }
             }
+            if what == "shm" || what == "all" {
+                for q in &qemus {
+                    for m in machines {
+                        bench::shm_latency(q, m, &image, &scratch);
+                    }
+                }
+            }
             if what == "smp" || what == "all" {
                 for q in &qemus {
                     for m in machines {
@@ -55,6 +75,63 @@ fn main() {
                     }
                 }
             }
+        }
+        Some("probe") => {
+            // probe QEMU MACHINE...: boot, collect, compare with the 7.2.22 default record.
+            let qname = args.get(1).map(String::as_str).unwrap_or("7.2");
+            let q = qemus.iter().find(|q| q.name == qname).unwrap_or_else(|| usage());
+            let db = PathBuf::from(std::env::var("ABI_DB").unwrap_or("/work/main/abi-db".into()));
+            let verbose = std::env::var("VERBOSE").is_ok();
+            let list: Vec<&str> = args[2..].iter().map(String::as_str).collect();
+            let mut bad = 0;
+            for m in list {
+                match probe::run(q, m, &image, &scratch, &[]) {
+                    Ok(o) => {
+                        let t = &o.timing;
+                        println!(
+                            "== {m} qemu {}: ready {:.3} s, discovered {:.3} s, collected {:.3} s, exited {:.3} s; {} requests; guest setup {:.2} ms; {} PCI functions, ECAM {:?}",
+                            q.name,
+                            t.ready.as_secs_f64(),
+                            t.discovered.as_secs_f64(),
+                            t.collected.as_secs_f64(),
+                            t.exited.as_secs_f64(),
+                            t.requests,
+                            t.guest_setup_ticks as f64 / 2.5961e6,
+                            o.bare.functions,
+                            o.bare.ecam
+                        );
+                        if verbose {
+                            println!("raw multiboot mmap: {:x?}", o.bare.raw_mmap);
+                        }
+                        if let Ok(dir) = std::env::var("OUT") {
+                            let d = PathBuf::from(dir).join(format!("{m}-{}", q.name));
+                            let _ = std::fs::create_dir_all(d.join("blobs"));
+                            let _ = std::fs::write(d.join("facts.toml"), o.collection.document());
+                            for (id, data) in o.collection.blobs.iter() {
+                                let _ = std::fs::write(d.join("blobs").join(id.as_str()), data);
+                            }
+                        }
+                        let rec = db.join(format!("records/x86_64/{m}/default/7.2.22.toml"));
+                        match compare::Record::load(&rec, &db) {
+                            Ok(r) => {
+                                for (class, c) in compare::compare(&o.collection, &r) {
+                                    println!("   {class:18} {:3}/{:3} identical", c.identical, c.compared);
+                                    for d in &c.diffs {
+                                        println!("      {d}");
+                                    }
+                                }
+                            }
+                            Err(e) => println!("   (no record to compare: {e})"),
+                        }
+                    }
+                    Err(e) => {
+                        bad += 1;
+                        println!("== {m}: FAILED: {e}");
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir_all(&scratch);
+            std::process::exit(if bad > 0 { 2 } else { 0 });
         }
         _ => usage(),
     }

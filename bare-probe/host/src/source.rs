@@ -1,0 +1,624 @@
+//! A `guest_probe::source::Source` over the bare probe's raw primitives: the
+//! sysfs paths the existing collectors read are answered the way Linux would
+//! answer them, built from physical memory, config space and the firmware's
+//! memory map read through the mailbox. CPUID, fw_cfg and BAR registers go
+//! to the guest live, one request each.
+//!
+//! Discovery (what the kernel does at boot) happens once, in [`Bare::discover`]:
+//! ACPI tables from the RSDP, SMBIOS from its anchor, the e820 map from the
+//! Multiboot info, PCI functions by bus scan with BARs sized like Linux.
+
+use crate::mailbox::{op, Info, Mailbox};
+use guest_probe::source::Source;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io;
+
+fn other(msg: String) -> io::Error {
+    io::Error::other(msg)
+}
+fn not_found(path: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, format!("{path}: No such file or directory"))
+}
+
+fn u16_at(b: &[u8], o: usize) -> u16 {
+    u16::from_le_bytes([b[o], b[o + 1]])
+}
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+fn u64_at(b: &[u8], o: usize) -> u64 {
+    u64::from(u32_at(b, o)) | (u64::from(u32_at(b, o + 4)) << 32)
+}
+fn sum(b: &[u8]) -> u8 {
+    b.iter().fold(0u8, |s, x| s.wrapping_add(*x))
+}
+
+/// One PCI function as discovered.
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub bdf: u16,
+    /// Config space as Linux exposes it (256 or 4096 bytes).
+    pub config: Vec<u8>,
+    /// sysfs `resource` lines 0-6: (start, end, flags).
+    pub resources: [(u64, u64, u64); 7],
+    /// Upstream bridges, host side first (bdf).
+    pub parents: Vec<u16>,
+}
+
+impl Function {
+    pub fn name(&self) -> String {
+        format!("0000:{:02x}:{:02x}.{:x}", self.bdf >> 8, (self.bdf >> 3) & 31, self.bdf & 7)
+    }
+}
+
+pub struct Bare {
+    mb: RefCell<Mailbox>,
+    pub info: Info,
+    /// sysfs name → bytes, e.g. `DSDT`, `SSDT1`.
+    pub acpi: BTreeMap<String, Vec<u8>>,
+    /// (entry point, table).
+    pub smbios: Option<(Vec<u8>, Vec<u8>)>,
+    /// e820 after Linux's sanitising: (start, end inclusive, type).
+    pub memmap: Vec<(u64, u64, u32)>,
+    /// The raw Multiboot mmap entries (base, length, type), for the record.
+    pub raw_mmap: Vec<(u64, u64, u32)>,
+    pub ecam: Option<u64>,
+    pub pci: BTreeMap<String, Function>,
+    /// Notes on what discovery did (for the report).
+    pub notes: Vec<String>,
+}
+
+impl Bare {
+    fn call(&self, opc: u32, args: &[u64]) -> io::Result<([u64; 4], Vec<u8>)> {
+        Ok(self.mb.borrow_mut().call(opc, args, &[])?)
+    }
+
+    pub fn phys(&self, addr: u64, len: usize) -> io::Result<Vec<u8>> {
+        Ok(self.call(op::READ_PHYS, &[addr, len as u64])?.1)
+    }
+
+    pub fn mailbox(&self) -> std::cell::RefMut<'_, Mailbox> {
+        self.mb.borrow_mut()
+    }
+
+    /// Do what the kernel does at boot, through the primitives.
+    pub fn discover(mb: Mailbox, info: Info) -> io::Result<Bare> {
+        let mut b = Bare {
+            mb: RefCell::new(mb),
+            info,
+            acpi: BTreeMap::new(),
+            smbios: None,
+            memmap: Vec::new(),
+            raw_mmap: Vec::new(),
+            ecam: None,
+            pci: BTreeMap::new(),
+            notes: Vec::new(),
+        };
+        b.acpi = b.acpi_tables()?;
+        b.smbios = b.smbios_tables()?;
+        b.raw_mmap = b.multiboot_mmap()?;
+        b.memmap = sanitize_e820(&b.raw_mmap);
+        if let Some(mcfg) = b.acpi.get("MCFG") {
+            // Segment 0 only (allocation entries from offset 44).
+            if mcfg.len() >= 44 + 16 && u16_at(mcfg, 44 + 8) == 0 {
+                b.ecam = Some(u64_at(mcfg, 44));
+            }
+        }
+        b.pci = b.scan_pci()?;
+        Ok(b)
+    }
+
+    // ---------------------------------------------------------------- ACPI
+
+    fn rsdp(&self) -> io::Result<u64> {
+        let ebda = u64::from(u16_at(&self.phys(0x40e, 2)?, 0)) << 4;
+        let mut areas = Vec::new();
+        if (0x8_0000..0xa_0000).contains(&ebda) {
+            areas.push((ebda, 1024));
+        }
+        areas.push((0xe_0000, 0x2_0000));
+        for (base, len) in areas {
+            let mem = self.phys(base, len)?;
+            for off in (0..len.saturating_sub(36)).step_by(16) {
+                let r = &mem[off..off + 36];
+                if &r[0..8] == b"RSD PTR " && sum(&r[..20]) == 0 && (r[15] < 2 || sum(r) == 0) {
+                    return Ok(base + off as u64);
+                }
+            }
+        }
+        Err(other("no RSDP in the EBDA or 0xE0000-0xFFFFF".into()))
+    }
+
+    fn table_at(&self, addr: u64) -> io::Result<Vec<u8>> {
+        let head = self.phys(addr, 8)?;
+        let len = u32_at(&head, 4) as usize;
+        if !(8..=(1 << 22)).contains(&len) {
+            return Err(other(format!("table at {addr:#x}: implausible length {len}")));
+        }
+        self.phys(addr, len)
+    }
+
+    /// Every table in the order ACPICA installs them (root table entries;
+    /// DSDT and FACS right after the FADT), named as Linux names them in
+    /// /sys/firmware/acpi/tables (instance numbers only when a signature
+    /// occurs more than once).
+    fn acpi_tables(&self) -> io::Result<BTreeMap<String, Vec<u8>>> {
+        let rsdp_addr = self.rsdp()?;
+        let rsdp = self.phys(rsdp_addr, 36)?;
+        let (root_addr, width) = if rsdp[15] >= 2 && u64_at(&rsdp, 24) != 0 {
+            (u64_at(&rsdp, 24), 8)
+        } else {
+            (u64::from(u32_at(&rsdp, 16)), 4)
+        };
+        let root = self.table_at(root_addr)?;
+        let mut installed: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut install = |addr: u64, t: Vec<u8>, list: &mut Vec<(u64, Vec<u8>)>| {
+            if !list.iter().any(|(a, _)| *a == addr) {
+                list.push((addr, t));
+            }
+        };
+        for e in root[36..].chunks_exact(width) {
+            let addr = if width == 8 { u64_at(e, 0) } else { u64::from(u32_at(e, 0)) };
+            if addr == 0 {
+                continue;
+            }
+            let t = self.table_at(addr)?;
+            let fadt = &t[0..4] == b"FACP";
+            install(addr, t.clone(), &mut installed);
+            if fadt {
+                let x = |o: usize| if t.len() >= o + 8 { u64_at(&t, o) } else { 0 };
+                let dsdt = if x(140) != 0 { x(140) } else { u64::from(u32_at(&t, 40)) };
+                if dsdt != 0 {
+                    install(dsdt, self.table_at(dsdt)?, &mut installed);
+                }
+                for facs in [u64::from(u32_at(&t, 36)), x(132)] {
+                    if facs != 0 {
+                        install(facs, self.table_at(facs)?, &mut installed);
+                    }
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let sig = |t: &[u8]| String::from_utf8_lossy(&t[0..4]).into_owned();
+        let mut count: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, t) in &installed {
+            *count.entry(sig(t)).or_default() += 1;
+        }
+        for (_, t) in installed {
+            let s = sig(&t);
+            let n = seen.entry(s.clone()).or_default();
+            *n += 1;
+            let name = if count[&s] > 1 { format!("{s}{n}") } else { s };
+            out.insert(name, t);
+        }
+        Ok(out)
+    }
+
+    // -------------------------------------------------------------- SMBIOS
+
+    /// The entry point (3.x first, as Linux scans) and the structure table.
+    fn smbios_tables(&self) -> io::Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let mem = self.phys(0xf_0000, 0x1_0000)?;
+        for off in (0..0x1_0000 - 32).step_by(16) {
+            let e = &mem[off..];
+            if &e[0..5] == b"_SM3_" && (24..=32).contains(&(e[6] as usize)) && sum(&e[..e[6] as usize]) == 0 {
+                let ep = e[..e[6] as usize].to_vec();
+                let table = self.phys(u64_at(&ep, 16), u32_at(&ep, 12) as usize)?;
+                return Ok(Some((ep, table)));
+            }
+        }
+        for off in (0..0x1_0000 - 32).step_by(16) {
+            let e = &mem[off..];
+            if &e[0..4] == b"_SM_" && e[5] as usize <= 32 && e[5] >= 0x1f && sum(&e[..e[5] as usize]) == 0
+                && &e[16..21] == b"_DMI_" && sum(&e[16..31]) == 0
+            {
+                let ep = e[..e[5] as usize].to_vec();
+                let table = self.phys(u64::from(u32_at(&ep, 0x18)), u16_at(&ep, 0x16) as usize)?;
+                return Ok(Some((ep, table)));
+            }
+        }
+        Ok(None)
+    }
+
+    // ------------------------------------------------------------- memory map
+
+    fn multiboot_mmap(&self) -> io::Result<Vec<(u64, u64, u32)>> {
+        let mbi = self.phys(self.info.multiboot_info, 52)?;
+        if u32_at(&mbi, 0) & (1 << 6) == 0 {
+            return Err(other("the Multiboot info has no memory map".into()));
+        }
+        let (len, addr) = (u32_at(&mbi, 44) as usize, u64::from(u32_at(&mbi, 48)));
+        let raw = self.phys(addr, len)?;
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + 24 <= raw.len() {
+            let size = u32_at(&raw, at) as usize;
+            out.push((u64_at(&raw, at + 4), u64_at(&raw, at + 12), u32_at(&raw, at + 20)));
+            at += size + 4;
+        }
+        Ok(out)
+    }
+
+    // ------------------------------------------------------------------ PCI
+
+    fn cfg(&self, bdf: u16, len: usize) -> io::Result<Vec<u8>> {
+        match self.ecam {
+            Some(base) => Ok(self
+                .call(op::MMIO_READ_BULK, &[base + (u64::from(bdf) << 12), len as u64, 4])?
+                .1),
+            None => Ok(self.call(op::CF8_READ, &[u64::from(bdf), 0, len.min(256) as u64])?.1),
+        }
+    }
+
+    fn scan_pci(&self) -> io::Result<BTreeMap<String, Function>> {
+        let mut out = BTreeMap::new();
+        let mut buses = vec![(0u8, Vec::<u16>::new())];
+        let mut seen_bus = [false; 256];
+        while let Some((bus, parents)) = buses.pop() {
+            if std::mem::replace(&mut seen_bus[bus as usize], true) {
+                continue;
+            }
+            for dev in 0..32u16 {
+                for func in 0..8u16 {
+                    let bdf = (u16::from(bus) << 8) | (dev << 3) | func;
+                    let head = self.cfg(bdf, 16)?;
+                    if u16_at(&head, 0) == 0xffff {
+                        if func == 0 {
+                            break;
+                        }
+                        continue;
+                    }
+                    let header = head[14];
+                    let f = self.function(bdf, &parents)?;
+                    if header & 0x7f == 1 {
+                        let sec = f.config[0x19];
+                        if sec != 0 {
+                            let mut p = parents.clone();
+                            p.push(bdf);
+                            buses.push((sec, p));
+                        }
+                    }
+                    out.insert(f.name(), f);
+                    if func == 0 && header & 0x80 == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn function(&self, bdf: u16, parents: &[u16]) -> io::Result<Function> {
+        let class = u32_at(&self.cfg(bdf, 12)?, 8) >> 8;
+        let head = self.cfg(bdf, 64)?;
+        let layout = head[14] & 0x7f;
+        // BARs first (the kernel sizes them while scanning; sysfs reads come later).
+        let host_bridge = class >> 8 == 0x0600;
+        let sized = self
+            .call(op::SIZE_BARS, &[u64::from(bdf), self.ecam.unwrap_or(0), u64::from(layout), u64::from(host_bridge)])?
+            .1;
+        let pairs: Vec<(u32, u32)> = sized.chunks_exact(8).map(|c| (u32_at(c, 0), u32_at(c, 4))).collect();
+        let mut resources = decode_bars(&pairs, layout);
+        // Linux's config size: 4096 for PCIe functions and host bridges whose
+        // extended space answers and does not alias the first 256 bytes.
+        let mut config = self.cfg(bdf, 256)?;
+        let express = capabilities(&config).iter().any(|&(_, id)| id == 0x10);
+        if self.ecam.is_some() && (express || host_bridge) {
+            let full = self.cfg(bdf, 4096)?;
+            let aliased = (1..16).all(|i| u32_at(&full, i * 256) == u32_at(&full, 0));
+            if u32_at(&full, 256) != 0xffff_ffff && !aliased {
+                config = full;
+            }
+        }
+        // Linux quirks that change what `resource` says (probe.c, fixup.c).
+        let progif = config[9];
+        if class >> 8 == 0x0101 {
+            if progif & 1 == 0 {
+                resources[0] = (0x1f0, 0x1f7, 0x100);
+                resources[1] = (0x3f6, 0x3f6, 0x100);
+            }
+            if progif & 4 == 0 {
+                resources[2] = (0x170, 0x177, 0x100);
+                resources[3] = (0x376, 0x376, 0x100);
+            }
+        }
+        if class >> 8 == 0x0300 && u16_at(&config, 4) & 3 != 0 {
+            resources[6] = (0xc_0000, 0xd_ffff, 0x200);
+        }
+        Ok(Function {
+            bdf,
+            config,
+            resources,
+            parents: parents.to_vec(),
+        })
+    }
+
+    fn bar(&self, dev: &str, bar: u8) -> io::Result<(u64, u64, bool)> {
+        let f = self.pci.get(dev).ok_or_else(|| not_found(dev))?;
+        let (start, end, flags) = *f.resources.get(bar as usize).ok_or_else(|| other("no such BAR".into()))?;
+        if flags == 0 || bar > 5 {
+            return Err(other(format!("{dev}: BAR {bar} not implemented")));
+        }
+        // Like the Linux probe (sysfs `enable`): turn decoding on if off.
+        let cmd = u16_at(&f.config, 4);
+        if cmd & 3 == 0 {
+            let mut want = 0u16;
+            for (_, _, fl) in &f.resources[..6] {
+                if fl & 0x100 != 0 {
+                    want |= 1;
+                } else if fl & 0x200 != 0 {
+                    want |= 2;
+                }
+            }
+            self.cfg_write16(f.bdf, 4, cmd | want)?;
+        }
+        Ok((start, end - start + 1, flags & 0x100 != 0))
+    }
+
+    fn cfg_write16(&self, bdf: u16, off: u64, v: u16) -> io::Result<()> {
+        match self.ecam {
+            Some(base) => self.call(op::MMIO_WRITE, &[base + (u64::from(bdf) << 12) + off, 2, u64::from(v)])?,
+            None => self.call(op::CF8_WRITE, &[u64::from(bdf), off, 2, u64::from(v)])?,
+        };
+        Ok(())
+    }
+}
+
+/// Standard capabilities (offset, id) of a config space.
+fn capabilities(c: &[u8]) -> Vec<(u8, u8)> {
+    let mut out = Vec::new();
+    if u16_at(c, 6) & 0x10 == 0 {
+        return out;
+    }
+    let mut p = c[if c[14] & 0x7f == 2 { 0x14 } else { 0x34 }] & 0xfc;
+    while p >= 0x40 && out.len() < 48 {
+        out.push((p, c[p as usize]));
+        p = c[p as usize + 1] & 0xfc;
+    }
+    out
+}
+
+/// BAR (original, size mask) pairs → sysfs resource lines, as
+/// `__pci_read_base` computes them.
+pub fn decode_bars(pairs: &[(u32, u32)], layout: u8) -> [(u64, u64, u64); 7] {
+    const IO: u64 = 0x100;
+    const MEM: u64 = 0x200;
+    const PREFETCH: u64 = 0x2000;
+    const MEM64: u64 = 0x10_0000;
+    let mut res = [(0u64, 0u64, 0u64); 7];
+    let nbars = match layout {
+        0 => 6,
+        1 => 2,
+        _ => 0,
+    };
+    let lowest = |x: u64| x & x.wrapping_neg();
+    let mut i = 0;
+    while i < nbars {
+        let (l, sz) = pairs[i];
+        if sz == 0 || sz == 0xffff_ffff {
+            i += 1;
+            continue;
+        }
+        if l & 1 == 1 {
+            let mask = 0xfffc_u64;
+            let size = lowest(u64::from(sz) & mask);
+            if size != 0 {
+                let start = u64::from(l) & mask;
+                res[i] = (start, start + size - 1, IO);
+            }
+            i += 1;
+        } else {
+            let mem64 = (l >> 1) & 3 == 2;
+            let prefetch = l & 8 != 0;
+            let mut start = u64::from(l & !0xf);
+            let mut sz64 = u64::from(sz & !0xf);
+            if mem64 && i + 1 < nbars {
+                let (lh, szh) = pairs[i + 1];
+                start |= u64::from(lh) << 32;
+                sz64 |= u64::from(szh) << 32;
+            } else if mem64 {
+                sz64 |= 0xffff_ffff_0000_0000;
+            }
+            let size = lowest(sz64);
+            if size != 0 {
+                let flags = MEM | if prefetch { PREFETCH } else { 0 } | if mem64 { MEM64 } else { 0 };
+                res[i] = (start, start + size - 1, flags);
+            }
+            i += if mem64 { 2 } else { 1 };
+        }
+    }
+    if layout <= 1 {
+        let (l, sz) = pairs[6];
+        let size = lowest(u64::from(sz & 0xffff_f800));
+        if size != 0 {
+            let start = u64::from(l & 0xffff_f800);
+            res[6] = (start, start + size - 1, MEM | 0x4000 /* READONLY */);
+        }
+    }
+    res
+}
+
+/// Linux's `e820__update_table`: at every boundary the highest type among
+/// the overlapping entries wins, zero-length entries vanish, neighbours of
+/// the same type merge. Returns (start, end inclusive, type), sorted.
+pub fn sanitize_e820(raw: &[(u64, u64, u32)]) -> Vec<(u64, u64, u32)> {
+    let mut points: Vec<u64> = Vec::new();
+    for &(b, l, _) in raw {
+        if l == 0 {
+            continue;
+        }
+        points.push(b);
+        points.push(b.saturating_add(l));
+    }
+    points.sort_unstable();
+    points.dedup();
+    let mut out: Vec<(u64, u64, u32)> = Vec::new();
+    for w in points.windows(2) {
+        let (a, z) = (w[0], w[1]);
+        let t = raw
+            .iter()
+            .filter(|&&(b, l, _)| l != 0 && b <= a && b.saturating_add(l) >= z)
+            .map(|&(_, _, t)| t)
+            .max();
+        let Some(t) = t else { continue };
+        match out.last_mut() {
+            Some(last) if last.2 == t && last.1 + 1 == a => last.1 = z - 1,
+            _ => out.push((a, z - 1, t)),
+        }
+    }
+    out
+}
+
+/// The name Linux gives an e820 type in /sys/firmware/memmap/*/type.
+pub fn e820_type_name(t: u32) -> &'static str {
+    match t {
+        1 => "System RAM",
+        3 => "ACPI Tables",
+        4 => "ACPI Non-volatile Storage",
+        5 => "Unusable memory",
+        7 => "Persistent Memory",
+        12 => "Persistent Memory (legacy)",
+        0xefff_ffff => "Soft Reserved",
+        _ => "Reserved",
+    }
+}
+
+const ACPI: &str = "/sys/firmware/acpi/tables";
+const PCI: &str = "/sys/bus/pci/devices";
+const MEMMAP: &str = "/sys/firmware/memmap";
+
+impl Source for Bare {
+    fn read_file(&self, path: &str) -> io::Result<Vec<u8>> {
+        if let Some(name) = path.strip_prefix(&format!("{ACPI}/")) {
+            return self.acpi.get(name).cloned().ok_or_else(|| not_found(path));
+        }
+        if let Some(rest) = path.strip_prefix(&format!("{PCI}/")) {
+            let (dev, file) = rest.split_once('/').ok_or_else(|| not_found(path))?;
+            let f = self.pci.get(dev).ok_or_else(|| not_found(path))?;
+            return match file {
+                "config" => Ok(f.config.clone()),
+                "resource" => Ok(f
+                    .resources
+                    .iter()
+                    .map(|(s, e, fl)| format!("0x{s:016x} 0x{e:016x} 0x{fl:016x}\n"))
+                    .collect::<String>()
+                    .into_bytes()),
+                _ => Err(not_found(path)),
+            };
+        }
+        if let Some(rest) = path.strip_prefix(&format!("{MEMMAP}/")) {
+            let (i, file) = rest.split_once('/').ok_or_else(|| not_found(path))?;
+            let &(s, e, t) = i
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| self.memmap.get(i))
+                .ok_or_else(|| not_found(path))?;
+            return match file {
+                "start" => Ok(format!("0x{s:x}\n").into_bytes()),
+                "end" => Ok(format!("0x{e:x}\n").into_bytes()),
+                "type" => Ok(format!("{}\n", e820_type_name(t)).into_bytes()),
+                _ => Err(not_found(path)),
+            };
+        }
+        match path {
+            "/sys/firmware/dmi/tables/smbios_entry_point" => {
+                self.smbios.as_ref().map(|s| s.0.clone()).ok_or_else(|| not_found(path))
+            }
+            "/sys/firmware/dmi/tables/DMI" => self.smbios.as_ref().map(|s| s.1.clone()).ok_or_else(|| not_found(path)),
+            "/sys/devices/system/cpu/online" => Ok(match self.info.apic_ids.len() {
+                0 | 1 => "0\n".to_string(),
+                n => format!("0-{}\n", n - 1),
+            }
+            .into_bytes()),
+            "/proc/sys/kernel/osrelease" => Ok(b"none (bare-probe)\n".to_vec()),
+            _ => Err(not_found(path)),
+        }
+    }
+
+    fn read_dir(&self, path: &str) -> io::Result<Vec<String>> {
+        let mut names: Vec<String> = match path {
+            ACPI => self.acpi.keys().cloned().collect(),
+            PCI => self.pci.keys().cloned().collect(),
+            MEMMAP => (0..self.memmap.len()).map(|i| i.to_string()).collect(),
+            _ => return Err(not_found(path)),
+        };
+        names.sort();
+        Ok(names)
+    }
+
+    fn read_link(&self, path: &str) -> io::Result<String> {
+        let dev = path.strip_prefix(&format!("{PCI}/")).ok_or_else(|| not_found(path))?;
+        let f = self.pci.get(dev).ok_or_else(|| not_found(path))?;
+        let mut link = "../../../devices/pci0000:00".to_string();
+        for p in &f.parents {
+            link.push('/');
+            link.push_str(&self.pci.values().find(|g| g.bdf == *p).map(Function::name).unwrap_or_default());
+        }
+        link.push('/');
+        link.push_str(dev);
+        Ok(link)
+    }
+
+    fn cpuid(&self, cpu: u32, leaf: u32, subleaf: u32) -> io::Result<[u32; 4]> {
+        let (r, _) = self.call(op::CPUID, &[u64::from(cpu), u64::from(leaf), u64::from(subleaf)])?;
+        Ok([r[0] as u32, (r[0] >> 32) as u32, r[1] as u32, (r[1] >> 32) as u32])
+    }
+
+    fn fw_cfg_read(&self, selector: u16, len: usize) -> io::Result<Vec<u8>> {
+        Ok(self.call(op::FW_CFG_READ, &[u64::from(selector), len as u64, 1])?.1)
+    }
+
+    fn bar_read(&self, dev: &str, bar: u8, offset: u64, width: u8) -> io::Result<u32> {
+        let (base, size, io_space) = self.bar(dev, bar)?;
+        let w = u64::from(width);
+        if !matches!(width, 1 | 2 | 4) || offset % w != 0 || offset + w > size {
+            return Err(other(format!("bad register access: offset {offset:#x} width {width} in {size:#x} bytes")));
+        }
+        let opc = if io_space { op::PORT_IN } else { op::MMIO_READ };
+        Ok(self.call(opc, &[base + offset, w])?.0[0] as u32)
+    }
+
+    fn bar_write(&self, dev: &str, bar: u8, offset: u64, width: u8, value: u32) -> io::Result<()> {
+        let (base, size, io_space) = self.bar(dev, bar)?;
+        let w = u64::from(width);
+        if !matches!(width, 1 | 2 | 4) || offset % w != 0 || offset + w > size {
+            return Err(other(format!("bad register access: offset {offset:#x} width {width} in {size:#x} bytes")));
+        }
+        let opc = if io_space { op::PORT_OUT } else { op::MMIO_WRITE };
+        self.call(opc, &[base + offset, w, u64::from(value)])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e820_merges_and_resolves_overlaps() {
+        let raw = [(0, 0x9fc00, 1), (0x9fc00, 0x400, 2), (0xf0000, 0x10000, 2), (0x100000, 0x1000, 1), (0x101000, 0x1000, 1), (0x100800, 0x100, 2)];
+        let s = sanitize_e820(&raw);
+        assert_eq!(s[0], (0, 0x9fbff, 1));
+        assert_eq!(s[3], (0x100000, 0x1007ff, 1));
+        assert_eq!(s[4], (0x100800, 0x1008ff, 2));
+        assert_eq!(s[5], (0x100900, 0x101fff, 1));
+    }
+
+    #[test]
+    fn bars_decode_like_linux() {
+        let mut p = [(0u32, 0u32); 7];
+        p[0] = (0xfe00_0008, 0xff80_0008); // 8 MiB prefetchable mem32
+        p[2] = (0xc001, 0xffff_ffe1); // 32 B io
+        p[4] = (0x0000_000c, 0xffff_c00c); // mem64 prefetch, 16 KiB
+        p[5] = (0xfe, 0xffff_ffff);
+        p[6] = (0xfeb8_0000, 0xfffc_0000);
+        let r = decode_bars(&p, 0);
+        assert_eq!(r[0], (0xfe00_0000, 0xfe7f_ffff, 0x2200));
+        assert_eq!(r[2], (0xc000, 0xc01f, 0x100));
+        assert_eq!(r[4], (0xfe_0000_0000, 0xfe_0000_3fff, 0x10_2200));
+        assert_eq!(r[5], (0, 0, 0));
+        assert_eq!(r[6].1 - r[6].0 + 1, 0x4_0000);
+    }
+}

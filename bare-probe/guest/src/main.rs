@@ -158,6 +158,35 @@ fn smp_bench() {
 /// TSC ticks: generous bounds, valid up to a 4 GHz TSC.
 const MS: u64 = 4_000_000;
 
+/// Where each AP leaves its CPUID snapshot: 64 KiB per AP slot, a u32
+/// record count then records of `cpuid_superset`.
+const SNAPSHOT: u64 = 0x0200_0000;
+const SNAPSHOT_STRIDE: u64 = 0x1_0000;
+
+fn snapshot_job(slot: u64) {
+    let base = SNAPSHOT + slot * SNAPSHOT_STRIDE;
+    let n = cpuid_superset(base + 8);
+    arch::poke32(base, n as u32);
+}
+
+/// The answer of `leaf`/`sub` from AP `slot`'s snapshot: the record of the
+/// largest recorded subleaf not above `sub` (equal neighbours were dropped).
+fn snapshot_lookup(slot: usize, leaf: u32, sub: u32) -> Option<[u32; 4]> {
+    if sub >= 64 {
+        return None;
+    }
+    let base = SNAPSHOT + slot as u64 * SNAPSHOT_STRIDE;
+    let n = arch::peek32(base) as u64;
+    let mut best = None;
+    for i in 0..n {
+        let r = base + 8 + i * 24;
+        if arch::peek32(r) == leaf && arch::peek32(r + 4) <= sub {
+            best = Some([arch::peek32(r + 8), arch::peek32(r + 12), arch::peek32(r + 16), arch::peek32(r + 20)]);
+        }
+    }
+    best
+}
+
 /// CPU number (0 = BSP, then APs by APIC id) → AP slot; `usize::MAX` for the BSP.
 static mut CPU_SLOT: [usize; 16] = [usize::MAX; 16];
 static mut CPUS: usize = 1;
@@ -185,6 +214,12 @@ fn serve(mbi: u64, t_entry: u64) -> ! {
             CPU_SLOT[n + 1] = *slot;
         }
         CPUS = alive as usize + 1;
+    }
+    // Each AP takes its CPUID snapshot now, in parallel with the host's
+    // first requests, and then sleeps: later CPUID requests for it are
+    // answered from the snapshot, without waking it.
+    for slot in 0..alive as usize {
+        smp::post(slot, snapshot_job, slot as u64);
     }
     let dma = fwcfg::has_dma();
     server::ready(mbi, &ids[..alive as usize + 1], t_entry);
@@ -333,6 +368,14 @@ fn run(opcode: u32, dma: bool) -> Result<u32, u32> {
                 return Err(BAD);
             } else if cpu == 0 {
                 arch::cpuid(leaf, sub)
+            } else if let Some(r) = {
+                let slot = unsafe { CPU_SLOT[cpu] };
+                if !smp::wait(slot, 500 * MS) {
+                    return Err(DEVICE);
+                }
+                snapshot_lookup(slot, leaf, sub)
+            } {
+                r
             } else {
                 CPUID_IN[0].store(leaf, Ordering::Release);
                 CPUID_IN[1].store(sub, Ordering::Release);

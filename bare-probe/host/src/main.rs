@@ -111,7 +111,19 @@ fn main() {
                                 let _ = std::fs::write(d.join("blobs").join(id.as_str()), data);
                             }
                         }
-                        let rec = db.join(format!("records/x86_64/{m}/default/7.2.22.toml"));
+                        // The record of the same QEMU release if there is one, else the baseline.
+                        let dir = db.join(format!("records/x86_64/{m}/default"));
+                        let mut recs: Vec<PathBuf> = std::fs::read_dir(&dir)
+                            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                            .unwrap_or_default();
+                        recs.sort();
+                        let rec = recs
+                            .iter()
+                            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("{}.", q.name))))
+                            .or(recs.first())
+                            .cloned()
+                            .unwrap_or(dir.join("none.toml"));
+                        println!("   compared with {}", rec.display());
                         match compare::Record::load(&rec, &db) {
                             Ok(r) => {
                                 for (class, c) in compare::compare(&o.collection, &r) {

@@ -180,3 +180,61 @@ pub fn shm_latency(q: &Qemu, m: &str, image: &Path, scratch: &Path) {
         q.name, m, ready.as_secs_f64(), info.apic_ids, f.elapsed.as_secs_f64(), f.ok
     );
 }
+
+/// Side by side, interleaved, per boot: firmware-only image, firmware-only
+/// with guest RAM on a shared file, the bare probe (every fact), the Linux
+/// kernel powering off at once, the Linux probe (every fact).
+pub fn side_by_side(qemus: &[Qemu], machines: &[&str], image: &Path, scratch: &Path, reps: usize, linux: Option<&crate::linux::Linux>) {
+    use crate::mailbox;
+    for q in qemus {
+        for m in machines {
+            let mut t: [Vec<f64>; 5] = Default::default();
+            for _ in 0..reps {
+                let serial = scratch.join("serial.txt");
+                let r = qemu::start(q, m, image, "mode=exit", Serial::File(&serial), &[]).expect("start");
+                let f = qemu::finish(r, Duration::from_secs(60));
+                assert!(f.ok, "{}", f.stderr);
+                t[0].push(f.elapsed.as_secs_f64());
+                let ram = crate::ram_file(scratch);
+                let r = qemu::start(q, m, image, "mode=exit", Serial::File(&serial), &mailbox::qemu_args(&ram, 512)).expect("start");
+                let f = qemu::finish(r, Duration::from_secs(60));
+                let _ = std::fs::remove_file(&ram);
+                assert!(f.ok, "{}", f.stderr);
+                t[1].push(f.elapsed.as_secs_f64());
+                match crate::probe::run(q, m, image, scratch, &[]) {
+                    Ok(o) => t[2].push(o.timing.exited.as_secs_f64()),
+                    Err(e) => println!("bare probe failed: {e}"),
+                }
+                if let Some(l) = linux {
+                    let (d, ok) = l.boot(q, m, true, scratch);
+                    if ok {
+                        t[3].push(d.as_secs_f64());
+                    }
+                    let (d, ok) = l.boot(q, m, false, scratch);
+                    if ok {
+                        t[4].push(d.as_secs_f64());
+                    } else {
+                        println!("linux probe boot failed");
+                    }
+                }
+            }
+            let names = ["firmware-only", "firmware-only+shm", "bare probe", "linux bare boot", "linux probe"];
+            let med = |v: &mut Vec<f64>| {
+                v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+            };
+            let mut meds = [0.0; 5];
+            for (i, v) in t.iter_mut().enumerate() {
+                meds[i] = med(v);
+                println!("side-by-side   qemu {:5} {:16} {:18} s {}", q.name, m, names[i], stats(v));
+            }
+            println!(
+                "side-by-side   qemu {:5} {:16} bare probe / firmware-only {:.2}x; linux probe / bare probe {:.1}x",
+                q.name,
+                m,
+                meds[2] / meds[0],
+                meds[4] / meds[2]
+            );
+        }
+    }
+}

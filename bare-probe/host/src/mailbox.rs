@@ -96,6 +96,9 @@ impl Mailbox {
     /// Wait for QEMU to create the RAM file, map the mailbox, wait for the
     /// guest's magic.
     pub fn connect(path: &Path, child: &mut Child, timeout: Duration) -> Result<(Mailbox, Info), Error> {
+        // Sleeps of a few µs should be that short (the default slack is 50 µs).
+        // SAFETY: prctl with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1u64, 0u64, 0u64, 0u64) };
         let t0 = Instant::now();
         let file = loop {
             if let Ok(f) = File::options().read(true).write(true).open(path) {
@@ -201,21 +204,24 @@ impl Mailbox {
         if op == op::POWER_OFF {
             return Ok(([0; 4], Vec::new()));
         }
+        // Spin briefly (the answer usually takes a few µs when the vCPU
+        // thread has a core of its own), then sleep in short steps so that a
+        // vCPU thread sharing our core (or running at a lower priority, e.g.
+        // under `nice`) gets to run: yielding alone does not give it the CPU.
         let t0 = Instant::now();
-        let mut spins = 0u32;
         while self.r32(0x14) != self.seq {
-            spins += 1;
-            if spins < 2000 {
+            let waited = t0.elapsed();
+            if waited < Duration::from_micros(30) {
                 std::hint::spin_loop();
                 continue;
             }
             if let Some(m) = self.fatal_message() {
                 return Err(Error::Fatal(m));
             }
-            if t0.elapsed() > Duration::from_secs(20) {
+            if waited > Duration::from_secs(20) {
                 return Err(Error::Timeout("a response"));
             }
-            std::thread::yield_now();
+            std::thread::sleep(Duration::from_micros(20));
         }
         fence(Ordering::SeqCst);
         let status = self.r32(0x1c);

@@ -3,6 +3,7 @@
 
 mod bench;
 mod compare;
+mod linux;
 mod mailbox;
 mod probe;
 mod qemu;
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bare-probe-host bench (fw|tput|rtt|shm|smp|all) [REPS]\n\
+        "usage: bare-probe-host bench (fw|tput|rtt|shm|smp|all|side) [REPS]\n\
          bare-probe-host probe (7.2|10.0) MACHINE... (compare with abi-db 7.2.22 default records)\n\
          env: FIXTURES (default /work/main/.cache/fixtures), IMAGE (default out/bare-probe.bin)"
     );
@@ -42,6 +43,11 @@ fn main() {
             let reps: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(5);
             let hz = bench::tsc_hz();
             println!("host TSC {:.1} MHz", hz / 1e6);
+            if what == "side" {
+                let probe = std::env::var("LINUX_PROBE").map(PathBuf::from).ok();
+                let linux = probe.map(|p| linux::Linux::setup(&fixtures, &p, &scratch).expect("initramfs"));
+                bench::side_by_side(&qemus, &machines, &image, &scratch, reps, linux.as_ref());
+            }
             if what == "fw" || what == "all" {
                 bench::firmware(&qemus, &machines, &image, reps, &scratch);
             }

@@ -110,7 +110,10 @@ pub fn fail(msg: &str) {
 
 /// Serve until POWER_OFF, or until no request came for `idle` TSC ticks.
 pub fn serve(idle: u64, run: impl Fn(u32) -> Result<u32, u32>) -> ! {
-    let mut last = peek32(mb(0x010));
+    // `ready` zeroed the request sequence before publishing the magic; the
+    // host may post its first request before we get here, so start from
+    // that zero, not from what the field holds now.
+    let mut last = 0;
     let mut since = arch::rdtsc();
     loop {
         let seq = peek32(mb(0x010));

@@ -55,6 +55,8 @@ pub struct Info {
 
 pub struct Mailbox {
     base: *mut u8,
+    /// QEMU's pid, to notice that it exited while we wait.
+    pid: u32,
     _file: File,
     seq: u32,
     pub path: PathBuf,
@@ -67,8 +69,8 @@ pub enum Error {
     Io(io::Error),
     /// The guest reported a fatal error (fault, …).
     Fatal(String),
-    /// QEMU exited while we waited.
-    Exited,
+    /// QEMU exited while we waited (during what).
+    Exited(String),
     Timeout(&'static str),
     /// The guest refused or failed a request.
     Status { op: u32, status: u32 },
@@ -79,7 +81,7 @@ impl std::fmt::Display for Error {
         match self {
             Error::Io(e) => write!(f, "{e}"),
             Error::Fatal(m) => write!(f, "the probe reported a fatal error: {m}"),
-            Error::Exited => write!(f, "QEMU exited before the probe answered"),
+            Error::Exited(w) => write!(f, "QEMU exited before the probe answered{}{w}", if w.is_empty() { "" } else { ": " }),
             Error::Timeout(w) => write!(f, "timeout waiting for {w}"),
             Error::Status { op, status } => write!(f, "request op {op} failed with status {status}"),
         }
@@ -128,6 +130,7 @@ impl Mailbox {
         }
         let mut m = Mailbox {
             base: base as *mut u8,
+            pid: child.id(),
             _file: file,
             seq: 0,
             path: path.to_path_buf(),
@@ -157,7 +160,7 @@ impl Mailbox {
 
     fn alive(child: &mut Child) -> Result<(), Error> {
         match child.try_wait() {
-            Ok(Some(_)) => Err(Error::Exited),
+            Ok(Some(_)) => Err(Error::Exited(String::new())),
             Ok(None) => Ok(()),
             Err(e) => Err(Error::Io(e)),
         }
@@ -218,7 +221,17 @@ impl Mailbox {
             if let Some(m) = self.fatal_message() {
                 return Err(Error::Fatal(m));
             }
+            if self.exited() {
+                return Err(Error::Exited(format!("op {op} args {args:x?}")));
+            }
             if waited > Duration::from_secs(20) {
+                eprintln!(
+                    "mailbox: no response to op {op} args {:x?} (seq {}, guest state {}, response seq {})",
+                    &args,
+                    self.seq,
+                    self.r32(0x0c),
+                    self.r32(0x14)
+                );
                 return Err(Error::Timeout("a response"));
             }
             std::thread::sleep(Duration::from_micros(20));
@@ -233,6 +246,14 @@ impl Mailbox {
         let mut data = vec![0u8; n];
         unsafe { std::ptr::copy_nonoverlapping(self.base.add(DATA), data.as_mut_ptr(), n) };
         Ok((results, data))
+    }
+
+    /// Whether QEMU is gone (a zombie we have not reaped yet).
+    fn exited(&self) -> bool {
+        match std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
+            Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+            Err(_) => true,
+        }
     }
 
     /// Fatal message, if the guest has reported one (e.g. after QEMU exited).

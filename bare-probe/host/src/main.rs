@@ -14,6 +14,7 @@ use std::path::PathBuf;
 fn usage() -> ! {
     eprintln!(
         "usage: bare-probe-host bench (fw|tput|rtt|shm|smp|all|side) [REPS]\n\
+         bare-probe-host equiv (7.2|10.0) [PREFIX...]\n\
          bare-probe-host probe (7.2|10.0) MACHINE... (compare with abi-db 7.2.22 default records)\n\
          env: FIXTURES (default /work/main/.cache/fixtures), IMAGE (default out/bare-probe.bin)"
     );
@@ -81,6 +82,62 @@ fn main() {
                     }
                 }
             }
+        }
+        Some("equiv") => {
+            // equiv QEMU [GLOB-PREFIX...]: every machine type with a default
+            // record of this QEMU's release (or baseline), differences grouped.
+            let qname = args.get(1).map(String::as_str).unwrap_or("7.2");
+            let q = qemus.iter().find(|q| q.name == qname).unwrap_or_else(|| usage());
+            let db = PathBuf::from(std::env::var("ABI_DB").unwrap_or("/work/main/abi-db".into()));
+            let prefixes: Vec<&str> = if args.len() > 2 { args[2..].iter().map(String::as_str).collect() } else { vec!["pc-q35-", "pc-i440fx-"] };
+            let mut machines: Vec<String> = std::fs::read_dir(db.join("records/x86_64"))
+                .expect("abi-db")
+                .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .filter(|m| prefixes.iter().any(|p| m.starts_with(p)))
+                .filter(|m| db.join(format!("records/x86_64/{m}/default/{}.toml", if qname == "7.2" { "7.2.22" } else { "10.0.2" })).exists())
+                .collect();
+            machines.sort();
+            let mut groups: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+            let mut totals: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+            let mut times = Vec::new();
+            let mut failed = 0;
+            for m in &machines {
+                let rec = db.join(format!("records/x86_64/{m}/default/{}.toml", if qname == "7.2" { "7.2.22" } else { "10.0.2" }));
+                match probe::run(q, m, &image, &scratch, &[]) {
+                    Ok(o) => {
+                        times.push(o.timing.exited.as_secs_f64());
+                        let r = compare::Record::load(&rec, &db).expect("record");
+                        let mut line = format!("{m:16} {:.3} s", o.timing.exited.as_secs_f64());
+                        for (class, c) in compare::compare(&o.collection, &r) {
+                            let t = totals.entry(class.to_string()).or_default();
+                            t.0 += c.identical;
+                            t.1 += c.compared;
+                            if c.identical != c.compared {
+                                line.push_str(&format!("  {class} {}/{}", c.identical, c.compared));
+                            }
+                            for d in c.diffs {
+                                groups.entry((class.to_string(), d)).or_default().push(m.clone());
+                            }
+                        }
+                        println!("{line}");
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        println!("{m}: FAILED {e}");
+                    }
+                }
+            }
+            println!("\n{} machine types on QEMU {}, {failed} failed; per boot {}", machines.len(), q.name, bench::stats(&mut times));
+            for (class, (i, n)) in &totals {
+                println!("  {class:18} {i:5}/{n:5} identical");
+            }
+            println!("\ndifferences (machine types):");
+            for ((class, d), ms) in &groups {
+                let who = if ms.len() == machines.len() { "all".to_string() } else if ms.len() > 6 { format!("{} types, e.g. {}", ms.len(), ms[..3].join(" ")) } else { ms.join(" ") };
+                println!("  [{class}] {d}\n      on {who}");
+            }
+            let _ = std::fs::remove_dir_all(&scratch);
+            std::process::exit(if failed > 0 { 2 } else { 0 });
         }
         Some("probe") => {
             // probe QEMU MACHINE...: boot, collect, compare with the 7.2.22 default record.

@@ -29,6 +29,40 @@ pub fn ram_file(scratch: &std::path::Path) -> PathBuf {
     PathBuf::from(format!("/dev/shm/{name}-{n}.ram"))
 }
 
+/// The device-profile arguments a record was made with: everything after
+/// `-append VALUE` in its command line, `$SHARE` made a scratch directory.
+fn profile_args(record: &std::path::Path, scratch: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(record).unwrap_or_default();
+    let v: toml::Value = toml::from_str(&text).unwrap_or(toml::Value::Table(Default::default()));
+    let line: Vec<String> = v
+        .get("provenance")
+        .and_then(|p| p.get("command_line"))
+        .and_then(|c| c.as_array())
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    let share = scratch.join("share");
+    let _ = std::fs::create_dir_all(&share);
+    match line.iter().position(|a| a == "-append") {
+        Some(i) => line[i + 2..].iter().map(|a| a.replace("$SHARE", &share.to_string_lossy())).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The record of machine `m`, profile `profile`, for this QEMU release if
+/// the database has one, else the machine type's baseline.
+fn record_for(db: &std::path::Path, m: &str, profile: &str, qname: &str) -> PathBuf {
+    let dir = db.join(format!("records/x86_64/{m}/{profile}"));
+    let mut recs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    recs.sort();
+    recs.iter()
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("{qname}."))))
+        .or(recs.first())
+        .cloned()
+        .unwrap_or(dir.join("none.toml"))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -89,12 +123,13 @@ fn main() {
             let qname = args.get(1).map(String::as_str).unwrap_or("7.2");
             let q = qemus.iter().find(|q| q.name == qname).unwrap_or_else(|| usage());
             let db = PathBuf::from(std::env::var("ABI_DB").unwrap_or("/work/main/abi-db".into()));
+            let profile = std::env::var("PROFILE").unwrap_or("default".into());
             let prefixes: Vec<&str> = if args.len() > 2 { args[2..].iter().map(String::as_str).collect() } else { vec!["pc-q35-", "pc-i440fx-"] };
             let mut machines: Vec<String> = std::fs::read_dir(db.join("records/x86_64"))
                 .expect("abi-db")
                 .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
                 .filter(|m| prefixes.iter().any(|p| m.starts_with(p)))
-                .filter(|m| db.join(format!("records/x86_64/{m}/default/{}.toml", if qname == "7.2" { "7.2.22" } else { "10.0.2" })).exists())
+                .filter(|m| db.join(format!("records/x86_64/{m}/{profile}/{}.toml", if qname == "7.2" { "7.2.22" } else { "10.0.2" })).exists())
                 .collect();
             machines.sort();
             let mut groups: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
@@ -102,8 +137,9 @@ fn main() {
             let mut times = Vec::new();
             let mut failed = 0;
             for m in &machines {
-                let rec = db.join(format!("records/x86_64/{m}/default/{}.toml", if qname == "7.2" { "7.2.22" } else { "10.0.2" }));
-                match probe::run(q, m, &image, &scratch, &[]) {
+                let rec = db.join(format!("records/x86_64/{m}/{profile}/{}.toml", if qname == "7.2" { "7.2.22" } else { "10.0.2" }));
+                let extra = profile_args(&rec, &scratch);
+                match probe::run(q, m, &image, &scratch, &extra) {
                     Ok(o) => {
                         times.push(o.timing.exited.as_secs_f64());
                         let r = compare::Record::load(&rec, &db).expect("record");
@@ -127,7 +163,7 @@ fn main() {
                     }
                 }
             }
-            println!("\n{} machine types on QEMU {}, {failed} failed; per boot {}", machines.len(), q.name, bench::stats(&mut times));
+            println!("\n{} machine types on QEMU {}, profile {profile}, {failed} failed; per boot {}", machines.len(), q.name, bench::stats(&mut times));
             for (class, (i, n)) in &totals {
                 println!("  {class:18} {i:5}/{n:5} identical");
             }
@@ -145,10 +181,12 @@ fn main() {
             let q = qemus.iter().find(|q| q.name == qname).unwrap_or_else(|| usage());
             let db = PathBuf::from(std::env::var("ABI_DB").unwrap_or("/work/main/abi-db".into()));
             let verbose = std::env::var("VERBOSE").is_ok();
+            let profile = std::env::var("PROFILE").unwrap_or("default".into());
             let list: Vec<&str> = args[2..].iter().map(String::as_str).collect();
             let mut bad = 0;
             for m in list {
-                match probe::run(q, m, &image, &scratch, &[]) {
+                let extra = profile_args(&record_for(&db, m, &profile, &q.name), &scratch);
+                match probe::run(q, m, &image, &scratch, &extra) {
                     Ok(o) => {
                         let t = &o.timing;
                         println!(
@@ -174,18 +212,7 @@ fn main() {
                                 let _ = std::fs::write(d.join("blobs").join(id.as_str()), data);
                             }
                         }
-                        // The record of the same QEMU release if there is one, else the baseline.
-                        let dir = db.join(format!("records/x86_64/{m}/default"));
-                        let mut recs: Vec<PathBuf> = std::fs::read_dir(&dir)
-                            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-                            .unwrap_or_default();
-                        recs.sort();
-                        let rec = recs
-                            .iter()
-                            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("{}.", q.name))))
-                            .or(recs.first())
-                            .cloned()
-                            .unwrap_or(dir.join("none.toml"));
+                        let rec = record_for(&db, m, &profile, &q.name);
                         println!("   compared with {}", rec.display());
                         match compare::Record::load(&rec, &db) {
                             Ok(r) => {

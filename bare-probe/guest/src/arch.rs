@@ -44,7 +44,7 @@ pub fn rdtsc() -> u64 {
 #[inline(always)]
 pub fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
     // SAFETY: CPUID is always available on x86_64.
-    let r = unsafe { core::arch::x86_64::__cpuid_count(leaf, sub) };
+    let r = core::arch::x86_64::__cpuid_count(leaf, sub);
     [r.eax, r.ebx, r.ecx, r.edx]
 }
 

@@ -1,4 +1,5 @@
-//! The Multiboot v1 information structure QEMU's loader hands over.
+//! The Multiboot v1 information structure QEMU's loader hands over (the
+//! host reads its memory map itself, through the mailbox).
 
 use crate::arch::{peek32, peek8};
 
@@ -22,15 +23,6 @@ impl Info {
         // SAFETY: identity-mapped memory the loader filled; not written later.
         let s = unsafe { core::slice::from_raw_parts(p as *const u8, len as usize) };
         core::str::from_utf8(s).unwrap_or("")
-    }
-
-    /// `(address, length)` of the raw mmap buffer (entries of
-    /// `u32 size, u64 base, u64 length, u32 type`, each `size + 4` bytes).
-    pub fn mmap(&self) -> Option<(u64, u32)> {
-        if self.flags() & (1 << 6) == 0 {
-            return None;
-        }
-        Some((u64::from(peek32(self.0 + 48)), peek32(self.0 + 44)))
     }
 }
 

@@ -204,6 +204,9 @@ fn main() {
                         if verbose {
                             println!("raw multiboot mmap: {:x?}", o.bare.raw_mmap);
                         }
+                        // What the same collection would cost as the framed serial stream.
+                        let framed = guest_probe::frame::encode(&o.collection.to_entries()).len();
+                        println!("   as the framed serial stream: {framed} bytes");
                         if let Ok(dir) = std::env::var("OUT") {
                             let d = PathBuf::from(dir).join(format!("{m}-{}", q.name));
                             let _ = std::fs::create_dir_all(d.join("blobs"));

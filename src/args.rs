@@ -38,16 +38,22 @@ pub struct RunArgs {
     /// scripts/fetch-suites), still reading the real ELF for compat tables.
     #[arg(long)]
     pub sysroot: Option<PathBuf>,
-    /// Guest kernel (bzImage).
+    /// Which probe boots each machine type: `bare` (the firmware-level
+    /// probe, no guest kernel) or `linux` (the probe under a Linux kernel).
+    /// Default: bare for x86 PC machine types (pc-*), linux for the rest.
+    #[arg(long, value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<abi_model::provenance::ProbeKind>()))]
+    pub probe_kind: Option<abi_model::provenance::ProbeKind>,
+    /// Guest kernel (bzImage), for the Linux probe only.
     #[arg(long)]
-    pub kernel: PathBuf,
+    pub kernel: Option<PathBuf>,
     /// The kernel's module directory (lib/modules/<release>), for --module.
     #[arg(long)]
     pub modules_dir: Option<PathBuf>,
     /// Kernel module for the probe to load (with its dependencies).
     #[arg(long = "module")]
     pub modules: Vec<String>,
-    /// The static guest-probe binary (default: the one scripts/build-probe builds).
+    /// The static Linux guest-probe binary, used with --kernel (default: the
+    /// one scripts/build-probe builds).
     #[arg(long)]
     pub probe: Option<PathBuf>,
     /// The abi-db directory.

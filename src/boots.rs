@@ -41,6 +41,7 @@ impl RunArgs {
     pub fn recorder(&self) -> Result<Recorder, Failure> {
         let config = RecorderConfig {
             qemu: self.qemu(),
+            probe_kind: self.probe_kind,
             kernel: self.kernel.clone(),
             modules_dir: self.modules_dir.clone(),
             modules: self.modules.clone(),
@@ -180,6 +181,7 @@ pub fn record_selected(args: &RunArgs, rec: &Recorder) -> Result<Recorded, Failu
     }
     let set = args.profile_set()?;
     let work = work_list(&machines, &args.selected_profiles(&set)?, args.shard);
+    rec.check_probes(work.iter().map(|(m, _)| m))?;
     let mut results: Vec<Option<Result<Capture, RecordError>>> = (0..work.len()).map(|_| None).collect();
     boot_each(rec, &work, args.jobs(), |i, r| results[i] = Some(r));
     let mut out = Recorded {

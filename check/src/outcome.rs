@@ -278,13 +278,21 @@ pub fn compare(db: &Db, baseline: &Record, observed: &Record, blobs: &Blobs) -> 
 fn input_notes(baseline: &Record, observed: &Record) -> Vec<String> {
     let (a, b) = (&baseline.provenance, &observed.provenance);
     let mut notes = Vec::new();
-    if a.kernel.blake3 != b.kernel.blake3 {
+    if a.probe.kind != b.probe.kind {
         notes.push(format!(
-            "guest kernel differs from the baseline's ({} → {})",
-            a.kernel.version, b.kernel.version
+            "made by the {} probe, the baseline by the {} probe: registers the OS writes at boot are compared as \
+             probe-os-written (info)",
+            b.probe.kind, a.probe.kind
         ));
     }
-    if a.probe.blake3 != b.probe.blake3 {
+    match (&a.kernel, &b.kernel) {
+        (Some(x), Some(y)) if x.blake3 != y.blake3 => notes.push(format!(
+            "guest kernel differs from the baseline's ({} → {})",
+            x.version, y.version
+        )),
+        _ => {}
+    }
+    if a.probe.kind == b.probe.kind && a.probe.blake3 != b.probe.blake3 {
         notes.push(format!(
             "probe binary differs from the baseline's (version {} blake3 {:.12} → version {} blake3 {:.12})",
             a.probe.version, a.probe.blake3, b.probe.version, b.probe.blake3

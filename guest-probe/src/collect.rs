@@ -51,6 +51,7 @@ pub fn collect(src: &dyn Source, modules: Vec<ModuleLoad>) -> Collection {
     let facts = Facts {
         schema: SCHEMA_VERSION,
         probe: ProbeInfo {
+            kind: Default::default(),
             version: PROBE_VERSION.into(),
             arch: arch.clone(),
             kernel_release,

@@ -176,6 +176,9 @@ impl Facts {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeInfo {
+    /// Which probe wrote the document (absent: the Linux probe).
+    #[serde(default, skip_serializing_if = "crate::provenance::ProbeKind::is_linux")]
+    pub kind: crate::provenance::ProbeKind,
     /// Probe version.
     pub version: String,
     /// Guest architecture, e.g. `x86_64`.

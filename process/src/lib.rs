@@ -5,9 +5,10 @@
 //!   (`PR_SET_PDEATHSIG`: the case where machine-abi itself is killed with
 //!   `SIGKILL`);
 //! - every run has a deadline ([`output`], [`wait_or_kill`]);
-//! - live children and scratch directories are registered, so that on
-//!   `SIGINT`, `SIGTERM` or `SIGHUP` ([`handle_signals`]) the children are
-//!   killed and the scratch directories removed before the tool exits.
+//! - live children, scratch directories and scratch files (the bare probe's
+//!   guest RAM on /dev/shm) are registered, so that on `SIGINT`, `SIGTERM`
+//!   or `SIGHUP` ([`handle_signals`]) the children are killed and the
+//!   scratch removed before the tool exits.
 
 #![deny(missing_docs)]
 
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 /// Process groups of live children, by the leader's pid.
 static GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
-/// Scratch paths to remove if the tool is interrupted.
+/// Scratch paths (directories and files) to remove if the tool is interrupted.
 static SCRATCH: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
 /// A started child, registered until it has been waited for.
@@ -176,7 +177,73 @@ impl Drop for Scratch {
     }
 }
 
-/// Remove `machine-abi-<tag>-<pid>-<n>` directories whose process is gone.
+/// A scratch file of its own name in a directory of the caller's choice
+/// (guest RAM on /dev/shm, which a scratch directory under /tmp cannot
+/// hold): removed on drop and on interruption; one left by a run killed
+/// with `SIGKILL` is removed by the next run's first `create` there.
+pub struct ScratchFile(PathBuf);
+
+impl ScratchFile {
+    /// Create a new, empty file `machine-abi-<tag>-<pid>-<n>` in `dir`,
+    /// registered before it exists. Returns it and the open file.
+    pub fn create(dir: &Path, tag: &str) -> std::io::Result<(ScratchFile, std::fs::File)> {
+        static SWEPT: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        if let Ok(mut swept) = SWEPT.lock() {
+            if swept.insert(dir.to_path_buf()) {
+                remove_stale(dir);
+            }
+        }
+        loop {
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let p = dir.join(format!("machine-abi-{tag}-{}-{n}", std::process::id()));
+            if let Ok(mut s) = SCRATCH.lock() {
+                s.insert(p.clone());
+            }
+            match std::fs::File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&p)
+            {
+                Ok(f) => return Ok((ScratchFile(p), f)),
+                Err(e) => {
+                    if let Ok(mut s) = SCRATCH.lock() {
+                        s.remove(&p);
+                    }
+                    if e.kind() != std::io::ErrorKind::AlreadyExists {
+                        return Err(std::io::Error::new(e.kind(), format!("{}: {e}", p.display())));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        if let Ok(mut s) = SCRATCH.lock() {
+            s.remove(&self.0);
+        }
+    }
+}
+
+fn remove_path(p: &Path) {
+    if p.is_dir() {
+        let _ = std::fs::remove_dir_all(p);
+    } else {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Remove `machine-abi-<tag>-<pid>-<n>` directories and files whose
+/// process is gone.
 fn remove_stale(base: &Path) {
     let Ok(entries) = std::fs::read_dir(base) else { return };
     for e in entries.flatten() {
@@ -192,8 +259,8 @@ fn remove_stale(base: &Path) {
         let (Ok(_), Ok(pid)) = (n.parse::<u32>(), pid.parse::<u32>()) else {
             continue;
         };
-        if e.file_type().is_ok_and(|t| t.is_dir()) && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(e.path());
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            remove_path(&e.path());
         }
     }
 }
@@ -230,14 +297,14 @@ pub fn handle_signals() {
         }
         let dirs: Vec<PathBuf> = SCRATCH.lock().map(|s| s.iter().cloned().collect()).unwrap_or_default();
         for d in &dirs {
-            let _ = std::fs::remove_dir_all(d);
+            remove_path(d);
         }
         eprintln!(
-            "machine-abi: interrupted by signal {sig}: killed {} QEMU process group{}, removed {} scratch director{}",
+            "machine-abi: interrupted by signal {sig}: killed {} QEMU process group{}, removed {} scratch path{}",
             groups.len(),
             if groups.len() == 1 { "" } else { "s" },
             dirs.len(),
-            if dirs.len() == 1 { "y" } else { "ies" }
+            if dirs.len() == 1 { "" } else { "s" }
         );
         std::process::exit(128 + sig);
     });
@@ -255,6 +322,24 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(5));
         let ok = output(Command::new("echo").arg("hi"), Duration::from_secs(10)).expect("echo runs");
         assert_eq!(ok.stdout, b"hi\n");
+    }
+
+    #[test]
+    fn scratch_files_are_unique_removed_and_swept() {
+        let dir = Scratch::new("file-test").expect("scratch");
+        let (a, _fa) = ScratchFile::create(dir.path(), "ram").expect("a");
+        let (b, _fb) = ScratchFile::create(dir.path(), "ram").expect("b");
+        assert_ne!(a.path(), b.path());
+        assert!(a.path().is_file() && b.path().is_file());
+        let pa = a.path().to_path_buf();
+        drop(a);
+        assert!(!pa.exists(), "dropped, so removed");
+        // A file left by a process that is gone.
+        let stale = dir.path().join("machine-abi-ram-999999999-0");
+        std::fs::write(&stale, b"").expect("stale file");
+        remove_stale(dir.path());
+        assert!(!stale.exists());
+        assert!(b.path().exists(), "ours is alive");
     }
 
     #[test]

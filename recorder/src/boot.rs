@@ -87,25 +87,41 @@ pub fn peak_child_rss_mib() -> Option<u64> {
 /// Files a boot uses; the command line refers to them by placeholder so that
 /// the recorded line is the same on every machine.
 pub struct BootFiles<'a> {
-    /// Guest kernel.
-    pub kernel: &'a Path,
-    /// Initramfs with the probe.
-    pub initrd: &'a Path,
-    /// Where the serial port is written.
+    /// Where the serial port is written (`$SERIAL`).
     pub serial: &'a Path,
     /// An empty directory a profile may share with the guest (`$SHARE`).
     pub share: &'a Path,
+    /// The probe's own files: `$KERNEL` and `$INITRD` (Linux probe) or
+    /// `$PROBE` and `$RAM` (bare probe).
+    pub payload: Vec<(&'static str, &'a Path)>,
 }
 
 /// The exact QEMU arguments, with `$QEMU`, `$DATA0…`, `$KERNEL`, `$INITRD`,
-/// `$SERIAL` and `$SHARE` standing for paths.
+/// `$SERIAL` and `$SHARE` standing for paths: the Linux probe's boot.
 pub fn command_line(qemu: &Qemu, machine: &MachineType, profile: &Profile, s: &BootSettings) -> Vec<String> {
+    let payload = ["-kernel", "$KERNEL", "-initrd", "$INITRD", "-append", &s.append].map(String::from);
+    command_line_with(qemu, machine, profile, s, &[], &payload)
+}
+
+/// The arguments every boot shares (QEMU, data dirs, machine type with the
+/// profile's options and `machine_options`, TCG, memory, vCPUs, no display,
+/// no reboot, COM1 to `$SERIAL`), then `payload` (what to boot), then the
+/// profile's backends and devices.
+pub fn command_line_with(
+    qemu: &Qemu,
+    machine: &MachineType,
+    profile: &Profile,
+    s: &BootSettings,
+    machine_options: &[&str],
+    payload: &[String],
+) -> Vec<String> {
     let mut args = vec!["$QEMU".to_string()];
     for i in 0..qemu.data_dirs.len() {
         args.extend(["-L".into(), format!("$DATA{i}")]);
     }
     let machine_value = std::iter::once(machine.0.as_str())
         .chain(profile.machine_options.iter().map(String::as_str))
+        .chain(machine_options.iter().copied())
         .collect::<Vec<_>>()
         .join(",");
     let fixed = [
@@ -124,25 +140,21 @@ pub fn command_line(qemu: &Qemu, machine: &MachineType, profile: &Profile, s: &B
         "-no-reboot",
         "-serial",
         "file:$SERIAL",
-        "-kernel",
-        "$KERNEL",
-        "-initrd",
-        "$INITRD",
-        "-append",
-        &s.append,
     ]
     .map(String::from);
     args.extend(fixed);
+    args.extend(payload.iter().cloned());
     args.extend(profile.args());
     args
 }
 
 fn substitute(arg: &str, qemu: &Qemu, files: &BootFiles) -> String {
     let mut out = arg
-        .replace("$KERNEL", &files.kernel.to_string_lossy())
-        .replace("$INITRD", &files.initrd.to_string_lossy())
         .replace("$SERIAL", &files.serial.to_string_lossy())
         .replace(SHARE_PLACEHOLDER, &files.share.to_string_lossy());
+    for (placeholder, path) in &files.payload {
+        out = out.replace(placeholder, &path.to_string_lossy());
+    }
     for (i, d) in qemu.data_dirs.iter().enumerate() {
         out = out.replace(&format!("$DATA{i}"), &d.to_string_lossy());
     }
@@ -176,26 +188,19 @@ pub enum BootError {
 
 impl fmt::Display for BootError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let stderr = |s: &str| {
-            if s.is_empty() {
-                String::new()
-            } else {
-                format!("; QEMU stderr:\n{s}")
-            }
-        };
         match self {
             BootError::Spawn(e) => write!(f, "cannot start QEMU: {e}"),
             BootError::Exited {
                 code,
                 signal,
                 stderr: s,
-            } => write!(f, "QEMU {}{}", describe_status(*code, *signal), stderr(s)),
+            } => write!(f, "QEMU {}{}", describe_status(*code, *signal), stderr_suffix(s)),
             BootError::Timeout { after, stderr: s } => {
                 write!(
                     f,
                     "boot hung: no power-off within {}s, QEMU killed{}",
                     after.as_secs(),
-                    stderr(s)
+                    stderr_suffix(s)
                 )
             }
             BootError::Capture(e) => write!(f, "cannot read the serial capture: {e}"),
@@ -204,6 +209,15 @@ impl fmt::Display for BootError {
 }
 
 impl std::error::Error for BootError {}
+
+/// `; QEMU stderr:` and the text, or nothing when it is empty.
+pub fn stderr_suffix(s: &str) -> String {
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!("; QEMU stderr:\n{s}")
+    }
+}
 
 /// The last `n` lines of a text, for error messages.
 pub fn tail(text: &str, n: usize) -> String {
@@ -219,10 +233,48 @@ pub struct BootOutput {
     pub elapsed: Duration,
 }
 
-/// Run QEMU with the given command line (placeholders filled in) and wait
-/// for it to power off, at most `timeout`.
-pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -> Result<BootOutput, BootError> {
-    let args: Vec<String> = line[1..].iter().map(|a| substitute(a, qemu, files)).collect();
+/// A started QEMU: its process (own group, registered), when it started,
+/// and the thread draining its stderr.
+pub struct Running {
+    /// The QEMU process.
+    pub child: abi_process::Started,
+    /// When it was started.
+    pub started: Instant,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Running {
+    /// Wait until it exits, at most until `timeout` after it started
+    /// (then kill it). `Ok` only for a clean exit (status 0).
+    pub fn wait(mut self, timeout: Duration) -> Result<Duration, BootError> {
+        let status = abi_process::wait_or_kill(&mut self.child, self.started, timeout)
+            .map_err(|e| BootError::Spawn(format!("waiting for QEMU: {e}")))?;
+        let stderr = tail(&self.stderr.join().unwrap_or_default(), 20);
+        match status {
+            None => Err(BootError::Timeout { after: timeout, stderr }),
+            Some(st) if !st.success() => Err(BootError::Exited {
+                code: st.code(),
+                signal: std::os::unix::process::ExitStatusExt::signal(&st),
+                stderr,
+            }),
+            Some(_) => Ok(self.started.elapsed()),
+        }
+    }
+
+    /// Kill it (whole process group) unless it already exited; returns how
+    /// it ended if it had exited on its own, and the end of its stderr.
+    pub fn kill(mut self) -> (Option<std::process::ExitStatus>, String) {
+        let status = abi_process::wait_or_kill(&mut self.child, self.started, Duration::ZERO)
+            .ok()
+            .flatten();
+        (status, tail(&self.stderr.join().unwrap_or_default(), 20))
+    }
+}
+
+/// Start QEMU with the given command line (placeholders filled in); the
+/// serial capture is removed first.
+pub fn start(qemu: &Qemu, line: &[String], files: &BootFiles) -> Result<Running, BootError> {
+    let args: Vec<String> = line.iter().skip(1).map(|a| substitute(a, qemu, files)).collect();
     let _ = fs::remove_file(files.serial);
     let started = Instant::now();
     // Own process group, so a timeout also kills whatever a wrapper forked.
@@ -236,34 +288,25 @@ pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -
     .map_err(|e| BootError::Spawn(format!("{}: {e}", qemu.binary.display())))?;
     // Drain stderr on a thread so a chatty QEMU cannot block on a full pipe.
     let mut pipe = child.0.stderr.take();
-    let reader = std::thread::spawn(move || {
+    let stderr = std::thread::spawn(move || {
         let mut s = String::new();
         if let Some(p) = pipe.as_mut() {
             let _ = p.read_to_string(&mut s);
         }
         s
     });
-    let status = abi_process::wait_or_kill(&mut child, started, timeout)
-        .map_err(|e| BootError::Spawn(format!("waiting for QEMU: {e}")))?
-        .ok_or(());
-    let stderr = tail(&reader.join().unwrap_or_default(), 20);
-    let elapsed = started.elapsed();
-    match status {
-        Err(()) => Err(BootError::Timeout { after: timeout, stderr }),
-        Ok(st) if !st.success() => Err(BootError::Exited {
-            code: st.code(),
-            signal: std::os::unix::process::ExitStatusExt::signal(&st),
-            stderr,
-        }),
-        Ok(_) => {
-            let bytes =
-                fs::read(files.serial).map_err(|e| BootError::Capture(format!("{}: {e}", files.serial.display())))?;
-            Ok(BootOutput {
-                serial: String::from_utf8_lossy(&bytes).into_owned(),
-                elapsed,
-            })
-        }
-    }
+    Ok(Running { child, started, stderr })
+}
+
+/// Run QEMU with the given command line (placeholders filled in) and wait
+/// for it to power off, at most `timeout`.
+pub fn run(qemu: &Qemu, line: &[String], files: &BootFiles, timeout: Duration) -> Result<BootOutput, BootError> {
+    let elapsed = start(qemu, line, files)?.wait(timeout)?;
+    let bytes = fs::read(files.serial).map_err(|e| BootError::Capture(format!("{}: {e}", files.serial.display())))?;
+    Ok(BootOutput {
+        serial: String::from_utf8_lossy(&bytes).into_owned(),
+        elapsed,
+    })
 }
 
 fn describe_status(code: Option<i32>, signal: Option<i32>) -> String {

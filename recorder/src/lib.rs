@@ -3,6 +3,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bare;
 pub mod boot;
 pub mod elf;
 pub mod host_facts;

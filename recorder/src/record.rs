@@ -1,6 +1,7 @@
-//! Recording: build the initramfs once, boot every requested machine type
-//! (in parallel), verify each stream and return typed captures with full
-//! provenance.
+//! Recording: prepare the probes once (the bare probe's image; the Linux
+//! probe's initramfs when a kernel is given), boot every requested machine
+//! type (in parallel) with the probe its kind calls for, verify what came
+//! back and return typed captures with full provenance.
 
 use crate::boot::{self, BootFiles, BootSettings};
 use crate::host_facts;
@@ -10,7 +11,7 @@ use crate::profile::Profile;
 use crate::qemu::{file_blake3, Qemu};
 use abi_model::host::CompatTables;
 use abi_model::host::HostSide;
-use abi_model::provenance::{Firmware, Kernel, Probe, Provenance, QemuIdentity};
+use abi_model::provenance::{Firmware, Kernel, Probe, ProbeKind, Provenance, QemuIdentity};
 use abi_model::record::{Record, RecordKey, RECORD_SCHEMA};
 use abi_model::{Blobs, MachineType};
 use abi_process::Scratch;
@@ -69,6 +70,9 @@ pub enum Cause {
     /// Host-side facts could not be gathered (QEMU crashed, hung or lied
     /// while being asked); without `allow_unavailable` nothing is recorded.
     HostFacts(Vec<String>),
+    /// The bare probe's boot failed (no hand-over, a fault, QEMU gone, a
+    /// request timed out or came back short).
+    Bare(crate::bare::BareError),
 }
 
 impl RecordError {
@@ -87,6 +91,7 @@ impl fmt::Display for RecordError {
         write!(f, "{} ({}): ", self.machine, self.profile)?;
         match &self.cause {
             Cause::Boot(e) => write!(f, "{e}")?,
+            Cause::Bare(e) => write!(f, "{e}")?,
             Cause::Stream(e) => write!(f, "probe stream: {e}")?,
             Cause::Content(e) => write!(f, "probe output: {e}")?,
             Cause::Io(e) => write!(f, "{e}")?,
@@ -131,13 +136,16 @@ impl std::error::Error for SetupError {}
 pub struct RecorderConfig {
     /// QEMU and its data dirs.
     pub qemu: Qemu,
-    /// Guest kernel image.
-    pub kernel: PathBuf,
+    /// Which probe boots: one for every machine type, or `None` for each
+    /// machine type's default ([`ProbeKind::default_for`]).
+    pub probe_kind: Option<ProbeKind>,
+    /// Guest kernel image; only the Linux probe needs one.
+    pub kernel: Option<PathBuf>,
     /// Module tree of that kernel (needed only when modules are asked for).
     pub modules_dir: Option<PathBuf>,
     /// Modules the probe loads as PID 1.
     pub modules: Vec<String>,
-    /// The static probe binary.
+    /// The static Linux probe binary (used with a kernel).
     pub probe: PathBuf,
     /// Boot settings.
     pub settings: BootSettings,
@@ -158,6 +166,7 @@ impl RecordError {
     /// A crash or a hang, which a retry may get past.
     fn transient(&self) -> bool {
         match &self.cause {
+            Cause::Bare(e) => e.transient(),
             Cause::Boot(boot::BootError::Timeout { .. }) => true,
             Cause::Boot(boot::BootError::Exited { signal, .. }) => signal.is_some(),
             // The guest kernel died before the probe ran: under TCG on a
@@ -172,16 +181,30 @@ impl RecordError {
 /// Host-side facts of a machine type and the blobs they refer to.
 type HostCapture = (HostSide, Vec<Vec<u8>>);
 
-/// A prepared recorder: initramfs built, inputs hashed.
+/// The Linux probe, ready to boot: the kernel, and the initramfs built
+/// around the probe binary.
+struct LinuxProbe {
+    kernel_path: PathBuf,
+    kernel: Kernel,
+    probe: Probe,
+    initrd: PathBuf,
+}
+
+/// The bare probe, ready to boot: its image written to the scratch directory.
+struct BareProbe {
+    image: PathBuf,
+    probe: Probe,
+}
+
+/// A prepared recorder: probes ready, inputs hashed.
 pub struct Recorder {
     config: RecorderConfig,
     identity: QemuIdentity,
     target_arch: String,
     firmware: Firmware,
-    kernel: Kernel,
-    probe: Probe,
+    linux: Option<LinuxProbe>,
+    bare: BareProbe,
     scratch: Scratch,
-    initrd: PathBuf,
     /// Empty directory profiles may share with the guest (`$SHARE`).
     share: PathBuf,
     /// Device models the binary offers (`-device help`).
@@ -194,7 +217,8 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Hash the inputs and build the initramfs.
+    /// Hash the inputs, write the bare probe's image and, when a kernel is
+    /// given, build the Linux probe's initramfs.
     pub fn new(mut config: RecorderConfig) -> Result<Recorder, SetupError> {
         let e = |what: &str, p: &Path, err: &dyn fmt::Display| SetupError(format!("{what} {}: {err}", p.display()));
         config
@@ -202,12 +226,67 @@ impl Recorder {
             .check_data_dirs()
             .map_err(|err| SetupError(err.to_string()))?;
         let identity = config.qemu.identity().map_err(|err| SetupError(err.to_string()))?;
-        let probe_bytes = std::fs::read(&config.probe).map_err(|err| e("cannot read probe", &config.probe, &err))?;
         let target_arch = config.qemu.target_arch().map_err(|err| SetupError(err.to_string()))?;
-        check_probe(&probe_bytes, &target_arch).map_err(|err| e("probe", &config.probe, &err))?;
-        let kernel_bytes =
-            std::fs::read(&config.kernel).map_err(|err| e("cannot read kernel", &config.kernel, &err))?;
-        check_kernel(&kernel_bytes, &target_arch).map_err(|err| e("kernel", &config.kernel, &err))?;
+        if config.probe_kind == Some(ProbeKind::Linux) && config.kernel.is_none() {
+            return Err(SetupError(
+                "the Linux probe (--probe-kind linux) needs a guest kernel: give --kernel".into(),
+            ));
+        }
+        if config.capture_fixture && config.probe_kind != Some(ProbeKind::Linux) {
+            return Err(SetupError(
+                "fixture trees are the Linux probe's (read from sysfs): add --probe-kind linux and --kernel".into(),
+            ));
+        }
+        let scratch = Scratch::new("record").map_err(|err| SetupError(format!("scratch directory: {err}")))?;
+        let linux = match config.kernel.clone() {
+            Some(kernel) => Some(Self::linux_probe(&mut config, &target_arch, &kernel, scratch.path())?),
+            None => None,
+        };
+        let image = scratch.path().join("bare-probe.bin");
+        std::fs::write(&image, crate::bare::IMAGE).map_err(|err| e("cannot write", &image, &err))?;
+        let bare = BareProbe {
+            image,
+            probe: Probe {
+                kind: ProbeKind::Bare,
+                version: guest_probe::PROBE_VERSION.into(),
+                blake3: blake3::hash(crate::bare::IMAGE).to_hex().to_string(),
+                initramfs_blake3: None,
+            },
+        };
+        let share = scratch.path().join("share");
+        std::fs::create_dir(&share).map_err(|err| e("cannot create", &share, &err))?;
+        let devices = config.qemu.devices().map_err(|err| SetupError(err.to_string()))?;
+        let firmware = firmware(&config.qemu).map_err(SetupError)?;
+        let compat = std::fs::read(&config.qemu.binary)
+            .map_err(|err| format!("{}: {err}", config.qemu.binary.display()))
+            .and_then(|b| crate::elf::compat_tables(&b).map_err(|err| err.to_string()));
+        Ok(Recorder {
+            linux,
+            bare,
+            identity,
+            target_arch,
+            firmware,
+            config,
+            scratch,
+            share,
+            devices,
+            compat,
+            host_cache: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Check the Linux probe's inputs and build its initramfs.
+    fn linux_probe(
+        config: &mut RecorderConfig,
+        target_arch: &str,
+        kernel: &Path,
+        scratch: &Path,
+    ) -> Result<LinuxProbe, SetupError> {
+        let e = |what: &str, p: &Path, err: &dyn fmt::Display| SetupError(format!("{what} {}: {err}", p.display()));
+        let probe_bytes = std::fs::read(&config.probe).map_err(|err| e("cannot read probe", &config.probe, &err))?;
+        check_probe(&probe_bytes, target_arch).map_err(|err| e("probe", &config.probe, &err))?;
+        let kernel_bytes = std::fs::read(kernel).map_err(|err| e("cannot read kernel", kernel, &err))?;
+        check_kernel(&kernel_bytes, target_arch).map_err(|err| e("kernel", kernel, &err))?;
         let mut ird = Initramfs::new();
         let mut module_names = Vec::new();
         let mut list = String::new();
@@ -235,39 +314,55 @@ impl Recorder {
             ird.add_dir(d).map_err(ie)?;
         }
         let image = ird.to_bytes();
-        let scratch = Scratch::new("record").map_err(|err| SetupError(format!("scratch directory: {err}")))?;
-        let initrd = scratch.path().join("initrd.cpio");
+        let initrd = scratch.join("initrd.cpio");
         std::fs::write(&initrd, &image).map_err(|err| e("cannot write", &initrd, &err))?;
-        let share = scratch.path().join("share");
-        std::fs::create_dir(&share).map_err(|err| e("cannot create", &share, &err))?;
-        let devices = config.qemu.devices().map_err(|err| SetupError(err.to_string()))?;
-        let firmware = firmware(&config.qemu).map_err(SetupError)?;
         config.modules = module_names.clone();
-        let compat = std::fs::read(&config.qemu.binary)
-            .map_err(|err| format!("{}: {err}", config.qemu.binary.display()))
-            .and_then(|b| crate::elf::compat_tables(&b).map_err(|err| err.to_string()));
-        Ok(Recorder {
+        Ok(LinuxProbe {
+            kernel_path: kernel.to_path_buf(),
             kernel: Kernel {
                 version: kernel_version(&kernel_bytes).unwrap_or_else(|| "unknown".into()),
                 blake3: blake3::hash(&kernel_bytes).to_hex().to_string(),
                 modules: module_names,
             },
             probe: Probe {
+                kind: ProbeKind::Linux,
                 version: guest_probe::PROBE_VERSION.into(),
                 blake3: blake3::hash(&probe_bytes).to_hex().to_string(),
-                initramfs_blake3: blake3::hash(&image).to_hex().to_string(),
+                initramfs_blake3: Some(blake3::hash(&image).to_hex().to_string()),
             },
-            identity,
-            target_arch,
-            firmware,
-            config,
-            scratch,
             initrd,
-            share,
-            devices,
-            compat,
-            host_cache: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The probe that boots `machine`: `--probe-kind`, or the machine type's default.
+    pub fn probe_kind(&self, machine: &MachineType) -> ProbeKind {
+        self.config
+            .probe_kind
+            .unwrap_or_else(|| ProbeKind::default_for(&self.target_arch, machine))
+    }
+
+    /// Refuse, before any boot, machine types whose probe cannot boot: the
+    /// Linux probe without a kernel.
+    pub fn check_probes<'a>(&self, machines: impl IntoIterator<Item = &'a MachineType>) -> Result<(), SetupError> {
+        if self.linux.is_some() {
+            return Ok(());
+        }
+        let mut need: Vec<&str> = machines
+            .into_iter()
+            .filter(|m| self.probe_kind(m) == ProbeKind::Linux)
+            .map(|m| m.0.as_str())
+            .collect();
+        need.sort_unstable();
+        need.dedup();
+        if need.is_empty() {
+            return Ok(());
+        }
+        Err(SetupError(format!(
+            "{} need{} the Linux probe (the bare probe is for x86 PC machine types, pc-*), which needs a guest \
+             kernel: give --kernel (and --probe)",
+            need.join(", "),
+            if need.len() == 1 { "s" } else { "" }
+        )))
     }
 
     /// Host-side facts of a machine type, gathered once per recorder.
@@ -303,19 +398,63 @@ impl Recorder {
         if !missing.is_empty() {
             return Err(fail(Cause::MissingDevices(missing), ""));
         }
-        let extra = if self.config.capture_fixture {
-            " mabi.capture=1"
-        } else {
-            ""
+        let (line, facts, mut blobs, fixture, elapsed, probe, kernel) = match self.probe_kind(machine) {
+            ProbeKind::Bare => {
+                let line = crate::bare::command_line(&self.config.qemu, machine, profile, &self.config.settings);
+                let serial = self
+                    .scratch
+                    .path()
+                    .join(format!("{}-{}-bare.serial", machine.0, profile.name));
+                let files = crate::bare::BareFiles {
+                    image: &self.bare.image,
+                    serial: &serial,
+                    share: &self.share,
+                };
+                let out = crate::bare::run(&self.config.qemu, &line, &files, self.config.settings.timeout)
+                    .map_err(|(e, serial)| fail(Cause::Bare(e), &serial))?;
+                let _ = std::fs::remove_file(&serial);
+                let Collection { facts, blobs } = out.collection;
+                (
+                    line,
+                    facts,
+                    blobs,
+                    Vec::new(),
+                    out.elapsed,
+                    self.bare.probe.clone(),
+                    None,
+                )
+            }
+            ProbeKind::Linux => {
+                let linux = self.linux.as_ref().ok_or_else(|| {
+                    fail(
+                        Cause::Io("the Linux probe needs a guest kernel: give --kernel".into()),
+                        "",
+                    )
+                })?;
+                let extra = if self.config.capture_fixture {
+                    " mabi.capture=1"
+                } else {
+                    ""
+                };
+                let (line, out) = self
+                    .boot(linux, machine, profile, extra, "")
+                    .map_err(|(e, serial)| fail(Cause::Boot(e), &serial))?;
+                let entries = frame::unpack(&out.serial).map_err(|e| fail(Cause::Stream(e), &out.serial))?;
+                let (fixture, entries): (Vec<Entry>, Vec<Entry>) =
+                    entries.into_iter().partition(|e| e.name.starts_with("capture/"));
+                let Collection { facts, blobs } =
+                    Collection::from_entries(entries).map_err(|e| fail(Cause::Content(e), &out.serial))?;
+                (
+                    line,
+                    facts,
+                    blobs,
+                    fixture,
+                    out.elapsed,
+                    linux.probe.clone(),
+                    Some(linux.kernel.clone()),
+                )
+            }
         };
-        let (line, out) = self
-            .boot(machine, profile, extra, "")
-            .map_err(|(e, serial)| fail(Cause::Boot(e), &serial))?;
-        let entries = frame::unpack(&out.serial).map_err(|e| fail(Cause::Stream(e), &out.serial))?;
-        let (fixture, entries): (Vec<Entry>, Vec<Entry>) =
-            entries.into_iter().partition(|e| e.name.starts_with("capture/"));
-        let Collection { facts, mut blobs } =
-            Collection::from_entries(entries).map_err(|e| fail(Cause::Content(e), &out.serial))?;
         let host = match self.config.host_facts {
             false => None,
             true => {
@@ -341,8 +480,8 @@ impl Recorder {
             provenance: Provenance {
                 qemu: self.identity.clone(),
                 firmware: self.firmware.clone(),
-                kernel: self.kernel.clone(),
-                probe: self.probe.clone(),
+                kernel,
+                probe,
                 accelerator: ACCELERATOR.into(),
                 command_line: line,
             },
@@ -353,30 +492,70 @@ impl Recorder {
             record,
             blobs,
             fixture,
-            boot_time: out.elapsed,
+            boot_time: elapsed,
         })
     }
 
-    /// Boot once with the probe told to power off at once (`mabi.poweroff=1`):
-    /// the cost of firmware and kernel alone, for benchmarks.
+    /// Boot once with the Linux probe told to power off at once
+    /// (`mabi.poweroff=1`): the cost of firmware and kernel alone, for
+    /// benchmarks.
     pub fn bare_boot(&self, machine: &MachineType, profile: &Profile) -> Result<Duration, RecordError> {
+        let err = |cause| RecordError {
+            machine: machine.clone(),
+            profile: profile.name.clone(),
+            cause,
+            serial_tail: String::new(),
+        };
+        let linux = self
+            .linux
+            .as_ref()
+            .ok_or_else(|| err(Cause::Io("the Linux probe needs a guest kernel: give --kernel".into())))?;
         let (_, out) = self
-            .boot(machine, profile, " mabi.poweroff=1", "-bare")
-            .map_err(|(e, _)| RecordError {
+            .boot(linux, machine, profile, " mabi.poweroff=1", "-bare")
+            .map_err(|(e, _)| err(Cause::Boot(e)))?;
+        Ok(out.elapsed)
+    }
+
+    /// Boot once with the bare probe's image told to power off at once
+    /// (`mode=exit`, guest RAM not shared): the cost of the firmware alone,
+    /// the limit of any probe, for benchmarks.
+    pub fn firmware_only_boot(&self, machine: &MachineType, profile: &Profile) -> Result<Duration, RecordError> {
+        let payload = ["-kernel", "$PROBE", "-append", "mode=exit"].map(String::from);
+        let line = boot::command_line_with(
+            &self.config.qemu,
+            machine,
+            profile,
+            &self.config.settings,
+            &[],
+            &payload,
+        );
+        let serial = self
+            .scratch
+            .path()
+            .join(format!("{}-{}-firmware.serial", machine.0, profile.name));
+        let files = BootFiles {
+            serial: &serial,
+            share: &self.share,
+            payload: vec![("$PROBE", &self.bare.image)],
+        };
+        let out =
+            boot::run(&self.config.qemu, &line, &files, self.config.settings.timeout).map_err(|e| RecordError {
                 machine: machine.clone(),
                 profile: profile.name.clone(),
                 cause: Cause::Boot(e),
                 serial_tail: String::new(),
             })?;
+        let _ = std::fs::remove_file(&serial);
         Ok(out.elapsed)
     }
 
-    /// One boot with `append` added to the kernel command line, its serial
-    /// port captured in a scratch file named with `tag`. Returns the
-    /// recorded command line and the output; on failure, the error and
+    /// One Linux-probe boot with `append` added to the kernel command line,
+    /// its serial port captured in a scratch file named with `tag`. Returns
+    /// the recorded command line and the output; on failure, the error and
     /// whatever the serial port printed before it.
     fn boot(
         &self,
+        linux: &LinuxProbe,
         machine: &MachineType,
         profile: &Profile,
         append: &str,
@@ -390,10 +569,9 @@ impl Recorder {
             .path()
             .join(format!("{}-{}{tag}.serial", machine.0, profile.name));
         let files = BootFiles {
-            kernel: &self.config.kernel,
-            initrd: &self.initrd,
             serial: &serial,
             share: &self.share,
+            payload: vec![("$KERNEL", &linux.kernel_path), ("$INITRD", &linux.initrd)],
         };
         let out = boot::run(&self.config.qemu, &line, &files, settings.timeout).map_err(|e| {
             let text = std::fs::read(&serial)

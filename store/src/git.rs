@@ -137,8 +137,21 @@ pub fn snapshot_message(id: &QemuIdentity, records: &[&Record], skipped: &[Strin
             p.firmware.bios_version.as_deref().unwrap_or("unknown version"),
             p.firmware.bios_blake3
         );
-        let _ = writeln!(m, "kernel: {} (blake3 {})", p.kernel.version, p.kernel.blake3);
-        let _ = writeln!(m, "probe: {} (blake3 {})", p.probe.version, p.probe.blake3);
+        let mut probes = std::collections::BTreeSet::new();
+        let mut kernels = std::collections::BTreeSet::new();
+        for r in records {
+            let q = &r.provenance;
+            probes.insert((q.probe.kind, q.probe.version.clone(), q.probe.blake3.clone()));
+            if let Some(k) = &q.kernel {
+                kernels.insert((k.version.clone(), k.blake3.clone()));
+            }
+        }
+        for (version, blake3) in &kernels {
+            let _ = writeln!(m, "kernel: {version} (blake3 {blake3})");
+        }
+        for (kind, version, blake3) in &probes {
+            let _ = writeln!(m, "probe: {kind} {version} (blake3 {blake3})");
+        }
         let _ = writeln!(m, "accelerator: {}", p.accelerator);
     }
     for e in skipped {

@@ -9,6 +9,13 @@
 //! - `fault`: touch an unmapped address (tests the fault path);
 //! - `serve` (default): start the APs, then answer raw primitives through
 //!   the shared-memory mailbox (see `server`) until told to power off.
+//!
+//! Test knobs of `serve`, for machine-abi's own failure tests only (the
+//! recorder passes them from `MACHINE_ABI_BARE_TEST`, see recorder/src/bare):
+//! `fault=N` takes a page fault while answering request N (1-based),
+//! `truncate=N` answers request N with half the data it asked for, and
+//! `reset=N` resets the machine instead of answering request N (QEMU exits
+//! under `-no-reboot`).
 #![no_std]
 #![no_main]
 
@@ -45,7 +52,7 @@ extern "C" fn bsp_main(magic: u32, info: u32) -> ! {
     let cmd = mb.cmdline();
     match multiboot::arg(cmd, "mode").unwrap_or("serve") {
         "exit" => power::off(),
-        "serve" => serve(u64::from(info), t_entry),
+        "serve" => serve(u64::from(info), t_entry, cmd),
         "tput" => tput(cmd),
         "echo" => echo(),
         "smp" => smp_bench(),
@@ -191,7 +198,7 @@ fn snapshot_lookup(slot: usize, leaf: u32, sub: u32) -> Option<[u32; 4]> {
 static mut CPU_SLOT: [usize; 16] = [usize::MAX; 16];
 static mut CPUS: usize = 1;
 
-fn serve(mbi: u64, t_entry: u64) -> ! {
+fn serve(mbi: u64, t_entry: u64, cmd: &'static str) -> ! {
     let mut n = [0u8; 2];
     fwcfg::read_ports(0x0005, n.as_mut_ptr() as u64, 2);
     let want = u32::from(u16::from_le_bytes(n)).clamp(1, 16);
@@ -223,7 +230,12 @@ fn serve(mbi: u64, t_entry: u64) -> ! {
     }
     let dma = fwcfg::has_dma();
     server::ready(mbi, &ids[..alive as usize + 1], t_entry);
-    server::serve(60_000 * MS, |op| run(op, dma))
+    let knobs = server::Knobs {
+        fault_at: multiboot::number(multiboot::arg(cmd, "fault"), 0),
+        truncate_at: multiboot::number(multiboot::arg(cmd, "truncate"), 0),
+        reset_at: multiboot::number(multiboot::arg(cmd, "reset"), 0),
+    };
+    server::serve(60_000 * MS, knobs, |op| run(op, dma))
 }
 
 fn cfg_addr(bdf: u64, off: u64) -> u32 {

@@ -108,13 +108,25 @@ pub fn fail(msg: &str) {
     poke32(mb(0x00c), 3);
 }
 
+/// Deliberate failures for machine-abi's failure tests (0: never).
+pub struct Knobs {
+    /// Take a page fault while answering this request (1-based count).
+    pub fault_at: u64,
+    /// Answer this request with half the data it asked for.
+    pub truncate_at: u64,
+    /// Reset the machine (triple fault; QEMU exits under `-no-reboot`)
+    /// instead of answering this request.
+    pub reset_at: u64,
+}
+
 /// Serve until POWER_OFF, or until no request came for `idle` TSC ticks.
-pub fn serve(idle: u64, run: impl Fn(u32) -> Result<u32, u32>) -> ! {
+pub fn serve(idle: u64, knobs: Knobs, run: impl Fn(u32) -> Result<u32, u32>) -> ! {
     // `ready` zeroed the request sequence before publishing the magic; the
     // host may post its first request before we get here, so start from
     // that zero, not from what the field holds now.
     let mut last = 0;
     let mut since = arch::rdtsc();
+    let mut count = 0u64;
     loop {
         let seq = peek32(mb(0x010));
         if seq == last {
@@ -130,10 +142,21 @@ pub fn serve(idle: u64, run: impl Fn(u32) -> Result<u32, u32>) -> ! {
             poke32(mb(0x00c), 2);
             crate::power::off();
         }
-        let (status, len) = match run(opcode) {
+        count += 1;
+        if count == knobs.reset_at {
+            crate::power::triple_fault();
+        }
+        if count == knobs.fault_at {
+            // An address no page table maps: the fault path under test.
+            arch::peek32(0x70_0000_0000);
+        }
+        let (status, mut len) = match run(opcode) {
             Ok(len) => (0, len),
             Err(s) => (s, 0),
         };
+        if count == knobs.truncate_at {
+            len /= 2;
+        }
         poke32(mb(0x01c), status);
         poke32(mb(0x080), len);
         fence(Ordering::SeqCst);

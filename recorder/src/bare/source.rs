@@ -1,18 +1,25 @@
-//! A `guest_probe::source::Source` over the bare probe's raw primitives: the
-//! sysfs paths the existing collectors read are answered the way Linux would
-//! answer them, built from physical memory, config space and the firmware's
-//! memory map read through the mailbox. CPUID, fw_cfg and BAR registers go
-//! to the guest live, one request each.
+//! A [`Source`] over the bare probe's raw primitives: the sysfs paths the
+//! collectors read are answered the way Linux answers them, built from
+//! physical memory, config space and the firmware's memory map read through
+//! the mailbox. CPUID, fw_cfg and BAR registers go to the guest live, one
+//! request each.
 //!
 //! Discovery (what the kernel does at boot) happens once, in [`Bare::discover`]:
 //! ACPI tables from the RSDP, SMBIOS from its anchor, the e820 map from the
 //! Multiboot info, PCI functions by bus scan with BARs sized like Linux.
+//!
+//! The first transport failure (the guest faulted, QEMU exited, a request
+//! timed out or came back short) is kept: every later request fails at
+//! once, and the boot fails with it instead of recording the facts the
+//! collectors could not read as unavailable.
 
-use crate::mailbox::{op, Info, Mailbox};
-use guest_probe::source::Source;
+use super::mailbox::{op, Info, Mailbox, DATA_MAX};
+use super::BareError;
+use guest_probe::source::{FwCfgPort, Source};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io;
+use std::time::Instant;
 
 fn other(msg: String) -> io::Error {
     io::Error::other(msg)
@@ -21,14 +28,30 @@ fn not_found(path: &str) -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, format!("{path}: No such file or directory"))
 }
 
-fn u16_at(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes([b[o], b[o + 1]])
+/// Little-endian reads of guest data, bounds-checked: a short answer is an
+/// error, never a panic.
+fn bytes<const N: usize>(b: &[u8], o: usize) -> io::Result<[u8; N]> {
+    o.checked_add(N)
+        .and_then(|end| b.get(o..end))
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| {
+            other(format!(
+                "guest data too short: {} bytes, field at {o:#x} needs {N}",
+                b.len()
+            ))
+        })
 }
-fn u32_at(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+fn u16_at(b: &[u8], o: usize) -> io::Result<u16> {
+    bytes::<2>(b, o).map(u16::from_le_bytes)
 }
-fn u64_at(b: &[u8], o: usize) -> u64 {
-    u64::from(u32_at(b, o)) | (u64::from(u32_at(b, o + 4)) << 32)
+fn u32_at(b: &[u8], o: usize) -> io::Result<u32> {
+    bytes::<4>(b, o).map(u32::from_le_bytes)
+}
+fn u64_at(b: &[u8], o: usize) -> io::Result<u64> {
+    bytes::<8>(b, o).map(u64::from_le_bytes)
+}
+fn byte(b: &[u8], o: usize) -> io::Result<u8> {
+    bytes::<1>(b, o).map(|[x]| x)
 }
 fn sum(b: &[u8]) -> u8 {
     b.iter().fold(0u8, |s, x| s.wrapping_add(*x))
@@ -37,6 +60,7 @@ fn sum(b: &[u8]) -> u8 {
 /// One PCI function as discovered.
 #[derive(Clone, Debug)]
 pub struct Function {
+    /// bus << 8 | device << 3 | function.
     pub bdf: u16,
     /// Config space as Linux exposes it (256 or 4096 bytes).
     pub config: Vec<u8>,
@@ -47,72 +71,120 @@ pub struct Function {
 }
 
 impl Function {
+    /// Its sysfs name, `0000:BB:DD.F`.
     pub fn name(&self) -> String {
-        format!("0000:{:02x}:{:02x}.{:x}", self.bdf >> 8, (self.bdf >> 3) & 31, self.bdf & 7)
+        bdf_name(self.bdf)
     }
 }
 
+fn bdf_name(bdf: u16) -> String {
+    format!("0000:{:02x}:{:02x}.{:x}", bdf >> 8, (bdf >> 3) & 31, bdf & 7)
+}
+
+/// The mailbox with the boot's deadline and the first transport failure.
+struct Link {
+    mb: Mailbox,
+    deadline: Instant,
+    failed: Option<BareError>,
+}
+
+/// The machine as the bare probe sees it, presented as Linux would.
 pub struct Bare {
-    mb: RefCell<Mailbox>,
-    pub info: Info,
+    link: RefCell<Link>,
+    info: Info,
     /// sysfs name → bytes, e.g. `DSDT`, `SSDT1`.
-    pub acpi: BTreeMap<String, Vec<u8>>,
+    acpi: BTreeMap<String, Vec<u8>>,
     /// (entry point, table).
-    pub smbios: Option<(Vec<u8>, Vec<u8>)>,
+    smbios: Option<(Vec<u8>, Vec<u8>)>,
     /// e820 after Linux's sanitising: (start, end inclusive, type).
-    pub memmap: Vec<(u64, u64, u32)>,
-    /// The raw Multiboot mmap entries (base, length, type), for the record.
-    pub raw_mmap: Vec<(u64, u64, u32)>,
-    pub ecam: Option<u64>,
-    pub pci: BTreeMap<String, Function>,
-    /// Notes on what discovery did (for the report).
-    pub notes: Vec<String>,
+    memmap: Vec<(u64, u64, u32)>,
+    ecam: Option<u64>,
+    pci: BTreeMap<String, Function>,
 }
 
 impl Bare {
-    fn call(&self, opc: u32, args: &[u64]) -> io::Result<([u64; 4], Vec<u8>)> {
-        Ok(self.mb.borrow_mut().call(opc, args, &[])?)
+    fn call(&self, opc: u32, args: &[u64], expect: usize) -> io::Result<([u64; 4], Vec<u8>)> {
+        let mut link = self.link.borrow_mut();
+        if let Some(e) = &link.failed {
+            return Err(other(format!("an earlier request failed: {e}")));
+        }
+        if expect > DATA_MAX {
+            return Err(other(format!(
+                "{}: {expect} bytes do not fit the mailbox ({DATA_MAX})",
+                super::mailbox::describe(opc, args)
+            )));
+        }
+        let deadline = link.deadline;
+        match link.mb.call(opc, args, expect, deadline) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let msg = e.to_string();
+                if e.ends_the_boot() {
+                    link.failed = Some(e);
+                }
+                Err(other(msg))
+            }
+        }
     }
 
-    pub fn phys(&self, addr: u64, len: usize) -> io::Result<Vec<u8>> {
-        Ok(self.call(op::READ_PHYS, &[addr, len as u64])?.1)
+    fn phys(&self, addr: u64, len: usize) -> io::Result<Vec<u8>> {
+        Ok(self.call(op::READ_PHYS, &[addr, len as u64], len)?.1)
     }
 
-    pub fn mailbox(&self) -> std::cell::RefMut<'_, Mailbox> {
-        self.mb.borrow_mut()
+    /// The first failure that ended the conversation with the guest, if any.
+    pub fn take_failure(&self) -> Option<BareError> {
+        self.link.borrow_mut().failed.take()
+    }
+
+    /// Requests made so far.
+    pub fn requests(&self) -> u64 {
+        self.link.borrow().mb.requests
+    }
+
+    /// Tell the guest to power off (no answer comes).
+    pub fn power_off(&self) -> Result<(), BareError> {
+        let mut link = self.link.borrow_mut();
+        let deadline = link.deadline;
+        link.mb.call(op::POWER_OFF, &[], 0, deadline).map(|_| ())
     }
 
     /// Do what the kernel does at boot, through the primitives.
-    pub fn discover(mb: Mailbox, info: Info) -> io::Result<Bare> {
+    pub fn discover(mb: Mailbox, info: Info, deadline: Instant) -> Result<Bare, BareError> {
         let mut b = Bare {
-            mb: RefCell::new(mb),
+            link: RefCell::new(Link {
+                mb,
+                deadline,
+                failed: None,
+            }),
             info,
             acpi: BTreeMap::new(),
             smbios: None,
             memmap: Vec::new(),
-            raw_mmap: Vec::new(),
             ecam: None,
             pci: BTreeMap::new(),
-            notes: Vec::new(),
         };
-        b.acpi = b.acpi_tables()?;
-        b.smbios = b.smbios_tables()?;
-        b.raw_mmap = b.multiboot_mmap()?;
-        b.memmap = sanitize_e820(&b.raw_mmap);
+        let step = |b: &Bare, what: &str, e: io::Error| {
+            b.take_failure()
+                .unwrap_or_else(|| BareError::Discovery(format!("{what}: {e}")))
+        };
+        b.acpi = b.acpi_tables().map_err(|e| step(&b, "ACPI tables", e))?;
+        b.smbios = b.smbios_tables().map_err(|e| step(&b, "SMBIOS", e))?;
+        let raw = b.multiboot_mmap().map_err(|e| step(&b, "memory map", e))?;
+        b.memmap = sanitize_e820(&raw);
         if let Some(mcfg) = b.acpi.get("MCFG") {
             // Segment 0 only (allocation entries from offset 44).
-            if mcfg.len() >= 44 + 16 && u16_at(mcfg, 44 + 8) == 0 {
-                b.ecam = Some(u64_at(mcfg, 44));
+            if mcfg.len() >= 44 + 16 && u16_at(mcfg, 44 + 8).ok() == Some(0) {
+                b.ecam = u64_at(mcfg, 44).ok();
             }
         }
-        b.pci = b.scan_pci()?;
+        b.pci = b.scan_pci().map_err(|e| step(&b, "PCI scan", e))?;
         Ok(b)
     }
 
     // ---------------------------------------------------------------- ACPI
 
     fn rsdp(&self) -> io::Result<u64> {
-        let ebda = u64::from(u16_at(&self.phys(0x40e, 2)?, 0)) << 4;
+        let ebda = u64::from(u16_at(&self.phys(0x40e, 2)?, 0)?) << 4;
         let mut areas = Vec::new();
         if (0x8_0000..0xa_0000).contains(&ebda) {
             areas.push((ebda, 1024));
@@ -132,7 +204,7 @@ impl Bare {
 
     fn table_at(&self, addr: u64) -> io::Result<Vec<u8>> {
         let head = self.phys(addr, 8)?;
-        let len = u32_at(&head, 4) as usize;
+        let len = u32_at(&head, 4)? as usize;
         if !(8..=(1 << 22)).contains(&len) {
             return Err(other(format!("table at {addr:#x}: implausible length {len}")));
         }
@@ -146,51 +218,63 @@ impl Bare {
     fn acpi_tables(&self) -> io::Result<BTreeMap<String, Vec<u8>>> {
         let rsdp_addr = self.rsdp()?;
         let rsdp = self.phys(rsdp_addr, 36)?;
-        let (root_addr, width) = if rsdp[15] >= 2 && u64_at(&rsdp, 24) != 0 {
-            (u64_at(&rsdp, 24), 8)
+        let (root_addr, width) = if byte(&rsdp, 15)? >= 2 && u64_at(&rsdp, 24)? != 0 {
+            (u64_at(&rsdp, 24)?, 8)
         } else {
-            (u64::from(u32_at(&rsdp, 16)), 4)
+            (u64::from(u32_at(&rsdp, 16)?), 4)
         };
         let root = self.table_at(root_addr)?;
         let mut installed: Vec<(u64, Vec<u8>)> = Vec::new();
-        let mut install = |addr: u64, t: Vec<u8>, list: &mut Vec<(u64, Vec<u8>)>| {
+        let install = |addr: u64, t: Vec<u8>, list: &mut Vec<(u64, Vec<u8>)>| {
             if !list.iter().any(|(a, _)| *a == addr) {
                 list.push((addr, t));
             }
         };
-        for e in root[36..].chunks_exact(width) {
-            let addr = if width == 8 { u64_at(e, 0) } else { u64::from(u32_at(e, 0)) };
+        for e in root.get(36..).unwrap_or(&[]).chunks_exact(width) {
+            let addr = if width == 8 {
+                u64_at(e, 0)?
+            } else {
+                u64::from(u32_at(e, 0)?)
+            };
             if addr == 0 {
                 continue;
             }
             let t = self.table_at(addr)?;
-            let fadt = &t[0..4] == b"FACP";
+            let fadt = t.starts_with(b"FACP");
             install(addr, t.clone(), &mut installed);
             if fadt {
-                let x = |o: usize| if t.len() >= o + 8 { u64_at(&t, o) } else { 0 };
-                let dsdt = if x(140) != 0 { x(140) } else { u64::from(u32_at(&t, 40)) };
+                // X_ fields only where the table is long enough to have them.
+                let x = |o: usize| u64_at(&t, o).unwrap_or(0);
+                let dsdt = match x(140) {
+                    0 => u64::from(u32_at(&t, 40)?),
+                    a => a,
+                };
                 if dsdt != 0 {
                     install(dsdt, self.table_at(dsdt)?, &mut installed);
                 }
-                for facs in [u64::from(u32_at(&t, 36)), x(132)] {
+                for facs in [u64::from(u32_at(&t, 36)?), x(132)] {
                     if facs != 0 {
                         install(facs, self.table_at(facs)?, &mut installed);
                     }
                 }
             }
         }
-        let mut out = BTreeMap::new();
-        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-        let sig = |t: &[u8]| String::from_utf8_lossy(&t[0..4]).into_owned();
+        let sig = |t: &[u8]| String::from_utf8_lossy(t.get(0..4).unwrap_or(b"????")).into_owned();
         let mut count: BTreeMap<String, usize> = BTreeMap::new();
         for (_, t) in &installed {
             *count.entry(sig(t)).or_default() += 1;
         }
+        let mut out = BTreeMap::new();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         for (_, t) in installed {
             let s = sig(&t);
             let n = seen.entry(s.clone()).or_default();
             *n += 1;
-            let name = if count[&s] > 1 { format!("{s}{n}") } else { s };
+            let name = if count.get(&s).copied().unwrap_or(0) > 1 {
+                format!("{s}{n}")
+            } else {
+                s
+            };
             out.insert(name, t);
         }
         Ok(out)
@@ -202,20 +286,25 @@ impl Bare {
     fn smbios_tables(&self) -> io::Result<Option<(Vec<u8>, Vec<u8>)>> {
         let mem = self.phys(0xf_0000, 0x1_0000)?;
         for off in (0..0x1_0000 - 32).step_by(16) {
-            let e = &mem[off..];
-            if &e[0..5] == b"_SM3_" && (24..=32).contains(&(e[6] as usize)) && sum(&e[..e[6] as usize]) == 0 {
-                let ep = e[..e[6] as usize].to_vec();
-                let table = self.phys(u64_at(&ep, 16), u32_at(&ep, 12) as usize)?;
+            let e = &mem[off..off + 32];
+            let n = e[6] as usize;
+            if &e[0..5] == b"_SM3_" && (24..=32).contains(&n) && sum(&e[..n]) == 0 {
+                let ep = e[..n].to_vec();
+                let table = self.phys(u64_at(&ep, 16)?, u32_at(&ep, 12)? as usize)?;
                 return Ok(Some((ep, table)));
             }
         }
         for off in (0..0x1_0000 - 32).step_by(16) {
-            let e = &mem[off..];
-            if &e[0..4] == b"_SM_" && e[5] as usize <= 32 && e[5] >= 0x1f && sum(&e[..e[5] as usize]) == 0
-                && &e[16..21] == b"_DMI_" && sum(&e[16..31]) == 0
+            let e = &mem[off..off + 32];
+            let n = e[5] as usize;
+            if &e[0..4] == b"_SM_"
+                && (0x1f..=32).contains(&n)
+                && sum(&e[..n]) == 0
+                && &e[16..21] == b"_DMI_"
+                && sum(&e[16..31]) == 0
             {
-                let ep = e[..e[5] as usize].to_vec();
-                let table = self.phys(u64::from(u32_at(&ep, 0x18)), u16_at(&ep, 0x16) as usize)?;
+                let ep = e[..n].to_vec();
+                let table = self.phys(u64::from(u32_at(&ep, 0x18)?), u16_at(&ep, 0x16)? as usize)?;
                 return Ok(Some((ep, table)));
             }
         }
@@ -226,17 +315,17 @@ impl Bare {
 
     fn multiboot_mmap(&self) -> io::Result<Vec<(u64, u64, u32)>> {
         let mbi = self.phys(self.info.multiboot_info, 52)?;
-        if u32_at(&mbi, 0) & (1 << 6) == 0 {
+        if u32_at(&mbi, 0)? & (1 << 6) == 0 {
             return Err(other("the Multiboot info has no memory map".into()));
         }
-        let (len, addr) = (u32_at(&mbi, 44) as usize, u64::from(u32_at(&mbi, 48)));
+        let (len, addr) = (u32_at(&mbi, 44)? as usize, u64::from(u32_at(&mbi, 48)?));
         let raw = self.phys(addr, len)?;
         let mut out = Vec::new();
         let mut at = 0;
         while at + 24 <= raw.len() {
-            let size = u32_at(&raw, at) as usize;
-            out.push((u64_at(&raw, at + 4), u64_at(&raw, at + 12), u32_at(&raw, at + 20)));
-            at += size + 4;
+            let size = u32_at(&raw, at)? as usize;
+            out.push((u64_at(&raw, at + 4)?, u64_at(&raw, at + 12)?, u32_at(&raw, at + 20)?));
+            at = at.saturating_add(size).saturating_add(4);
         }
         Ok(out)
     }
@@ -246,9 +335,12 @@ impl Bare {
     fn cfg(&self, bdf: u16, len: usize) -> io::Result<Vec<u8>> {
         match self.ecam {
             Some(base) => Ok(self
-                .call(op::MMIO_READ_BULK, &[base + (u64::from(bdf) << 12), len as u64, 4])?
+                .call(op::MMIO_READ_BULK, &[base + (u64::from(bdf) << 12), len as u64, 4], len)?
                 .1),
-            None => Ok(self.call(op::CF8_READ, &[u64::from(bdf), 0, len.min(256) as u64])?.1),
+            None => {
+                let len = len.min(256);
+                Ok(self.call(op::CF8_READ, &[u64::from(bdf), 0, len as u64], len)?.1)
+            }
         }
     }
 
@@ -264,16 +356,16 @@ impl Bare {
                 for func in 0..8u16 {
                     let bdf = (u16::from(bus) << 8) | (dev << 3) | func;
                     let head = self.cfg(bdf, 16)?;
-                    if u16_at(&head, 0) == 0xffff {
+                    if u16_at(&head, 0)? == 0xffff {
                         if func == 0 {
                             break;
                         }
                         continue;
                     }
-                    let header = head[14];
+                    let header = byte(&head, 14)?;
                     let f = self.function(bdf, &parents)?;
                     if header & 0x7f == 1 {
-                        let sec = f.config[0x19];
+                        let sec = byte(&f.config, 0x19)?;
                         if sec != 0 {
                             let mut p = parents.clone();
                             p.push(bdf);
@@ -291,15 +383,27 @@ impl Bare {
     }
 
     fn function(&self, bdf: u16, parents: &[u16]) -> io::Result<Function> {
-        let class = u32_at(&self.cfg(bdf, 12)?, 8) >> 8;
         let head = self.cfg(bdf, 64)?;
-        let layout = head[14] & 0x7f;
+        let class = u32_at(&head, 8)? >> 8;
+        let layout = byte(&head, 14)? & 0x7f;
         // BARs first (the kernel sizes them while scanning; sysfs reads come later).
         let host_bridge = class >> 8 == 0x0600;
         let sized = self
-            .call(op::SIZE_BARS, &[u64::from(bdf), self.ecam.unwrap_or(0), u64::from(layout), u64::from(host_bridge)])?
+            .call(
+                op::SIZE_BARS,
+                &[
+                    u64::from(bdf),
+                    self.ecam.unwrap_or(0),
+                    u64::from(layout),
+                    u64::from(host_bridge),
+                ],
+                56,
+            )?
             .1;
-        let pairs: Vec<(u32, u32)> = sized.chunks_exact(8).map(|c| (u32_at(c, 0), u32_at(c, 4))).collect();
+        let mut pairs = [(0u32, 0u32); 7];
+        for (i, p) in pairs.iter_mut().enumerate() {
+            *p = (u32_at(&sized, 8 * i)?, u32_at(&sized, 8 * i + 4)?);
+        }
         let mut resources = decode_bars(&pairs, layout);
         // Linux's config size: 4096 for PCIe functions and host bridges whose
         // extended space answers and does not alias the first 256 bytes.
@@ -307,13 +411,17 @@ impl Bare {
         let express = capabilities(&config).iter().any(|&(_, id)| id == 0x10);
         if self.ecam.is_some() && (express || host_bridge) {
             let full = self.cfg(bdf, 4096)?;
-            let aliased = (1..16).all(|i| u32_at(&full, i * 256) == u32_at(&full, 0));
-            if u32_at(&full, 256) != 0xffff_ffff && !aliased {
+            let first = u32_at(&full, 0)?;
+            let mut aliased = true;
+            for i in 1..16 {
+                aliased &= u32_at(&full, i * 256)? == first;
+            }
+            if u32_at(&full, 256)? != 0xffff_ffff && !aliased {
                 config = full;
             }
         }
         // Linux quirks that change what `resource` says (probe.c, fixup.c).
-        let progif = config[9];
+        let progif = byte(&config, 9)?;
         if class >> 8 == 0x0101 {
             if progif & 1 == 0 {
                 resources[0] = (0x1f0, 0x1f7, 0x100);
@@ -324,7 +432,7 @@ impl Bare {
                 resources[3] = (0x376, 0x376, 0x100);
             }
         }
-        if class >> 8 == 0x0300 && u16_at(&config, 4) & 3 != 0 {
+        if class >> 8 == 0x0300 && u16_at(&config, 4)? & 3 != 0 {
             resources[6] = (0xc_0000, 0xd_ffff, 0x200);
         }
         Ok(Function {
@@ -337,12 +445,15 @@ impl Bare {
 
     fn bar(&self, dev: &str, bar: u8) -> io::Result<(u64, u64, bool)> {
         let f = self.pci.get(dev).ok_or_else(|| not_found(dev))?;
-        let (start, end, flags) = *f.resources.get(bar as usize).ok_or_else(|| other("no such BAR".into()))?;
-        if flags == 0 || bar > 5 {
+        let &(start, end, flags) = f
+            .resources
+            .get(bar as usize)
+            .ok_or_else(|| other(format!("{dev}: no BAR {bar}")))?;
+        if flags == 0 || bar > 5 || end < start {
             return Err(other(format!("{dev}: BAR {bar} not implemented")));
         }
         // Like the Linux probe (sysfs `enable`): turn decoding on if off.
-        let cmd = u16_at(&f.config, 4);
+        let cmd = u16_at(&f.config, 4)?;
         if cmd & 3 == 0 {
             let mut want = 0u16;
             for (_, _, fl) in &f.resources[..6] {
@@ -354,13 +465,17 @@ impl Bare {
             }
             self.cfg_write16(f.bdf, 4, cmd | want)?;
         }
-        Ok((start, end - start + 1, flags & 0x100 != 0))
+        Ok((start, (end - start).saturating_add(1), flags & 0x100 != 0))
     }
 
     fn cfg_write16(&self, bdf: u16, off: u64, v: u16) -> io::Result<()> {
         match self.ecam {
-            Some(base) => self.call(op::MMIO_WRITE, &[base + (u64::from(bdf) << 12) + off, 2, u64::from(v)])?,
-            None => self.call(op::CF8_WRITE, &[u64::from(bdf), off, 2, u64::from(v)])?,
+            Some(base) => self.call(
+                op::MMIO_WRITE,
+                &[base + (u64::from(bdf) << 12) + off, 2, u64::from(v)],
+                0,
+            )?,
+            None => self.call(op::CF8_WRITE, &[u64::from(bdf), off, 2, u64::from(v)], 0)?,
         };
         Ok(())
     }
@@ -368,21 +483,22 @@ impl Bare {
 
 /// Standard capabilities (offset, id) of a config space.
 fn capabilities(c: &[u8]) -> Vec<(u8, u8)> {
+    let at = |o: usize| c.get(o).copied().unwrap_or(0);
     let mut out = Vec::new();
-    if u16_at(c, 6) & 0x10 == 0 {
+    if at(6) & 0x10 == 0 {
         return out;
     }
-    let mut p = c[if c[14] & 0x7f == 2 { 0x14 } else { 0x34 }] & 0xfc;
+    let mut p = at(if at(14) & 0x7f == 2 { 0x14 } else { 0x34 }) & 0xfc;
     while p >= 0x40 && out.len() < 48 {
-        out.push((p, c[p as usize]));
-        p = c[p as usize + 1] & 0xfc;
+        out.push((p, at(p as usize)));
+        p = at(p as usize + 1) & 0xfc;
     }
     out
 }
 
 /// BAR (original, size mask) pairs → sysfs resource lines, as
 /// `__pci_read_base` computes them.
-pub fn decode_bars(pairs: &[(u32, u32)], layout: u8) -> [(u64, u64, u64); 7] {
+pub fn decode_bars(pairs: &[(u32, u32); 7], layout: u8) -> [(u64, u64, u64); 7] {
     const IO: u64 = 0x100;
     const MEM: u64 = 0x200;
     const PREFETCH: u64 = 0x2000;
@@ -490,6 +606,22 @@ const PCI: &str = "/sys/bus/pci/devices";
 const MEMMAP: &str = "/sys/firmware/memmap";
 
 impl Source for Bare {
+    fn arch(&self) -> io::Result<String> {
+        Ok("x86_64".into())
+    }
+
+    fn id_register(&self, _cpu: u32, name: &str) -> io::Result<u64> {
+        Err(other(format!("{name}: Arm ID registers do not exist on x86")))
+    }
+
+    fn phys_read32(&self, addr: u64) -> io::Result<u32> {
+        u32_at(&self.phys(addr, 4)?, 0)
+    }
+
+    fn kernel_log(&self) -> io::Result<Vec<u8>> {
+        Err(not_found("the kernel log (the bare probe runs no kernel)"))
+    }
+
     fn read_file(&self, path: &str) -> io::Result<Vec<u8>> {
         if let Some(name) = path.strip_prefix(&format!("{ACPI}/")) {
             return self.acpi.get(name).cloned().ok_or_else(|| not_found(path));
@@ -554,7 +686,14 @@ impl Source for Bare {
         let mut link = "../../../devices/pci0000:00".to_string();
         for p in &f.parents {
             link.push('/');
-            link.push_str(&self.pci.values().find(|g| g.bdf == *p).map(Function::name).unwrap_or_default());
+            link.push_str(
+                &self
+                    .pci
+                    .values()
+                    .find(|g| g.bdf == *p)
+                    .map(Function::name)
+                    .unwrap_or_default(),
+            );
         }
         link.push('/');
         link.push_str(dev);
@@ -562,32 +701,41 @@ impl Source for Bare {
     }
 
     fn cpuid(&self, cpu: u32, leaf: u32, subleaf: u32) -> io::Result<[u32; 4]> {
-        let (r, _) = self.call(op::CPUID, &[u64::from(cpu), u64::from(leaf), u64::from(subleaf)])?;
+        let (r, _) = self.call(op::CPUID, &[u64::from(cpu), u64::from(leaf), u64::from(subleaf)], 0)?;
         Ok([r[0] as u32, (r[0] >> 32) as u32, r[1] as u32, (r[1] >> 32) as u32])
     }
 
-    fn fw_cfg_read(&self, selector: u16, len: usize) -> io::Result<Vec<u8>> {
-        Ok(self.call(op::FW_CFG_READ, &[u64::from(selector), len as u64, 1])?.1)
+    fn fw_cfg_read(&self, port: FwCfgPort, selector: u16, len: usize) -> io::Result<Vec<u8>> {
+        if port != FwCfgPort::Io {
+            return Err(other(format!("fw_cfg at {port:?}: the bare probe reaches x86's ports only")));
+        }
+        Ok(self
+            .call(op::FW_CFG_READ, &[u64::from(selector), len as u64, 1], len)?
+            .1)
     }
 
     fn bar_read(&self, dev: &str, bar: u8, offset: u64, width: u8) -> io::Result<u32> {
         let (base, size, io_space) = self.bar(dev, bar)?;
         let w = u64::from(width);
         if !matches!(width, 1 | 2 | 4) || offset % w != 0 || offset + w > size {
-            return Err(other(format!("bad register access: offset {offset:#x} width {width} in {size:#x} bytes")));
+            return Err(other(format!(
+                "bad register access: offset {offset:#x} width {width} in {size:#x} bytes"
+            )));
         }
         let opc = if io_space { op::PORT_IN } else { op::MMIO_READ };
-        Ok(self.call(opc, &[base + offset, w])?.0[0] as u32)
+        Ok(self.call(opc, &[base + offset, w], 0)?.0[0] as u32)
     }
 
     fn bar_write(&self, dev: &str, bar: u8, offset: u64, width: u8, value: u32) -> io::Result<()> {
         let (base, size, io_space) = self.bar(dev, bar)?;
         let w = u64::from(width);
         if !matches!(width, 1 | 2 | 4) || offset % w != 0 || offset + w > size {
-            return Err(other(format!("bad register access: offset {offset:#x} width {width} in {size:#x} bytes")));
+            return Err(other(format!(
+                "bad register access: offset {offset:#x} width {width} in {size:#x} bytes"
+            )));
         }
         let opc = if io_space { op::PORT_OUT } else { op::MMIO_WRITE };
-        self.call(opc, &[base + offset, w, u64::from(value)])?;
+        self.call(opc, &[base + offset, w, u64::from(value)], 0)?;
         Ok(())
     }
 }
@@ -598,7 +746,14 @@ mod tests {
 
     #[test]
     fn e820_merges_and_resolves_overlaps() {
-        let raw = [(0, 0x9fc00, 1), (0x9fc00, 0x400, 2), (0xf0000, 0x10000, 2), (0x100000, 0x1000, 1), (0x101000, 0x1000, 1), (0x100800, 0x100, 2)];
+        let raw = [
+            (0, 0x9fc00, 1),
+            (0x9fc00, 0x400, 2),
+            (0xf0000, 0x10000, 2),
+            (0x100000, 0x1000, 1),
+            (0x101000, 0x1000, 1),
+            (0x100800, 0x100, 2),
+        ];
         let s = sanitize_e820(&raw);
         assert_eq!(s[0], (0, 0x9fbff, 1));
         assert_eq!(s[3], (0x100000, 0x1007ff, 1));

@@ -122,7 +122,20 @@ impl MachineResult {
 /// Every drift from `baseline` to `observed`: guest-visible facts, then
 /// host-side facts when both records have them.
 pub fn drifts(baseline: &Record, observed: &Record, ob: BlobSource, nb: BlobSource) -> Vec<Drift> {
-    let mut out = facts::compare(&baseline.facts, &observed.facts, ob, nb);
+    let cross = baseline.provenance.probe.kind != observed.provenance.probe.kind;
+    let mut out = match cross
+        .then(|| crate::compare::probes::reconcile(&baseline.facts, &observed.facts, ob, nb))
+        .flatten()
+    {
+        Some((patched, blobs, os_written)) => {
+            let patched_blob = |id: &abi_model::BlobId| blobs.get(id).cloned().or_else(|| ob(id));
+            let mut out = facts::compare(&patched, &observed.facts, &patched_blob, nb);
+            out.extend(os_written);
+            out.sort_by(|x, y| x.path.cmp(&y.path));
+            out
+        }
+        None => facts::compare(&baseline.facts, &observed.facts, ob, nb),
+    };
     if let (Some(a), Some(b)) = (&baseline.host, &observed.host) {
         let added: std::collections::BTreeSet<String> = profile_devices(&baseline.provenance.command_line)
             .into_iter()

@@ -533,6 +533,18 @@ pub const RULES: &[Rule] = &[
         fix: "Look at the reason: a missing kernel module, a device the probe does not know, a probe bug.",
     },
     Rule {
+        id: "probe-os-written",
+        category: Category::Probe,
+        severity: Severity::Info,
+        summary: "A register an operating system writes at boot differs between a record of the Linux probe and \
+                  one of the bare probe.",
+        why: "Guests depend on the state the machine hands over, which the bare probe reads; the Linux probe reads \
+              it after Linux wrote it (_DIS on idle PCI interrupt links, a chipset quirk, a bound driver), which is \
+              one OS's policy, not the machine type's ABI. Only the listed bits, and only across probe kinds, are \
+              compared this way; the detail names who writes them.",
+        fix: "Nothing. Re-record the baseline with the probe kind of the check to compare these bits again.",
+    },
+    Rule {
         id: "fact-changed",
         category: Category::Probe,
         severity: Severity::Break,

@@ -3,10 +3,17 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FIX=${MACHINE_ABI_FIXTURES:-$repo/.cache/fixtures}
 MABI="$repo/target/release/machine-abi"
 PROBE="$repo/target/x86_64-unknown-linux-gnu/release/guest-probe"
-# qemu_args VERSION: the --qemu/--data-dir/--kernel arguments for one release.
+# qemu_args VERSION: the --qemu/--data-dir arguments for one release. x86 PC
+# machine types (pc-*) boot the bare probe, built into machine-abi: no guest
+# kernel needed.
 qemu_args() {
   echo --qemu "$FIX/qemu-$1/usr/bin/qemu-system-x86_64" --data-dir "$FIX/firmware" \
-    --data-dir "$FIX/qemu-$1/usr/share/qemu" --kernel "$FIX/kernel/vmlinuz" --probe "$PROBE"
+    --data-dir "$FIX/qemu-$1/usr/share/qemu"
+}
+# linux_args: what the Linux probe needs on top (kernel and static probe);
+# with --probe-kind linux every machine type boots it.
+linux_args() {
+  echo --kernel "$FIX/kernel/vmlinuz" --probe "$PROBE"
 }
 build_all() {
   (cd "$repo" && cargo build --release --locked -q) || return 1

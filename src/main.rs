@@ -152,14 +152,21 @@ enum Command {
     },
     /// Print the facts of a record as `path = value` lines.
     Show(cmd::inspect::ShowArgs),
-    /// Measure: record the selected machine types into a scratch database and
-    /// compare per-boot time with bare boots (probe powers off at once).
+    /// Measure: record the selected machine types into a scratch database
+    /// (wall time, per boot), then time single boots side by side: the
+    /// firmware-only image, the bare probe and the Linux probe.
     Bench {
         #[command(flatten)]
         run: RunArgs,
-        /// Bare boots to time (sequentially, one job).
-        #[arg(long, default_value_t = 3)]
-        bare_boots: usize,
+        /// Sequential boots of each kind per side-by-side machine type:
+        /// firmware-only image, bare probe, and (with --kernel) Linux probe,
+        /// interleaved.
+        #[arg(long, default_value_t = 5)]
+        boots: usize,
+        /// Machine types of the side-by-side per-boot timing (default: the
+        /// first and last selected).
+        #[arg(long = "side-by-side")]
+        side_by_side: Vec<String>,
     },
     /// Print the hw_compat/pc_compat tables read from a QEMU binary (no
     /// execution), those a machine type applies, or how two binaries differ.
@@ -274,7 +281,11 @@ fn main() -> ExitCode {
             timeout,
         } => cmd::host::host_facts(qemu, sysroot, data_dirs, &machines, jobs, timeout),
         Command::BenchDiff { a, b, repeat } => cmd::bench::bench_diff(&a, b.as_deref(), repeat),
-        Command::Bench { run, bare_boots } => cmd::bench::bench(&run, bare_boots),
+        Command::Bench {
+            run,
+            boots,
+            side_by_side,
+        } => cmd::bench::bench(&run, boots, &side_by_side),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

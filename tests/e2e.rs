@@ -181,6 +181,190 @@ fn check_new_release_reports_drift() {
     assert_eq!(madt["severity"], "break");
 }
 
+// ---------------------------------------------------------------------------
+// The bare probe (the default for pc-* machine types)
+
+/// The TOML of one record.
+fn record_toml(path: &Path) -> toml::Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn bare_records_on_10_0_are_reproducible_and_name_their_probe() {
+    let Some(fx) = fixtures("bare_records_on_10_0_are_reproducible_and_name_their_probe") else {
+        return;
+    };
+    let tmp = tempfile::tempdir_in(&fx.work).unwrap();
+    let dbs: Vec<PathBuf> = (1..=2).map(|n| tmp.path().join(format!("db{n}"))).collect();
+    for db in &dbs {
+        machine_abi(record_args(fx, Probe::Bare, Release::V10_0, db), &[]).expect_code(0);
+    }
+    assert_same_tree(&tree(&dbs[0]), &tree(&dbs[1]), "two bare recordings on QEMU 10.0.2");
+    for m in [Q35, I440FX] {
+        let r = record_toml(&only_record(&dbs[0], m, "default"));
+        let p = &r["provenance"];
+        assert_eq!(p["probe"]["kind"].as_str(), Some("bare"), "{m}: {p:?}");
+        assert!(p.get("kernel").is_none(), "{m}: a bare record names no kernel: {p:?}");
+        assert!(p["probe"].get("initramfs_blake3").is_none(), "{m}: {p:?}");
+        let line: Vec<&str> = p["command_line"]
+            .as_array()
+            .map(|a| a.iter().filter_map(toml::Value::as_str).collect())
+            .unwrap_or_default();
+        assert!(line.windows(2).any(|w| w == ["-kernel", "$PROBE"]), "{line:?}");
+        assert!(line.iter().all(|a| !a.contains("/dev/shm")), "no host path: {line:?}");
+        assert_eq!(r["facts"]["probe"]["kind"].as_str(), Some("bare"));
+        assert_eq!(
+            r["facts"]["probe"]["kernel_release"].as_str(),
+            Some("none (bare-probe)")
+        );
+    }
+    // The 7.2 baseline is bare too.
+    let r = record_toml(&only_record(baseline(fx), Q35, "default"));
+    assert_eq!(r["provenance"]["probe"]["kind"].as_str(), Some("bare"));
+}
+
+/// The acceptance test of the bare probe: QEMU 7.2.22 checked with it
+/// against records the Linux probe made with the same build finds nothing
+/// but the registers Linux writes at boot, reported as info.
+#[test]
+fn bare_check_against_linux_probe_records_is_quiet() {
+    let Some(fx) = fixtures("bare_check_against_linux_probe_records_is_quiet") else {
+        return;
+    };
+    let db = Path::new(REPO).join("tests/data/db-qemu-7.2.22");
+    let before = tree(&db);
+    // `virtio` there predates the profile files (other device slots).
+    let run = machine_abi(
+        check_args(
+            fx,
+            Release::V7_2,
+            None,
+            &db,
+            &["--profile", "default", "--color", "never", "-v"],
+        ),
+        &[],
+    );
+    run.expect_code(0);
+    let summary = run.stdout.lines().rev().find(|l| !l.is_empty()).unwrap_or("");
+    assert!(
+        summary.starts_with("2 machine types checked") && summary.contains("(0 break, 0 warn,"),
+        "{run}"
+    );
+    for line in run.stdout.lines().filter(|l| l.trim_start().starts_with("info ")) {
+        assert!(line.ends_with("[probe-os-written]"), "unexplained: {line}\n{run}");
+    }
+    assert!(
+        run.stdout.contains("PIRQRCA (0x60): 0x8a → 0x0a") && run.stdout.contains("_DIS"),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains("made by the bare probe, the baseline by the linux probe"),
+        "{run}"
+    );
+    assert_same_tree(&before, &tree(&db), "check must not change the database");
+}
+
+/// A copy of the firmware directory whose BIOS never hands over: its reset
+/// vector jumps to itself (`jmp $`, bytes EB FE, all over the image).
+fn firmware_that_never_hands_over(fx: &Fixtures) -> tempfile::TempDir {
+    let dir = tempfile::tempdir_in(&fx.work).unwrap();
+    for e in fs::read_dir(fx.dir.join("firmware")).unwrap().flatten() {
+        if e.file_name() != "bios-256k.bin" {
+            std::os::unix::fs::symlink(e.path(), dir.path().join(e.file_name())).unwrap();
+        }
+    }
+    fs::write(dir.path().join("bios-256k.bin"), [0xeb, 0xfe].repeat(128 * 1024)).unwrap();
+    dir
+}
+
+#[test]
+fn a_firmware_that_does_not_hand_over_is_named() {
+    let Some(fx) = fixtures("a_firmware_that_does_not_hand_over_is_named") else {
+        return;
+    };
+    let firmware = firmware_that_never_hands_over(fx);
+    let db = baseline(fx);
+    let before = tree(db);
+    let mut args = vec![OsString::from("check")];
+    let mut boot = fx.boot_args(Release::V7_2, None);
+    let i = boot.iter().position(|a| a == "--data-dir").unwrap();
+    boot[i + 1] = firmware.path().into();
+    args.extend(boot);
+    args.extend(["--db", &db.to_string_lossy(), "--machine", Q35, "--profile", "default"].map(OsString::from));
+    args.extend(["--timeout", "5", "--retries", "0"].map(OsString::from));
+    let run = machine_abi(&args, &[]);
+    run.expect_code(2);
+    let line = could_not_check_line(&run, Q35);
+    assert!(
+        line.contains("firmware did not hand over to the bare probe within 5 s"),
+        "{line}\n{run}"
+    );
+    assert_same_tree(&before, &tree(db), "check must not change the database");
+}
+
+/// The guest made to fail on purpose (`MACHINE_ABI_BARE_TEST`, test only):
+/// check is exit 2 naming the machine type and the cause, record writes
+/// nothing.
+fn assert_bare_failure(fx: &Fixtures, knobs: &str, cause: &str) {
+    let envs = [("MACHINE_ABI_BARE_TEST", OsString::from(knobs))];
+    let run = assert_check_fails(fx, Probe::Bare, None, &["--profile", "default"], &envs, cause);
+    assert!(!run.stderr.contains("retrying"), "not a transient failure: {run}");
+    let db = baseline_copy(fx);
+    let before = tree(db.path());
+    let mut args = vec![OsString::from("record")];
+    args.extend(fx.boot_args(Release::V7_2, None));
+    args.extend(["--db".into(), db.path().into(), "--machine".into(), Q35.into()]);
+    args.extend(["--profile".into(), "default".into()]);
+    let run = machine_abi(args, &envs);
+    run.expect_code(2);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(&format!("{Q35} (default): ")))
+        .unwrap_or_else(|| panic!("no error line naming {Q35}\n{run}"));
+    assert!(line.contains(cause), "{line:?}\n{run}");
+    assert!(run.stderr.contains("nothing written"), "{run}");
+    assert_same_tree(
+        &before,
+        &tree(db.path()),
+        "a failed record must not change the database",
+    );
+}
+
+#[test]
+fn a_probe_that_faults_is_named() {
+    let Some(fx) = fixtures("a_probe_that_faults_is_named") else {
+        return;
+    };
+    assert_bare_failure(
+        fx,
+        "fault=40",
+        "the bare probe reported a fault: fault on cpu 0 (APIC id): vector 14 (page fault)",
+    );
+}
+
+#[test]
+fn a_truncated_response_is_named() {
+    let Some(fx) = fixtures("a_truncated_response_is_named") else {
+        return;
+    };
+    assert_bare_failure(
+        fx,
+        "truncate=1",
+        "truncated response from the bare probe: READ_PHYS(0x40e, 0x2) answered 1 bytes, 2 asked for",
+    );
+}
+
+#[test]
+fn qemu_exiting_mid_request_is_named() {
+    let Some(fx) = fixtures("qemu_exiting_mid_request_is_named") else {
+        return;
+    };
+    assert_bare_failure(fx, "reset=40", "QEMU exited with status 0 while the probe answered ");
+}
+
 #[test]
 fn pending_accept_round_trip_with_real_qemu() {
     let Some(fx) = fixtures("pending_accept_round_trip_with_real_qemu") else {
@@ -242,14 +426,15 @@ fn qemu_killed_mid_boot() {
         return;
     };
     let shim = shim(fx);
+    // The Linux probe's boot takes seconds: the wrapper's kill lands in it.
     let envs = wrapper_env(fx, "qemu-killed-mid-boot.sh", Release::V7_2);
-    assert_check_fails(fx, Some(shim), &[], &envs, "killed by signal 9");
+    assert_check_fails(fx, Probe::Linux, Some(shim), &[], &envs, "killed by signal 9");
 
     // record: all or nothing, so nothing may be written.
     let db = baseline_copy(fx);
     let before = tree(db.path());
     let mut args = vec![OsString::from("record")];
-    args.extend(fx.boot_args(Release::V7_2, Some(shim)));
+    args.extend(fx.linux_boot_args(Release::V7_2, Some(shim)));
     args.extend(["--db".into(), db.path().into(), "--machine".into(), Q35.into()]);
     let run = machine_abi(args, &envs);
     run.expect_code(2);
@@ -276,10 +461,20 @@ fn boot_hang_times_out() {
     let envs = wrapper_env(fx, "qemu-hangs.sh", Release::V7_2);
     assert_check_fails(
         fx,
+        Probe::Linux,
         Some(shim(fx)),
         &["--timeout", "5"],
         &envs,
         "boot hung: no power-off within 5s",
+    );
+    // The bare probe waits for the firmware to hand over, which it never does.
+    assert_check_fails(
+        fx,
+        Probe::Bare,
+        Some(shim(fx)),
+        &["--timeout", "5"],
+        &envs,
+        "firmware did not hand over to the bare probe within 5 s",
     );
 }
 
@@ -288,13 +483,14 @@ fn a_boot_that_crashes_once_is_retried_and_reported() {
     let Some(fx) = fixtures("a_boot_that_crashes_once_is_retried_and_reported") else {
         return;
     };
+    // The Linux probe's boot takes seconds: the abort after ~1 s lands in it.
     let shim = shim(fx);
-    let db = baseline(fx);
+    let db = baseline_of(fx, Probe::Linux);
     let marker = tempfile::tempdir_in(&fx.work).unwrap();
     let mut envs = wrapper_env(fx, "qemu-crashes-once.sh", Release::V7_2);
     envs.push(("MABI_CRASH_MARKER", marker.path().join("crashed").into()));
     let run = machine_abi(
-        check_args(fx, Release::V7_2, Some(shim), db, &["--machine", Q35]),
+        check_args_with(fx, Probe::Linux, Release::V7_2, Some(shim), db, &["--machine", Q35]),
         &envs,
     );
     run.expect_code(0);
@@ -310,14 +506,22 @@ fn a_boot_that_crashes_once_is_retried_and_reported() {
     let marker = tempfile::tempdir_in(&fx.work).unwrap();
     let mut envs = wrapper_env(fx, "qemu-crashes-once.sh", Release::V7_2);
     envs.push(("MABI_CRASH_MARKER", marker.path().join("crashed").into()));
-    assert_check_fails(fx, Some(shim), &["--retries", "0"], &envs, "killed by signal 6");
+    assert_check_fails(
+        fx,
+        Probe::Linux,
+        Some(shim),
+        &["--retries", "0"],
+        &envs,
+        "killed by signal 6",
+    );
 }
 
 #[test]
 fn corrupted_stream() {
     let Some(fx) = fixtures("corrupted_stream") else { return };
+    // The Linux probe's framed serial stream, damaged in transit.
     let envs = wrapper_env(fx, "qemu-corrupt-stream.sh", Release::V7_2);
-    assert_check_fails(fx, Some(shim(fx)), &[], &envs, "corrupt");
+    assert_check_fails(fx, Probe::Linux, Some(shim(fx)), &[], &envs, "corrupt");
 }
 
 #[test]
@@ -391,7 +595,7 @@ fn probe_loads_modules() {
     };
     let db = tempfile::tempdir_in(&fx.work).unwrap();
     let mut args = vec![OsString::from("record")];
-    args.extend(fx.boot_args(Release::V7_2, None));
+    args.extend(fx.linux_boot_args(Release::V7_2, None));
     args.extend(["--db".into(), db.path().into(), "--machine".into(), Q35.into()]);
     args.extend([
         "--module".into(),
@@ -731,7 +935,7 @@ fn snapshot_commits_once_and_is_idempotent() {
     assert!(first.stdout.contains("committed 1 records of QEMU 7.2.22"), "{first}");
     let log = git(&["log", "--format=%B"]);
     assert!(log.starts_with("abi-db: QEMU 7.2.22 release snapshot"), "{log}");
-    for needle in ["QEMU: 7.2.22 (Debian", "firmware: bios-256k.bin", "kernel: ", "probe: "] {
+    for needle in ["QEMU: 7.2.22 (Debian", "firmware: bios-256k.bin", "probe: bare "] {
         assert!(log.contains(needle), "commit message lacks {needle:?}:\n{log}");
     }
     let again = snap("7.2");

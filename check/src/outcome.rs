@@ -127,10 +127,10 @@ pub fn drifts(baseline: &Record, observed: &Record, ob: BlobSource, nb: BlobSour
         .then(|| crate::compare::probes::reconcile(&baseline.facts, &observed.facts, ob, nb))
         .flatten()
     {
-        Some((patched, blobs, os_written)) => {
-            let patched_blob = |id: &abi_model::BlobId| blobs.get(id).cloned().or_else(|| ob(id));
-            let mut out = facts::compare(&patched, &observed.facts, &patched_blob, nb);
-            out.extend(os_written);
+        Some(r) => {
+            let patched_blob = |id: &abi_model::BlobId| r.blobs.get(id).cloned().or_else(|| ob(id));
+            let mut out = facts::compare(&r.facts, &observed.facts, &patched_blob, nb);
+            out.extend(r.drifts);
             out.sort_by(|x, y| x.path.cmp(&y.path));
             out
         }

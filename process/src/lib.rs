@@ -24,6 +24,14 @@ use std::time::{Duration, Instant};
 static GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 /// Scratch paths (directories and files) to remove if the tool is interrupted.
 static SCRATCH: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+/// Set by the signal handler before it cleans up: from then on no child is
+/// started and no scratch is created (a retry racing the handler would
+/// otherwise leave one behind).
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn interrupted() -> std::io::Error {
+    std::io::Error::other("machine-abi is being interrupted")
+}
 
 /// A started child, registered until it has been waited for.
 pub struct Started(pub Child);
@@ -55,6 +63,9 @@ fn kill_group(pid: i32) {
 /// Start `cmd` in its own process group, with the parent-death signal set,
 /// and register it.
 pub fn spawn(cmd: &mut Command) -> std::io::Result<Started> {
+    if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(interrupted());
+    }
     cmd.process_group(0);
     // SAFETY: prctl is async-signal-safe; it only sets this child's
     // parent-death signal between fork and exec.
@@ -148,11 +159,16 @@ impl Scratch {
         SWEPT.call_once(|| remove_stale(&base));
         for n in 0..1000u32 {
             let p = base.join(format!("machine-abi-{tag}-{}-{n}", std::process::id()));
+            // Created and registered under the lock the signal handler takes.
+            let mut registry = SCRATCH
+                .lock()
+                .map_err(|_| std::io::Error::other("scratch registry poisoned"))?;
+            if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(interrupted());
+            }
             match std::fs::create_dir(&p) {
                 Ok(()) => {
-                    if let Ok(mut s) = SCRATCH.lock() {
-                        s.insert(p.clone());
-                    }
+                    registry.insert(p.clone());
                     return Ok(Scratch(p));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -197,8 +213,12 @@ impl ScratchFile {
         loop {
             let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let p = dir.join(format!("machine-abi-{tag}-{}-{n}", std::process::id()));
-            if let Ok(mut s) = SCRATCH.lock() {
-                s.insert(p.clone());
+            // Created and registered under the lock the signal handler takes.
+            let mut registry = SCRATCH
+                .lock()
+                .map_err(|_| std::io::Error::other("scratch registry poisoned"))?;
+            if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(interrupted());
             }
             match std::fs::File::options()
                 .read(true)
@@ -206,15 +226,12 @@ impl ScratchFile {
                 .create_new(true)
                 .open(&p)
             {
-                Ok(f) => return Ok((ScratchFile(p), f)),
-                Err(e) => {
-                    if let Ok(mut s) = SCRATCH.lock() {
-                        s.remove(&p);
-                    }
-                    if e.kind() != std::io::ErrorKind::AlreadyExists {
-                        return Err(std::io::Error::new(e.kind(), format!("{}: {e}", p.display())));
-                    }
+                Ok(f) => {
+                    registry.insert(p.clone());
+                    return Ok((ScratchFile(p), f));
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
             }
         }
     }
@@ -232,6 +249,13 @@ impl Drop for ScratchFile {
             s.remove(&self.0);
         }
     }
+}
+
+/// Remove what runs killed with `SIGKILL` left in `dir` (scratch files
+/// and directories of processes that are gone); [`ScratchFile::create`]
+/// does it on its first use of a directory.
+pub fn sweep_stale(dir: &Path) {
+    remove_stale(dir);
 }
 
 fn remove_path(p: &Path) {
@@ -291,11 +315,17 @@ pub fn handle_signals() {
         if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
             continue;
         }
+        INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
         let groups: Vec<i32> = GROUPS.lock().map(|g| g.iter().copied().collect()).unwrap_or_default();
         for pid in &groups {
             kill_group(*pid);
         }
-        let dirs: Vec<PathBuf> = SCRATCH.lock().map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        // Held until exit: whatever is created from now on was refused.
+        let registry = SCRATCH.lock();
+        let dirs: Vec<PathBuf> = registry
+            .as_ref()
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
         for d in &dirs {
             remove_path(d);
         }

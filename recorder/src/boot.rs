@@ -261,10 +261,11 @@ impl Running {
         }
     }
 
-    /// Kill it (whole process group) unless it already exited; returns how
-    /// it ended if it had exited on its own, and the end of its stderr.
-    pub fn kill(mut self) -> (Option<std::process::ExitStatus>, String) {
-        let status = abi_process::wait_or_kill(&mut self.child, self.started, Duration::ZERO)
+    /// Kill it (whole process group) unless it exits within `grace`;
+    /// returns how it ended if it exited on its own, and the end of its
+    /// stderr.
+    pub fn kill(mut self, grace: Duration) -> (Option<std::process::ExitStatus>, String) {
+        let status = abi_process::wait_or_kill(&mut self.child, Instant::now(), grace)
             .ok()
             .flatten();
         (status, tail(&self.stderr.join().unwrap_or_default(), 20))

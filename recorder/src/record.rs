@@ -72,7 +72,7 @@ pub enum Cause {
     HostFacts(Vec<String>),
     /// The bare probe's boot failed (no hand-over, a fault, QEMU gone, a
     /// request timed out or came back short).
-    Bare(crate::bare::BareError),
+    Bare(Box<crate::bare::BareError>),
 }
 
 impl RecordError {
@@ -238,6 +238,9 @@ impl Recorder {
             ));
         }
         let scratch = Scratch::new("record").map_err(|err| SetupError(format!("scratch directory: {err}")))?;
+        // Guest RAM files of runs killed with SIGKILL (an interrupted run
+        // removes its own).
+        abi_process::sweep_stale(Path::new(crate::bare::RAM_DIR));
         let linux = match config.kernel.clone() {
             Some(kernel) => Some(Self::linux_probe(&mut config, &target_arch, &kernel, scratch.path())?),
             None => None,
@@ -388,6 +391,12 @@ impl Recorder {
 
     /// Boot one machine type with one profile and verify what it sent.
     pub fn record(&self, machine: &MachineType, profile: &Profile) -> Result<Capture, RecordError> {
+        self.record_as(self.probe_kind(machine), machine, profile)
+    }
+
+    /// [`Recorder::record`] with the probe of `kind`, whatever the machine
+    /// type's default (benchmarks compare the two).
+    pub fn record_as(&self, kind: ProbeKind, machine: &MachineType, profile: &Profile) -> Result<Capture, RecordError> {
         let fail = |cause, serial: &str| RecordError {
             machine: machine.clone(),
             profile: profile.name.clone(),
@@ -398,7 +407,7 @@ impl Recorder {
         if !missing.is_empty() {
             return Err(fail(Cause::MissingDevices(missing), ""));
         }
-        let (line, facts, mut blobs, fixture, elapsed, probe, kernel) = match self.probe_kind(machine) {
+        let (line, facts, mut blobs, fixture, elapsed, probe, kernel) = match kind {
             ProbeKind::Bare => {
                 let line = crate::bare::command_line(&self.config.qemu, machine, profile, &self.config.settings);
                 let serial = self
@@ -411,7 +420,7 @@ impl Recorder {
                     share: &self.share,
                 };
                 let out = crate::bare::run(&self.config.qemu, &line, &files, self.config.settings.timeout)
-                    .map_err(|(e, serial)| fail(Cause::Bare(e), &serial))?;
+                    .map_err(|(e, serial)| fail(Cause::Bare(Box::new(e)), &serial))?;
                 let _ = std::fs::remove_file(&serial);
                 let Collection { facts, blobs } = out.collection;
                 (
@@ -494,6 +503,11 @@ impl Recorder {
             fixture,
             boot_time: elapsed,
         })
+    }
+
+    /// Whether the Linux probe can boot (a kernel was given).
+    pub fn has_linux_probe(&self) -> bool {
+        self.linux.is_some()
     }
 
     /// Boot once with the Linux probe told to power off at once

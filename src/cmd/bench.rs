@@ -7,6 +7,7 @@ use crate::cmd::diff::{counterpart, load_side};
 use abi_check::outcome;
 use abi_check::selection::Baselines;
 use abi_check::verdict::{EXIT_CLEAN, EXIT_ERROR};
+use abi_model::provenance::ProbeKind;
 use abi_model::Record;
 use abi_store::Db;
 use recorder::boot::BootSettings;
@@ -74,9 +75,26 @@ fn dir_size(p: &Path) -> u64 {
         .sum()
 }
 
-/// `bench`: record the selection into a fresh database, then time
-/// sequential probe boots against bare boots of the first pair.
-pub fn bench(args: &RunArgs, bare_boots: usize) -> Result<i32, Failure> {
+/// Min and median of timings in seconds ("-" when there are none).
+fn min_median(v: &mut [f64]) -> String {
+    if v.is_empty() {
+        return "-".into();
+    }
+    v.sort_by(f64::total_cmp);
+    format!("{:.3} / {:.3}", v[0], v[v.len() / 2])
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// `bench`: record the selection into a fresh database (every boot with the
+/// probe its kind calls for, `-j` in parallel), then time single boots of
+/// the side-by-side machine types, interleaved: the firmware-only image,
+/// the bare probe, the Linux probe (with `--kernel`).
+pub fn bench(args: &RunArgs, boots: usize, side_by_side: &[String]) -> Result<i32, Failure> {
     if args.db.exists() {
         return Err(Failure(format!(
             "{}: bench writes a fresh database; give a path that does not exist",
@@ -87,8 +105,16 @@ pub fn bench(args: &RunArgs, bare_boots: usize) -> Result<i32, Failure> {
     let machines = args.machines()?;
     let set = args.profile_set()?;
     let work = boots::work_list(&machines, &args.selected_profiles(&set)?, args.shard);
-    let Some((first, first_profile)) = work.first().cloned() else {
+    let (Some((first, profile)), Some((last, _))) = (work.first().cloned(), work.last().cloned()) else {
         return Err(Failure("no machine type selected".into()));
+    };
+    rec.check_probes(work.iter().map(|(m, _)| m))?;
+    let side: Vec<abi_model::MachineType> = if side_by_side.is_empty() {
+        let mut v = vec![first.clone(), last.clone()];
+        v.dedup();
+        v
+    } else {
+        side_by_side.iter().map(|m| abi_model::MachineType(m.clone())).collect()
     };
     let jobs = args.jobs();
     let started = Instant::now();
@@ -110,40 +136,53 @@ pub fn bench(args: &RunArgs, bare_boots: usize) -> Result<i32, Failure> {
     let mut times: Vec<f64> = captures.iter().map(|c| c.boot_time.as_secs_f64()).collect();
     times.sort_by(f64::total_cmp);
     let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
-    let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
-    let probe_boots: Vec<f64> = (0..bare_boots)
-        .map(|_| rec.record(&first, first_profile).map(|c| c.boot_time.as_secs_f64()))
-        .collect::<Result<_, _>>()?;
-    let bare: Vec<f64> = (0..bare_boots)
-        .map(|_| rec.bare_boot(&first, first_profile).map(|d| d.as_secs_f64()))
-        .collect::<Result<_, _>>()?;
-    let avg = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let kinds: std::collections::BTreeSet<String> = captures
+        .iter()
+        .map(|c| c.record.provenance.probe.kind.to_string())
+        .collect();
+
+    // Side by side, one boot at a time, kinds interleaved so that load
+    // changes hit all three alike.
+    let linux = rec.has_linux_probe();
+    let mut table: Vec<(String, [Vec<f64>; 3])> = side.iter().map(|m| (m.0.clone(), Default::default())).collect();
+    for _ in 0..boots {
+        for (m, (_, t)) in side.iter().zip(table.iter_mut()) {
+            t[0].push(rec.firmware_only_boot(m, profile)?.as_secs_f64());
+            t[1].push(rec.record_as(ProbeKind::Bare, m, profile)?.boot_time.as_secs_f64());
+            if linux {
+                t[2].push(rec.record_as(ProbeKind::Linux, m, profile)?.boot_time.as_secs_f64());
+            }
+        }
+    }
     let q = rec.identity();
     println!(
-        "QEMU {} ({}), {} jobs, {} CPUs",
+        "QEMU {} ({}), {} jobs, {} CPUs, load average {}",
         q.version,
         q.package,
         jobs,
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_string))
+            .unwrap_or_else(|| "?".into())
     );
-    println!("machine types recorded:      {} ({} failed)", captures.len(), failures);
-    println!("wall time, all boots:        {:.1} s", wall.as_secs_f64());
     println!(
-        "per boot (parallel), mean:   {mean:.2} s   median {median:.2} s   min {:.2} s   max {:.2} s",
+        "recorded:                    {} boots ({} failed), {} machine types x {} profiles, probe {}",
+        captures.len(),
+        failures,
+        machines.len(),
+        args.selected_profiles(&set)?.len(),
+        kinds.into_iter().collect::<Vec<_>>().join(" + ")
+    );
+    println!(
+        "wall time, all boots:        {:.1} s (host-side facts included)",
+        wall.as_secs_f64()
+    );
+    println!(
+        "per boot (parallel), mean:   {mean:.2} s   median {:.2} s   min {:.2} s   max {:.2} s",
+        times.get(times.len() / 2).copied().unwrap_or(0.0),
         times.first().unwrap_or(&0.0),
         times.last().unwrap_or(&0.0)
-    );
-    println!(
-        "{first} sequential, probe:   {:.2} s (mean of {bare_boots})",
-        avg(&probe_boots)
-    );
-    println!(
-        "{first} sequential, bare:    {:.2} s (mean of {bare_boots}; same kernel+initramfs, powers off at once)",
-        avg(&bare)
-    );
-    println!(
-        "probe overhead per boot:     {:+.1} %",
-        (avg(&probe_boots) / avg(&bare).max(1e-9) - 1.0) * 100.0
     );
     println!(
         "database size:               {} bytes ({} records)",
@@ -151,6 +190,30 @@ pub fn bench(args: &RunArgs, bare_boots: usize) -> Result<i32, Failure> {
         loaded
     );
     println!("database load time:          {:.1} ms", load.as_secs_f64() * 1000.0);
+    println!(
+        "\nper boot, sequential, {boots} of each interleaved, profile {} (min / median, seconds):",
+        profile.name
+    );
+    println!(
+        "  {:16} {:>15} {:>15} {:>15} {:>9} {:>11}",
+        "machine type", "firmware-only", "bare probe", "Linux probe", "bare/fw", "Linux/bare"
+    );
+    for (m, t) in &mut table {
+        let ratio = |a: &[f64], b: &[f64]| match (median(a), median(b)) {
+            (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
+            _ => "-".into(),
+        };
+        let (bare_fw, linux_bare) = (ratio(&t[1], &t[0]), ratio(&t[2], &t[1]));
+        println!(
+            "  {m:16} {:>15} {:>15} {:>15} {bare_fw:>9} {linux_bare:>11}",
+            min_median(&mut t[0]),
+            min_median(&mut t[1]),
+            min_median(&mut t[2]),
+        );
+    }
+    if !linux {
+        println!("  (no Linux probe column: give --kernel)");
+    }
     if let Some(rss) = recorder::boot::peak_child_rss_mib() {
         println!(
             "peak RSS of one QEMU:        {rss} MiB (guest RAM {} MiB; default -j budgets {} MiB per boot)",

@@ -132,7 +132,8 @@ impl Fixtures {
     }
 
     /// Arguments shared by `record` and `check`: QEMU (or a stand-in for
-    /// it), firmware first, then the release's own data, kernel, probe, jobs.
+    /// it), firmware first, then the release's own data, jobs. The x86 PC
+    /// machine types boot the bare probe, machine-abi's default.
     pub fn boot_args(&self, r: Release, qemu: Option<&Path>) -> Vec<OsString> {
         let qemu = qemu.map_or_else(|| self.qemu(r), Path::to_path_buf);
         let mut v: Vec<OsString> = vec!["--qemu".into(), qemu.into()];
@@ -141,17 +142,48 @@ impl Fixtures {
             "--data-dir".into(),
             self.dir.join(r.dir()).join("usr/share/qemu").into(),
         ]);
+        v.extend(["-j".into(), "2".into()]);
+        v
+    }
+
+    /// [`Fixtures::boot_args`] with the Linux probe for every machine type:
+    /// `--probe-kind linux`, the kernel and the static probe.
+    pub fn linux_boot_args(&self, r: Release, qemu: Option<&Path>) -> Vec<OsString> {
+        let mut v = self.boot_args(r, qemu);
+        v.extend(["--probe-kind".into(), "linux".into()]);
         v.extend(["--kernel".into(), self.dir.join("kernel/vmlinuz").into()]);
         v.extend(["--probe".into(), self.probe.clone().into()]);
-        v.extend(["-j".into(), "2".into()]);
         v
     }
 }
 
-/// Arguments to record the two baseline machine types with QEMU 7.2.
+/// Which probe a test boots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The default for pc-* machine types: the bare probe.
+    Bare,
+    /// `--probe-kind linux` with the kernel and the static probe.
+    Linux,
+}
+
+impl Probe {
+    pub fn args(self, fx: &Fixtures, r: Release, qemu: Option<&Path>) -> Vec<OsString> {
+        match self {
+            Probe::Bare => fx.boot_args(r, qemu),
+            Probe::Linux => fx.linux_boot_args(r, qemu),
+        }
+    }
+}
+
+/// Arguments to record the two baseline machine types with QEMU 7.2 (bare probe).
 pub fn record_baseline_args(fx: &Fixtures, db: &Path) -> Vec<OsString> {
+    record_args(fx, Probe::Bare, Release::V7_2, db)
+}
+
+/// Arguments to record the two baseline machine types with a probe and release.
+pub fn record_args(fx: &Fixtures, probe: Probe, r: Release, db: &Path) -> Vec<OsString> {
     let mut a = vec![OsString::from("record")];
-    a.extend(fx.boot_args(Release::V7_2, None));
+    a.extend(probe.args(fx, r, None));
     a.extend(["--db".into(), db.into()]);
     a.extend(["--machine".into(), Q35.into(), "--machine".into(), I440FX.into()]);
     a.extend(["--profile".into(), "default".into()]);
@@ -159,13 +191,23 @@ pub fn record_baseline_args(fx: &Fixtures, db: &Path) -> Vec<OsString> {
 }
 
 pub static BASELINE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+pub static LINUX_BASELINE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
 
-/// The shared baseline database (recorded on first use). Read it, never
-/// write it: copy it first.
+/// The shared baseline database, recorded by the bare probe on first use.
+/// Read it, never write it: copy it first.
 pub fn baseline(fx: &Fixtures) -> &'static Path {
-    let r = BASELINE.get_or_init(|| {
-        let db = fx.work.join("baseline");
-        let run = machine_abi(record_baseline_args(fx, &db), &[]);
+    baseline_of(fx, Probe::Bare)
+}
+
+/// The shared baseline database of a probe kind (recorded on first use).
+pub fn baseline_of(fx: &Fixtures, probe: Probe) -> &'static Path {
+    let (cell, name) = match probe {
+        Probe::Bare => (&BASELINE, "baseline"),
+        Probe::Linux => (&LINUX_BASELINE, "baseline-linux"),
+    };
+    let r = cell.get_or_init(|| {
+        let db = fx.work.join(name);
+        let run = machine_abi(record_args(fx, probe, Release::V7_2, &db), &[]);
         if run.code == Some(0) {
             Ok(db)
         } else {
@@ -174,7 +216,7 @@ pub fn baseline(fx: &Fixtures) -> &'static Path {
     });
     match r {
         Ok(p) => p,
-        Err(e) => panic!("recording the shared baseline database failed:\n{e}"),
+        Err(e) => panic!("recording the shared {probe:?} baseline database failed:\n{e}"),
     }
 }
 
@@ -268,10 +310,22 @@ where
     }
 }
 
-/// `check` of a release (or a stand-in for it) against a database.
+/// `check` of a release (or a stand-in for it) against a database, bare probe.
 pub fn check_args(fx: &Fixtures, r: Release, qemu: Option<&Path>, db: &Path, extra: &[&str]) -> Vec<OsString> {
+    check_args_with(fx, Probe::Bare, r, qemu, db, extra)
+}
+
+/// `check` with a probe kind.
+pub fn check_args_with(
+    fx: &Fixtures,
+    probe: Probe,
+    r: Release,
+    qemu: Option<&Path>,
+    db: &Path,
+    extra: &[&str],
+) -> Vec<OsString> {
     let mut a = vec![OsString::from("check")];
-    a.extend(fx.boot_args(r, qemu));
+    a.extend(probe.args(fx, r, qemu));
     a.extend(["--db".into(), db.into()]);
     a.extend(extra.iter().map(OsString::from));
     a
@@ -383,12 +437,19 @@ pub fn could_not_check_line<'a>(run: &'a Run, machine: &str) -> &'a str {
 /// A failed check of one machine type: exit 2, the failure line names the
 /// machine type and contains `cause`, the summary counts it, and the
 /// database is untouched.
-pub fn assert_check_fails(fx: &Fixtures, qemu: Option<&Path>, extra: &[&str], envs: &[(&str, OsString)], cause: &str) {
-    let db = baseline(fx);
+pub fn assert_check_fails(
+    fx: &Fixtures,
+    probe: Probe,
+    qemu: Option<&Path>,
+    extra: &[&str],
+    envs: &[(&str, OsString)],
+    cause: &str,
+) -> Run {
+    let db = baseline_of(fx, probe);
     let before = tree(db);
     let mut args = vec!["--machine", Q35];
     args.extend_from_slice(extra);
-    let run = machine_abi(check_args(fx, Release::V7_2, qemu, db, &args), envs);
+    let run = machine_abi(check_args_with(fx, probe, Release::V7_2, qemu, db, &args), envs);
     run.expect_code(2);
     let line = could_not_check_line(&run, Q35);
     assert!(
@@ -401,4 +462,5 @@ pub fn assert_check_fails(fx: &Fixtures, qemu: Option<&Path>, extra: &[&str], en
         "summary {summary:?}\n{run}"
     );
     assert_same_tree(&before, &tree(db), "check must not change the database");
+    run
 }

@@ -111,7 +111,7 @@ fn host_facts_that_fail_are_not_recorded_and_cannot_be_checked() {
 
     // Checking a baseline whose host facts were read, with a QEMU that
     // cannot give them now: could not check, not a warning.
-    assert_check_fails(fx, Some(shim(fx)), &["--profile", "default"], &envs, "QMP");
+    assert_check_fails(fx, Probe::Bare, Some(shim(fx)), &["--profile", "default"], &envs, "QMP");
 }
 
 /// Start a check whose boot hangs, wait until QEMU runs, and hand over the
@@ -182,6 +182,19 @@ fn scratch_dirs(pid: u32) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// The bare probe's guest RAM files of machine-abi process `pid` on /dev/shm.
+fn ram_files(pid: u32) -> Vec<PathBuf> {
+    let prefix = format!("machine-abi-ram-{pid}-");
+    std::fs::read_dir("/dev/shm")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[test]
 fn an_interrupt_kills_qemu_and_removes_scratch_directories() {
     let Some(fx) = fixtures("an_interrupt_kills_qemu_and_removes_scratch_directories") else {
@@ -194,6 +207,10 @@ fn an_interrupt_kills_qemu_and_removes_scratch_directories() {
         assert!(
             !scratch_dirs(child.id()).is_empty(),
             "a running check has its scratch directory"
+        );
+        assert!(
+            !ram_files(child.id()).is_empty(),
+            "a running bare-probe boot has its guest RAM file"
         );
         let status = Command::new("kill")
             .arg(format!("-{signal}"))
@@ -215,6 +232,7 @@ fn an_interrupt_kills_qemu_and_removes_scratch_directories() {
         assert!(stderr.contains("interrupted by signal"), "{stderr}");
         wait_until("QEMU killed", Duration::from_secs(5), || !alive(qemu));
         assert!(scratch_dirs(child.id()).is_empty(), "{:?}", scratch_dirs(child.id()));
+        assert!(ram_files(child.id()).is_empty(), "{:?}", ram_files(child.id()));
     }
 }
 
@@ -235,6 +253,7 @@ fn a_killed_run_leaves_no_qemu_behind() {
         !scratch_dirs(pid).is_empty(),
         "a killed run leaves its scratch directory"
     );
+    assert!(!ram_files(pid).is_empty(), "a killed run leaves its guest RAM file");
     let run = machine_abi(
         {
             let mut a = vec![OsString::from("record")];
@@ -255,6 +274,11 @@ fn a_killed_run_leaves_no_qemu_behind() {
         "stale scratch of {pid} left: {:?}",
         scratch_dirs(pid)
     );
+    assert!(
+        ram_files(pid).is_empty(),
+        "stale RAM file of {pid} left: {:?}",
+        ram_files(pid)
+    );
 }
 
 /// Signal names for kill(1).
@@ -271,7 +295,7 @@ fn inputs_that_cannot_work_are_named_before_any_boot() {
     let db = tempfile::tempdir_in(&fx.work).expect("tmp");
     let record = |replace: &str, with: &Path| {
         let mut args = vec![OsString::from("record")];
-        let mut boot = fx.boot_args(Release::V7_2, None);
+        let mut boot = fx.linux_boot_args(Release::V7_2, None);
         if let Some(i) = boot.iter().position(|a| a == replace) {
             boot[i + 1] = with.into();
         }
@@ -297,5 +321,24 @@ fn inputs_that_cannot_work_are_named_before_any_boot() {
     let run = record("--probe", Path::new("/bin/sh"));
     run.expect_code(2);
     assert!(run.stderr.contains("dynamically linked"), "{run}");
+    // The Linux probe without a kernel, asked for or needed by a machine
+    // type the bare probe is not for: named before any boot.
+    let mut args = vec![OsString::from("record")];
+    args.extend(fx.boot_args(Release::V7_2, None));
+    args.extend(["--db".into(), db.path().into(), "--machine".into(), Q35.into()]);
+    args.extend(["--probe-kind".into(), "linux".into()]);
+    let run = machine_abi(&args, &[]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("needs a guest kernel: give --kernel"), "{run}");
+    let mut args = vec![OsString::from("record")];
+    args.extend(fx.boot_args(Release::V7_2, None));
+    args.extend(["--db".into(), db.path().into(), "--machine".into(), "microvm".into()]);
+    args.push("--all-machines".into());
+    let run = machine_abi(&args, &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("microvm needs the Linux probe") && run.stderr.contains("give --kernel"),
+        "{run}"
+    );
     assert!(!db.path().join("records").exists());
 }

@@ -149,15 +149,24 @@ fn offset(r: Register, config: &[u8]) -> Option<usize> {
     }
 }
 
+/// A baseline with the OS-written bits taken from the observation.
+pub struct Reconciled {
+    /// The baseline's facts, each changed config space under its new blob id.
+    pub facts: Facts,
+    /// The changed config spaces by their new blob ids.
+    pub blobs: BTreeMap<BlobId, Vec<u8>>,
+    /// One `probe-os-written` drift per byte that differed in those bits.
+    pub drifts: Vec<Drift>,
+}
+
 /// The baseline with the OS-written bits of every PCI function replaced by
-/// the observation's, the replaced config spaces (by their new blob ids),
-/// and one info drift per replaced byte. `None` when nothing differs there.
+/// the observation's. `None` when nothing differs there.
 pub fn reconcile(
     old: &Facts,
     new: &Facts,
     old_blob: super::facts::BlobSource,
     new_blob: super::facts::BlobSource,
-) -> Option<(Facts, BTreeMap<BlobId, Vec<u8>>, Vec<Drift>)> {
+) -> Option<Reconciled> {
     let (a, b) = (old.pci.available()?, new.pci.available()?);
     let mut patched = old.clone();
     let mut blobs = BTreeMap::new();
@@ -206,7 +215,11 @@ pub fn reconcile(
             blobs.insert(id, x);
         }
     }
-    (!drifts.is_empty()).then_some((patched, blobs, drifts))
+    (!drifts.is_empty()).then_some(Reconciled {
+        facts: patched,
+        blobs,
+        drifts,
+    })
 }
 
 #[cfg(test)]

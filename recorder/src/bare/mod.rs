@@ -239,7 +239,7 @@ pub fn run(
     let mut mb = match mailbox::Mailbox::map(&file, running.child.0.id()) {
         Ok(mb) => mb,
         Err(e) => {
-            running.kill();
+            running.kill(Duration::ZERO);
             drop(ram);
             return Err(fail(e));
         }
@@ -276,7 +276,14 @@ pub fn run(
             }
         }
         Err(e) => {
-            let (status, stderr) = running.kill();
+            // A QEMU that is exiting may still be tearing its threads down
+            // (its main thread already a zombie): give it a moment to end
+            // on its own, so that its status is known.
+            let grace = match e {
+                BareError::Exited { .. } => Duration::from_secs(5),
+                _ => Duration::ZERO,
+            };
+            let (status, stderr) = running.kill(grace);
             drop(ram);
             let serial = serial_text();
             let e = match e {
@@ -286,7 +293,7 @@ pub fn run(
                     Some(m) => BareError::Fatal(m),
                     None => BareError::Exited {
                         during,
-                        status: status.map_or_else(|| "was killed".into(), |s| describe(&s)),
+                        status: status.map_or_else(|| "(status unknown: killed after 5 s)".into(), |s| describe(&s)),
                         signal: status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),
                         stderr,
                     },

@@ -717,7 +717,7 @@ impl Source for Bare {
     fn bar_read(&self, dev: &str, bar: u8, offset: u64, width: u8) -> io::Result<u32> {
         let (base, size, io_space) = self.bar(dev, bar)?;
         let w = u64::from(width);
-        if !matches!(width, 1 | 2 | 4) || offset % w != 0 || offset + w > size {
+        if !matches!(width, 1 | 2 | 4) || !offset.is_multiple_of(w) || offset + w > size {
             return Err(other(format!(
                 "bad register access: offset {offset:#x} width {width} in {size:#x} bytes"
             )));
@@ -729,7 +729,7 @@ impl Source for Bare {
     fn bar_write(&self, dev: &str, bar: u8, offset: u64, width: u8, value: u32) -> io::Result<()> {
         let (base, size, io_space) = self.bar(dev, bar)?;
         let w = u64::from(width);
-        if !matches!(width, 1 | 2 | 4) || offset % w != 0 || offset + w > size {
+        if !matches!(width, 1 | 2 | 4) || !offset.is_multiple_of(w) || offset + w > size {
             return Err(other(format!(
                 "bad register access: offset {offset:#x} width {width} in {size:#x} bytes"
             )));

@@ -55,6 +55,9 @@ pub struct MachineResult {
     /// unversioned change (see [`crate::unversioned`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compat_unchanged: Option<bool>,
+    /// The probe that made the observation, when one was booted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<abi_model::provenance::ProbeKind>,
 }
 
 impl MachineResult {
@@ -68,6 +71,7 @@ impl MachineResult {
             outcome,
             input_notes: Vec::new(),
             compat_unchanged: None,
+            probe: None,
         }
     }
 
@@ -270,6 +274,7 @@ pub fn compare_records(db: &Db, baseline: &Record, observed: &Record, ob: BlobRe
         (Some(a), Some(b)) => Some(a == b),
         _ => None,
     };
+    result.probe = Some(observed.provenance.probe.kind);
     result
 }
 

@@ -132,8 +132,10 @@ impl Verdict {
         let checked: BTreeSet<(&MachineType, &str)> =
             results.iter().map(|r| (&r.machine, r.profile.as_str())).collect();
         for w in &waivers.list {
-            let applies =
-                w.covers_version(&version) && results.iter().any(|r| w.covers_machine(&r.machine, &r.profile));
+            let applies = w.covers_version(&version)
+                && results
+                    .iter()
+                    .any(|r| w.covers_machine(&r.machine, &r.profile) && w.covers_probe(r.probe));
             let n = used.matched.get(&w.id).copied().unwrap_or(0);
             if applies && n == 0 {
                 let whole = scope.is_none_or(|s| {
@@ -188,11 +190,11 @@ impl Verdict {
 /// Set `Drift::waiver` on every drift of `r` that a waiver accepts when
 /// checking QEMU `v`; returns the id of each waiver used, once per drift.
 pub fn mark(waivers: &Waivers, r: &mut MachineResult, v: &Version) -> Vec<String> {
-    let (machine, profile) = (r.machine.clone(), r.profile.clone());
+    let (machine, profile, probe) = (r.machine.clone(), r.profile.clone(), r.probe);
     let mut used = Vec::new();
     if let Outcome::Drifted { drifts } = &mut r.outcome {
         for d in drifts.iter_mut() {
-            d.waiver = waivers.find(&machine, &profile, d, v).map(|w| w.id.clone());
+            d.waiver = waivers.find(&machine, &profile, probe, d, v).map(|w| w.id.clone());
             used.extend(d.waiver.clone());
         }
     }

@@ -11,6 +11,7 @@
 //! until = "10.0"                        # optional; 10.0 covers 10.0.x
 //! old = "1"                             # optional, exact
 //! new = "3"                             # optional, exact
+//! probe = "linux"                       # optional: only observations of this probe kind
 //! reason = "MADT revision raised to 3 for all machine types (ACPI 6.x)"
 //! link = "https://…"                    # optional
 //! ```
@@ -74,6 +75,7 @@ struct RawWaiver {
     until: Option<Spanned<String>>,
     old: Option<String>,
     new: Option<String>,
+    probe: Option<Spanned<String>>,
     reason: Spanned<String>,
     link: Option<String>,
 }
@@ -99,6 +101,9 @@ pub struct Waiver {
     pub old: Option<String>,
     /// Exact observed value.
     pub new: Option<String>,
+    /// Only observations made by this probe (a change that exists because
+    /// of how that probe boots, e.g. the Linux kernel in fw_cfg).
+    pub probe: Option<abi_model::provenance::ProbeKind>,
     /// Why the change is accepted.
     pub reason: String,
     /// Commit, thread or bug.
@@ -185,6 +190,12 @@ impl Waiver {
     pub fn covers_machine(&self, machine: &MachineType, profile: &str) -> bool {
         self.machines.iter().any(|g| glob_match(g, &machine.0))
             && (self.profiles.is_empty() || self.profiles.iter().any(|p| p == profile))
+    }
+
+    /// True when the waiver applies to an observation of this probe kind
+    /// (`None`: nothing was booted, which only a waiver for any probe covers).
+    pub fn covers_probe(&self, probe: Option<abi_model::provenance::ProbeKind>) -> bool {
+        self.probe.is_none() || self.probe == probe
     }
 
     /// True when the drift is one this waiver accepts (machine, profile and
@@ -317,6 +328,14 @@ impl Waivers {
                     }
                 }
             }
+            let probe = match &raw.probe {
+                Some(p) => Some(
+                    p.get_ref()
+                        .parse()
+                        .map_err(|e| err(at(&p.span()), format!("waiver {id:?}: {e}")))?,
+                ),
+                None => None,
+            };
             let since = raw.since.as_ref().map(|v| version_key(v, file, &lines)).transpose()?;
             let until = raw.until.as_ref().map(|v| version_key(v, file, &lines)).transpose()?;
             if let (Some(s), Some(u), Some(span)) = (&since, &until, &raw.until) {
@@ -337,6 +356,7 @@ impl Waivers {
                 until,
                 old: raw.old,
                 new: raw.new,
+                probe,
                 reason: raw.reason.into_inner().trim().to_string(),
                 link: raw.link,
                 file: file.to_path_buf(),
@@ -379,12 +399,19 @@ impl Waivers {
         Ok(())
     }
 
-    /// The first waiver that accepts `d` on `machine` with `profile` when
-    /// checking QEMU `v`.
-    pub fn find(&self, machine: &MachineType, profile: &str, d: &Drift, v: &Version) -> Option<&Waiver> {
-        self.list
-            .iter()
-            .find(|w| w.covers_version(v) && w.covers_machine(machine, profile) && w.matches(d))
+    /// The first waiver that accepts `d` on `machine` with `profile`,
+    /// observed by `probe`, when checking QEMU `v`.
+    pub fn find(
+        &self,
+        machine: &MachineType,
+        profile: &str,
+        probe: Option<abi_model::provenance::ProbeKind>,
+        d: &Drift,
+        v: &Version,
+    ) -> Option<&Waiver> {
+        self.list.iter().find(|w| {
+            w.covers_version(v) && w.covers_machine(machine, profile) && w.covers_probe(probe) && w.matches(d)
+        })
     }
 }
 
@@ -453,6 +480,25 @@ link = "https://example.invalid/commit"
             .err()
             .map(|e| e.to_string())
             .unwrap_or_else(|| "no error".into())
+    }
+
+    #[test]
+    fn a_waiver_can_be_for_one_probe_kind() {
+        use abi_model::provenance::ProbeKind;
+        let text = GOOD.replace("link =", "probe = \"linux\"\nlink =");
+        let w = parse(&text).expect("valid");
+        let w = &w.list[0];
+        assert_eq!(w.probe, Some(ProbeKind::Linux));
+        assert!(w.covers_probe(Some(ProbeKind::Linux)));
+        assert!(!w.covers_probe(Some(ProbeKind::Bare)));
+        assert!(!w.covers_probe(None), "nothing booted: not a Linux-probe observation");
+        let any = &parse(GOOD).expect("valid").list[0];
+        assert!(any.covers_probe(Some(ProbeKind::Bare)) && any.covers_probe(None));
+        let e = error_of(&GOOD.replace("link =", "probe = \"kvm\"\nlink ="));
+        assert!(
+            e.starts_with("waivers.toml:12: ") && e.contains("unknown probe kind \"kvm\""),
+            "{e}"
+        );
     }
 
     #[test]

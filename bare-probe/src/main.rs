@@ -93,8 +93,7 @@ fn tput(cmd: &'static str) {
 fn echo() {
     println!("ECHO ready tsc={}", rdtsc());
     let mut buf = [0u8; 256];
-    loop {
-        let Some(l) = serial::get(u64::MAX) else { break };
+    while let Some(l) = serial::get(u64::MAX) {
         if l == 0 {
             break;
         }
@@ -480,7 +479,7 @@ pub fn fatal(msg: &str) -> ! {
         serial::write(b"\nbare-probe: ");
         serial::write(msg.as_bytes());
         serial::write(b"\nMABI1 FATAL ");
-        base64(msg.as_bytes(), |c| serial::put(c));
+        base64(msg.as_bytes(), serial::put);
         serial::write(b"\n");
     }
     power::off()

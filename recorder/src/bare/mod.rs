@@ -38,7 +38,7 @@ pub const RAM_DIR: &str = "/dev/shm";
 /// it is recorded in the command line like every other argument.
 pub const TEST_KNOBS_ENV: &str = "MACHINE_ABI_BARE_TEST";
 
-/// The ACPI object id of the RAM backend: QEMU's own name for PC RAM, so
+/// The QEMU object id of the RAM backend: QEMU's own name for PC RAM, so
 /// the RAM block keeps its usual migration name.
 const RAM_ID: &str = "pc.ram";
 

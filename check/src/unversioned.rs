@@ -139,6 +139,7 @@ mod tests {
             outcome: Outcome::Drifted { drifts },
             input_notes: Vec::new(),
             compat_unchanged: Some(false),
+            probe: None,
         }
     }
 

@@ -229,6 +229,7 @@ mod tests {
             outcome: Outcome::Drifted { drifts: vec![d] },
             input_notes: Vec::new(),
             compat_unchanged: None,
+            probe: None,
         }
     }
 

@@ -707,7 +707,9 @@ impl Source for Bare {
 
     fn fw_cfg_read(&self, port: FwCfgPort, selector: u16, len: usize) -> io::Result<Vec<u8>> {
         if port != FwCfgPort::Io {
-            return Err(other(format!("fw_cfg at {port:?}: the bare probe reaches x86's ports only")));
+            return Err(other(format!(
+                "fw_cfg at {port:?}: the bare probe reaches x86's ports only"
+            )));
         }
         Ok(self
             .call(op::FW_CFG_READ, &[u64::from(selector), len as u64, 1], len)?

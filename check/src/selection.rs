@@ -185,6 +185,17 @@ mod tests {
         assert_eq!(k.qemu_version.to_string(), "7.2.22");
     }
 
+    /// Every machine type and profile of the x86 baselines, for `release`.
+    fn everything(release: &Version) -> Request<'_> {
+        Request {
+            arch: "x86_64",
+            release,
+            machines: &[],
+            profiles: &[],
+            shard: Shard::ALL,
+        }
+    }
+
     #[test]
     fn plan_sorts_into_boot_removed_and_unknown() {
         let b = Baselines::of([
@@ -194,13 +205,7 @@ mod tests {
         ]);
         let offered = [MachineType("pc-q35-7.2".into())];
         let release = Version::parse("10.0.2").expect("version");
-        let req = Request {
-            arch: "x86_64",
-            release: &release,
-            machines: &[],
-            profiles: &[],
-            shard: Shard::ALL,
-        };
+        let req = everything(&release);
         let p = plan(&b, &offered, &["default"], &req);
         assert_eq!(p.selection.pairs, 3);
         assert!(matches!(&p.items[0], Item::Removed(k) if k.machine.0 == "pc-i440fx-1.4"));
@@ -219,13 +224,7 @@ mod tests {
         ]);
         let offered = [MachineType("pc-q35-7.2".into())];
         let release = Version::parse("7.2.22").expect("version");
-        let req = Request {
-            arch: "x86_64",
-            release: &release,
-            machines: &[],
-            profiles: &[],
-            shard: Shard::ALL,
-        };
+        let req = everything(&release);
         let p = plan(&b, &offered, &["default"], &req);
         assert_eq!(p.items, [Item::Boot(key("pc-q35-7.2", "default", "7.2.22"))]);
         // 10.0.2 itself is expected to offer pc-q35-10.0 (and 10.0.x its 10.0).

@@ -15,7 +15,11 @@ struct DmaAccess {
     address: u64,
 }
 
-static mut DMA: DmaAccess = DmaAccess { control: 0, length: 0, address: 0 };
+static mut DMA: DmaAccess = DmaAccess {
+    control: 0,
+    length: 0,
+    address: 0,
+};
 
 /// Read `len` bytes of `selector` from its start into `dst` through ports.
 pub fn read_ports(selector: u16, dst: u64, len: usize) {

@@ -15,7 +15,15 @@ struct Gate {
     zero: u32,
 }
 
-static mut IDT: [Gate; 256] = [Gate { off_lo: 0, sel: 0, ist: 0, attr: 0, off_mid: 0, off_hi: 0, zero: 0 }; 256];
+static mut IDT: [Gate; 256] = [Gate {
+    off_lo: 0,
+    sel: 0,
+    ist: 0,
+    attr: 0,
+    off_mid: 0,
+    off_hi: 0,
+    zero: 0,
+}; 256];
 
 extern "C" {
     static isr_table: [u64; 33];
@@ -33,7 +41,11 @@ pub fn init() {
     unsafe {
         let idt = &mut *core::ptr::addr_of_mut!(IDT);
         for (v, g) in idt.iter_mut().enumerate() {
-            let h = if v == 2 { nmi_stub as *const () as u64 } else { isr_table[v.min(32)] };
+            let h = if v == 2 {
+                nmi_stub as *const () as u64
+            } else {
+                isr_table[v.min(32)]
+            };
             *g = Gate {
                 off_lo: h as u16,
                 sel: 0x08,
@@ -60,8 +72,21 @@ pub fn load() {
 /// What the stubs push (see entry.s), lowest address first.
 #[repr(C)]
 pub struct Frame {
-    r15: u64, r14: u64, r13: u64, r12: u64, r11: u64, r10: u64, r9: u64, r8: u64,
-    rbp: u64, rdi: u64, rsi: u64, rdx: u64, rcx: u64, rbx: u64, rax: u64,
+    r15: u64,
+    r14: u64,
+    r13: u64,
+    r12: u64,
+    r11: u64,
+    r10: u64,
+    r9: u64,
+    r8: u64,
+    rbp: u64,
+    rdi: u64,
+    rsi: u64,
+    rdx: u64,
+    rcx: u64,
+    rbx: u64,
+    rax: u64,
     vector: u64,
     error: u64,
     rip: u64,
@@ -72,12 +97,39 @@ pub struct Frame {
 }
 
 const NAMES: [&str; 33] = [
-    "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range", "invalid opcode",
-    "device not available", "double fault", "coprocessor segment overrun", "invalid TSS",
-    "segment not present", "stack fault", "general protection", "page fault", "reserved",
-    "x87 FP error", "alignment check", "machine check", "SIMD FP error", "virtualization",
-    "control protection", "reserved", "reserved", "reserved", "reserved", "reserved", "reserved",
-    "hypervisor injection", "VMM communication", "security", "reserved", "unexpected interrupt",
+    "divide error",
+    "debug",
+    "NMI",
+    "breakpoint",
+    "overflow",
+    "bound range",
+    "invalid opcode",
+    "device not available",
+    "double fault",
+    "coprocessor segment overrun",
+    "invalid TSS",
+    "segment not present",
+    "stack fault",
+    "general protection",
+    "page fault",
+    "reserved",
+    "x87 FP error",
+    "alignment check",
+    "machine check",
+    "SIMD FP error",
+    "virtualization",
+    "control protection",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "hypervisor injection",
+    "VMM communication",
+    "security",
+    "reserved",
+    "unexpected interrupt",
 ];
 
 static FAULTING: AtomicBool = AtomicBool::new(false);

@@ -27,6 +27,10 @@ mod idt;
 mod multiboot;
 mod paging;
 mod power;
+// Shared with the host (recorder/src/bare/mailbox.rs); the guest does not
+// use every item.
+#[allow(dead_code)]
+mod protocol;
 mod server;
 #[macro_use]
 mod serial;
@@ -140,10 +144,14 @@ fn smp_bench() {
     let alive = smp::start(1, 2_000_000_000);
     let t1 = rdtsc();
     for i in 0..alive as usize {
-        smp::post(i, |i| {
-            let n = cpuid_superset(SCRATCH + 0x10_0000 * (i + 1));
-            AP_COUNT[i as usize].store(n as u32, Ordering::Release);
-        }, i as u64);
+        smp::post(
+            i,
+            |i| {
+                let n = cpuid_superset(SCRATCH + 0x10_0000 * (i + 1));
+                AP_COUNT[i as usize].store(n as u32, Ordering::Release);
+            },
+            i as u64,
+        );
     }
     let n0 = cpuid_superset(SCRATCH);
     let t2 = rdtsc();
@@ -187,7 +195,12 @@ fn snapshot_lookup(slot: usize, leaf: u32, sub: u32) -> Option<[u32; 4]> {
     for i in 0..n {
         let r = base + 8 + i * 24;
         if arch::peek32(r) == leaf && arch::peek32(r + 4) <= sub {
-            best = Some([arch::peek32(r + 8), arch::peek32(r + 12), arch::peek32(r + 16), arch::peek32(r + 20)]);
+            best = Some([
+                arch::peek32(r + 8),
+                arch::peek32(r + 12),
+                arch::peek32(r + 16),
+                arch::peek32(r + 20),
+            ]);
         }
     }
     best
@@ -292,9 +305,8 @@ fn cpuid_job(_: u64) {
 
 /// One primitive; `Ok(response data length)` or `Err(status)`.
 fn run(opcode: u32, dma: bool) -> Result<u32, u32> {
+    use protocol::status::{BAD_ARGUMENTS as BAD, DEVICE_ERROR as DEVICE, UNKNOWN_OP};
     use server::{arg, op, DATA, DATA_MAX};
-    const BAD: u32 = 2;
-    const DEVICE: u32 = 3;
     let width_ok = |w: u64| matches!(w, 1 | 2 | 4 | 8);
     match opcode {
         op::NOP => Ok(0),
@@ -355,12 +367,15 @@ fn run(opcode: u32, dma: bool) -> Result<u32, u32> {
         }
         op::PORT_IN => {
             let p = arg(0) as u16;
-            server::set(0, match arg(1) {
-                1 => u64::from(arch::inb(p)),
-                2 => u64::from(arch::inw(p)),
-                4 => u64::from(arch::inl(p)),
-                _ => return Err(BAD),
-            });
+            server::set(
+                0,
+                match arg(1) {
+                    1 => u64::from(arch::inb(p)),
+                    2 => u64::from(arch::inw(p)),
+                    4 => u64::from(arch::inl(p)),
+                    _ => return Err(BAD),
+                },
+            );
             Ok(0)
         }
         op::PORT_OUT => {
@@ -466,7 +481,7 @@ fn run(opcode: u32, dma: bool) -> Result<u32, u32> {
             }
             Ok(56)
         }
-        _ => Err(1),
+        _ => Err(UNKNOWN_OP),
     }
 }
 

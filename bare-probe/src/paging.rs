@@ -50,8 +50,12 @@ pub fn map(phys: u64, len: u64) -> bool {
     let root = core::ptr::addr_of_mut!(pml4) as u64;
     let mut page = phys & !0x1f_ffff;
     while page < end {
-        let Some(pdpt) = next_level(root, (page >> 39) & 511) else { return false };
-        let Some(pd) = next_level(pdpt, (page >> 30) & 511) else { return false };
+        let Some(pdpt) = next_level(root, (page >> 39) & 511) else {
+            return false;
+        };
+        let Some(pd) = next_level(pdpt, (page >> 30) & 511) else {
+            return false;
+        };
         let e = (pd + ((page >> 21) & 511) * 8) as *mut u64;
         unsafe {
             if *e & 1 == 0 {

@@ -11,65 +11,21 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
-/// Guest physical address of the mailbox page (16 MiB, above the image).
-pub const MBOX: u64 = 0x0100_0000;
+use super::protocol::{field, state, FATAL_MAX, MAGIC, MAX_CPUS};
+pub use super::protocol::{op, MBOX, VERSION};
+
 /// Bytes mapped: the mailbox page and the data area.
-pub const MAP_LEN: usize = 0x0040_0000;
-const DATA: usize = 0x1000;
+pub const MAP_LEN: usize = super::protocol::MAP_LEN as usize;
+const DATA: usize = super::protocol::DATA_OFFSET as usize;
 /// Largest request or response payload.
-pub const DATA_MAX: usize = MAP_LEN - DATA;
-const MAGIC: u64 = u64::from_le_bytes(*b"MABIBAR1");
-/// The protocol version this host speaks.
-pub const VERSION: u32 = 1;
+pub const DATA_MAX: usize = super::protocol::DATA_MAX as usize;
 /// The longest any one request may take once the guest serves: the slowest
 /// seen is a 4 KiB ECAM read at 0.3 ms; this bounds a guest that stopped.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Request codes (bare-probe/src/server.rs `op`).
-pub mod op {
-    /// Read guest physical memory: addr, len → data.
-    pub const READ_PHYS: u32 = 1;
-    /// MMIO read: addr, width → results[0].
-    pub const MMIO_READ: u32 = 3;
-    /// MMIO write: addr, width, value.
-    pub const MMIO_WRITE: u32 = 4;
-    /// MMIO reads of one width: addr, len, width → data.
-    pub const MMIO_READ_BULK: u32 = 5;
-    /// Port read: port, width → results[0].
-    pub const PORT_IN: u32 = 6;
-    /// Port write: port, width, value.
-    pub const PORT_OUT: u32 = 7;
-    /// CPUID on a vCPU: cpu, leaf, subleaf → results[0..2].
-    pub const CPUID: u32 = 8;
-    /// fw_cfg item: selector, len, dma → data.
-    pub const FW_CFG_READ: u32 = 9;
-    /// Config space through 0xcf8/0xcfc: bdf, offset, len → data.
-    pub const CF8_READ: u32 = 10;
-    /// Config space write through 0xcf8/0xcfc: bdf, offset, width, value.
-    pub const CF8_WRITE: u32 = 11;
-    /// BAR sizing as Linux does it: bdf, ECAM base, layout, keep decode → 7 × (u32, u32).
-    pub const SIZE_BARS: u32 = 12;
-    /// Power off (no answer).
-    pub const POWER_OFF: u32 = 13;
-
-    /// A request's name in error messages.
-    pub fn name(op: u32) -> &'static str {
-        match op {
-            READ_PHYS => "READ_PHYS",
-            MMIO_READ => "MMIO_READ",
-            MMIO_WRITE => "MMIO_WRITE",
-            MMIO_READ_BULK => "MMIO_READ_BULK",
-            PORT_IN => "PORT_IN",
-            PORT_OUT => "PORT_OUT",
-            CPUID => "CPUID",
-            FW_CFG_READ => "FW_CFG_READ",
-            CF8_READ => "CF8_READ",
-            CF8_WRITE => "CF8_WRITE",
-            SIZE_BARS => "SIZE_BARS",
-            POWER_OFF => "POWER_OFF",
-            _ => "unknown request",
-        }
-    }
+/// A field's offset in the mapping.
+const fn at(field: u64) -> usize {
+    field as usize
 }
 
 /// What the guest published when it became ready.
@@ -170,8 +126,8 @@ impl Mailbox {
 
     /// The guest's fault message, if it has marked the mailbox fatal.
     pub fn fatal(&self) -> Option<String> {
-        (self.r64(0) == MAGIC && self.r32(0x0c) == 3).then(|| {
-            let n = (self.r32(0x80) as usize).min(4096);
+        (self.r64(at(field::MAGIC)) == MAGIC && self.r32(at(field::STATE)) == state::FATAL).then(|| {
+            let n = (self.r32(at(field::DATA_LEN)) as usize).min(FATAL_MAX as usize);
             String::from_utf8_lossy(&self.data(n)).into_owned()
         })
     }
@@ -193,7 +149,7 @@ impl Mailbox {
         // SAFETY: prctl with integer arguments only; affects this thread.
         unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1u64, 0u64, 0u64, 0u64) };
         loop {
-            if self.r64(0) == MAGIC {
+            if self.r64(at(field::MAGIC)) == MAGIC {
                 break;
             }
             if self.qemu_exited() {
@@ -215,22 +171,22 @@ impl Mailbox {
         if let Some(m) = self.fatal() {
             return Err(BareError::Fatal(m));
         }
-        let version = self.r32(0x08);
+        let version = self.r32(at(field::VERSION));
         if version != VERSION {
             return Err(BareError::Protocol(format!(
                 "the probe speaks mailbox protocol {version}, this machine-abi {VERSION}"
             )));
         }
-        self.seq = self.r32(0x10);
-        let n = self.r32(0x108) as usize;
-        if !(1..=16).contains(&n) {
+        self.seq = self.r32(at(field::REQUEST_SEQ));
+        let n = self.r32(at(field::INFO_CPUS)) as usize;
+        if !(1..=MAX_CPUS as usize).contains(&n) {
             return Err(BareError::Protocol(format!(
-                "the probe reports {n} vCPUs (1 to 16 expected)"
+                "the probe reports {n} vCPUs (1 to {MAX_CPUS} expected)"
             )));
         }
         Ok(Info {
-            multiboot_info: self.r64(0x100),
-            apic_ids: (0..n).map(|i| self.r32(0x110 + 4 * i)).collect(),
+            multiboot_info: self.r64(at(field::INFO_MULTIBOOT)),
+            apic_ids: (0..n).map(|i| self.r32(at(field::INFO_APIC_IDS) + 4 * i)).collect(),
         })
     }
 
@@ -245,20 +201,20 @@ impl Mailbox {
         deadline: Instant,
     ) -> Result<([u64; 4], Vec<u8>), BareError> {
         let request = || describe(op, args);
-        if expect > DATA_MAX || args.len() > 8 {
+        if expect > DATA_MAX || args.len() > field::ARGS_LEN as usize {
             return Err(BareError::Protocol(format!(
                 "{} asks for more than the mailbox holds",
                 request()
             )));
         }
         self.requests += 1;
-        self.w32(0x18, op);
-        for i in 0..8 {
-            self.w64(0x20 + 8 * i, args.get(i).copied().unwrap_or(0));
+        self.w32(at(field::OP), op);
+        for i in 0..field::ARGS_LEN as usize {
+            self.w64(at(field::ARGS) + 8 * i, args.get(i).copied().unwrap_or(0));
         }
         self.seq = self.seq.wrapping_add(1);
         fence(Ordering::SeqCst);
-        self.w32(0x10, self.seq);
+        self.w32(at(field::REQUEST_SEQ), self.seq);
         if op == op::POWER_OFF {
             return Ok(([0; 4], Vec::new()));
         }
@@ -268,7 +224,7 @@ impl Mailbox {
         // run: yielding alone does not give it the CPU.
         let t0 = Instant::now();
         let limit = deadline.min(t0 + REQUEST_TIMEOUT);
-        while self.r32(0x14) != self.seq {
+        while self.r32(at(field::RESPONSE_SEQ)) != self.seq {
             let waited = t0.elapsed();
             if waited < Duration::from_micros(30) {
                 std::hint::spin_loop();
@@ -294,15 +250,15 @@ impl Mailbox {
             std::thread::sleep(Duration::from_micros(20));
         }
         fence(Ordering::SeqCst);
-        let status = self.r32(0x1c);
+        let status = self.r32(at(field::STATUS));
         if status != 0 {
             return Err(BareError::Refused {
                 request: request(),
                 status,
             });
         }
-        let results = [0, 1, 2, 3].map(|i| self.r64(0x60 + 8 * i));
-        let got = self.r32(0x80) as usize;
+        let results = [0, 1, 2, 3].map(|i| self.r64(at(field::RESULTS) + 8 * i));
+        let got = self.r32(at(field::DATA_LEN)) as usize;
         if got != expect {
             return Err(BareError::Truncated {
                 request: request(),

@@ -13,6 +13,9 @@
 //! to exit. Every failure on the way is a [`BareError`] naming its cause.
 
 pub mod mailbox;
+/// The mailbox layout and request codes, one file shared with the guest.
+#[path = "../../../bare-probe/src/protocol.rs"]
+pub mod protocol;
 pub mod source;
 
 use crate::boot::{self, BootFiles, BootSettings};

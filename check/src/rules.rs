@@ -545,6 +545,18 @@ pub const RULES: &[Rule] = &[
         fix: "Nothing. Re-record the baseline with the probe kind of the check to compare these bits again.",
     },
     Rule {
+        id: "probe-boot-payload",
+        category: Category::Probe,
+        severity: Severity::Info,
+        summary: "A fw_cfg file of the direct kernel boot payload differs between records of different probe \
+                  kinds.",
+        why: "Each probe brings its own payload: the Linux probe a kernel (linuxboot_dma.bin, and etc/boot/kernel \
+              from QEMU 10), the bare probe a Multiboot image (multiboot_dma.bin). Neither is the machine type's; \
+              guests that boot from disk see none of it. Within one probe kind the same files are compared under \
+              fw_cfg-payload-file.",
+        fix: "Nothing. Re-record the baseline with the probe kind of the check to compare the payload again.",
+    },
+    Rule {
         id: "fact-changed",
         category: Category::Probe,
         severity: Severity::Break,

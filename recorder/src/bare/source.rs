@@ -174,7 +174,9 @@ impl Bare {
         if let Some(mcfg) = b.acpi.get("MCFG") {
             // Segment 0 only (allocation entries from offset 44).
             if mcfg.len() >= 44 + 16 && u16_at(mcfg, 44 + 8).ok() == Some(0) {
-                b.ecam = u64_at(mcfg, 44).ok();
+                // The table is the guest's word: a base without room for
+                // 256 buses would overflow the address arithmetic below.
+                b.ecam = u64_at(mcfg, 44).ok().filter(|base| base.checked_add(1 << 28).is_some());
             }
         }
         b.pci = b.scan_pci().map_err(|e| step(&b, "PCI scan", e))?;

@@ -244,15 +244,21 @@ fn main() -> ExitCode {
     abi_process::handle_signals();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Record(args) => cmd::record::run(&args),
+        Command::Record(mut args) => args.run.resolve().and_then(|()| cmd::record::run(&args)),
         Command::Check {
-            run,
+            mut run,
             out,
             pending,
             partial,
-        } => cmd::check::run(&run, &out, pending, partial.as_deref()),
+        } => run
+            .resolve()
+            .and_then(|()| cmd::check::run(&run, &out, pending, partial.as_deref())),
         Command::Merge { db, files, out } => cmd::merge::run(&db, &files, &out),
-        Command::Snapshot { run, release, replace } => cmd::snapshot::run(&run, &release, replace),
+        Command::Snapshot {
+            mut run,
+            release,
+            replace,
+        } => run.resolve().and_then(|()| cmd::snapshot::run(&run, &release, replace)),
         Command::Review { db, machines, out } => cmd::review::review(&db, &machines, &out),
         Command::Accept(a) => cmd::review::accept(&a),
         Command::Reject { db, machines } => cmd::review::reject(&db, &machines),
@@ -282,10 +288,12 @@ fn main() -> ExitCode {
         } => cmd::host::host_facts(qemu, sysroot, data_dirs, &machines, jobs, timeout),
         Command::BenchDiff { a, b, repeat } => cmd::bench::bench_diff(&a, b.as_deref(), repeat),
         Command::Bench {
-            run,
+            mut run,
             boots,
             side_by_side,
-        } => cmd::bench::bench(&run, boots, &side_by_side),
+        } => run
+            .resolve()
+            .and_then(|()| cmd::bench::bench(&run, boots, &side_by_side)),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -1314,3 +1314,177 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
         "{run}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// A QEMU developer's build tree
+
+/// A QEMU 10.0.2 build tree as `ninja` leaves it: `build/qemu-system-x86_64`
+/// (a copy, so QEMU finds no data of its own next to it), the option ROMs
+/// in `build/pc-bios/optionrom` (`omit` left out), `build/meson-info`
+/// naming a source tree whose `pc-bios/` holds no firmware (as in Debian's
+/// source package). SeaBIOS, the VGA and NIC ROMs must come from the pinned
+/// firmware. Returns the temporary directory (the tree is `build/` in it).
+fn qemu_build_tree(fx: &Fixtures, omit: Option<&str>) -> tempfile::TempDir {
+    let root = tempfile::tempdir_in(&fx.work).unwrap();
+    let build = root.path().join("build");
+    let src = root.path().join("src");
+    fs::create_dir_all(build.join("pc-bios/optionrom")).unwrap();
+    fs::create_dir_all(build.join("meson-info")).unwrap();
+    fs::create_dir_all(src.join("pc-bios")).unwrap();
+    fs::write(build.join("build.ninja"), "# ninja\n").unwrap();
+    let info = serde_json::json!({"directories": {"source": src, "build": build, "info": build.join("meson-info")}});
+    fs::write(build.join("meson-info/meson-info.json"), info.to_string()).unwrap();
+    fs::copy(fx.qemu(Release::V10_0), build.join("qemu-system-x86_64")).unwrap();
+    let share = fx.dir.join(Release::V10_0.dir()).join("usr/share/qemu");
+    for rom in [
+        "kvmvapic.bin",
+        "linuxboot.bin",
+        "linuxboot_dma.bin",
+        "multiboot.bin",
+        "multiboot_dma.bin",
+        "pvh.bin",
+    ] {
+        if Some(rom) != omit {
+            fs::copy(share.join(rom), build.join("pc-bios/optionrom").join(rom)).unwrap();
+        }
+    }
+    root
+}
+
+/// The pinned firmware wherever the fixtures are (the default is found
+/// from the executable's repository).
+fn pinned_env(fx: &Fixtures) -> Vec<(&'static str, OsString)> {
+    vec![("MACHINE_ABI_FIXTURES", fx.dir.clone().into())]
+}
+
+#[test]
+fn a_qemu_build_tree_checks_without_data_dir_or_probe() {
+    let Some(fx) = fixtures("a_qemu_build_tree_checks_without_data_dir_or_probe") else {
+        return;
+    };
+    let tree_dir = qemu_build_tree(fx, None);
+    let build = tree_dir.path().join("build");
+    let db = baseline(fx);
+    let select = [
+        "--db",
+        &db.to_string_lossy(),
+        "--machine",
+        Q35,
+        "--profile",
+        "default",
+        "-j",
+        "2",
+    ]
+    .map(OsString::from);
+    let mut args = vec![OsString::from("check"), "--qemu-build".into(), build.clone().into()];
+    args.extend(select.iter().cloned());
+    let run = machine_abi(&args, &pinned_env(fx));
+    // The same check of the installed 10.0.2 build, data directories by hand.
+    let reference = machine_abi(
+        check_args(
+            fx,
+            Release::V10_0,
+            None,
+            db,
+            &["--machine", Q35, "--profile", "default"],
+        ),
+        &[],
+    );
+    assert_ne!(run.code, Some(2), "{run}");
+    assert_eq!(run.code, reference.code, "tree:\n{run}\ninstalled:\n{reference}");
+    // The tree searches four data directories, the installed build two: the
+    // recorded command lines differ in their -L options, and only there.
+    let without_note = |s: &str| {
+        s.lines()
+            .filter(|l| l.trim() != "note: QEMU command line differs from the baseline's")
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        without_note(&run.stdout),
+        without_note(&reference.stdout),
+        "the tree must check exactly like the installed build\n{run}"
+    );
+    // Which file came from where.
+    let from = |file: &str| {
+        run.stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{file} ")))
+            .unwrap_or_else(|| panic!("{file} not listed\n{run}"))
+            .to_string()
+    };
+    assert!(from("multiboot_dma.bin").contains("build tree option ROMs"), "{run}");
+    assert!(from("kvmvapic.bin").contains("build tree option ROMs"), "{run}");
+    assert!(from("bios-256k.bin").contains("pinned firmware"), "{run}");
+    assert!(from("efi-e1000e.rom").contains("pinned firmware"), "{run}");
+    assert!(
+        run.stderr
+            .contains(&format!("(source {})", tree_dir.path().join("src").display())),
+        "{run}"
+    );
+}
+
+#[test]
+fn a_build_tree_missing_a_rom_fails_in_seconds_naming_it() {
+    let Some(fx) = fixtures("a_build_tree_missing_a_rom_fails_in_seconds_naming_it") else {
+        return;
+    };
+    let tree_dir = qemu_build_tree(fx, Some("multiboot_dma.bin"));
+    let binary = tree_dir.path().join("build/qemu-system-x86_64");
+    let db = baseline(fx);
+    // --qemu inside a meson build directory is taken as that tree.
+    let args = ["check", "--qemu"]
+        .map(OsString::from)
+        .into_iter()
+        .chain([binary.into()])
+        .chain(["--db", &db.to_string_lossy(), "--machine", Q35, "--profile", "default"].map(OsString::from));
+    let started = std::time::Instant::now();
+    let run = machine_abi(args, &pinned_env(fx));
+    let took = started.elapsed();
+    run.expect_code(2);
+    let line = could_not_check_line(&run, Q35);
+    assert!(
+        line.contains("multiboot_dma.bin") && line.contains("not booted"),
+        "{line}\n{run}"
+    );
+    assert!(run.stderr.contains("MISSING from every data directory"), "{run}");
+    assert!(took < Duration::from_secs(30), "took {took:?}\n{run}");
+
+    // A file QEMU misses although machine-abi found it (the wrapper runs
+    // the boots with other data directories): QEMU 10 warns on stderr and
+    // runs on without it; the boot ends at once with the file named.
+    let data = tempfile::tempdir_in(&fx.work).unwrap();
+    for dir in [
+        fx.dir.join("firmware"),
+        fx.dir.join(Release::V10_0.dir()).join("usr/share/qemu"),
+    ] {
+        for e in fs::read_dir(&dir).unwrap().flatten() {
+            let to = data.path().join(e.file_name());
+            if e.file_name() != "multiboot_dma.bin" && !to.exists() {
+                std::os::unix::fs::symlink(e.path(), to).unwrap();
+            }
+        }
+    }
+    let mut envs = wrapper_env(fx, "qemu-loses-rom.sh", Release::V10_0);
+    envs.push(("MABI_WRAPPER_DATA", data.path().into()));
+    let started = std::time::Instant::now();
+    let run = assert_check_fails(
+        fx,
+        Probe::Bare,
+        Some(shim(fx)),
+        &["--profile", "default"],
+        &envs,
+        "multiboot_dma.bin",
+    );
+    let took = started.elapsed();
+    let line = could_not_check_line(&run, Q35);
+    assert!(line.contains("boot ended at once"), "{line}\n{run}");
+    assert!(
+        !run.stderr.contains("retrying"),
+        "a missing file is not transient: {run}"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "took {took:?}: the 120 s boot timeout was waited for\n{run}"
+    );
+}

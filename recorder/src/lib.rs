@@ -5,6 +5,7 @@
 
 pub mod bare;
 pub mod boot;
+pub mod datafiles;
 pub mod elf;
 pub mod host_facts;
 pub mod initramfs;
@@ -14,3 +15,4 @@ pub mod profile;
 pub mod qemu;
 pub mod qmp;
 pub mod record;
+pub mod tree;

@@ -107,6 +107,7 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
         }
     }
     rec.check_probes(work.iter().map(|(m, _)| m))?;
+    args.show_data_files(&rec, &work);
     // Each observation is compared as soon as its boot ends and dropped,
     // unless it is kept for review.
     let mut kept: Vec<Capture> = Vec::new();

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod compare;
+pub mod devices;
 pub mod history;
 pub mod outcome;
 pub mod partial;

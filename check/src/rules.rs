@@ -883,6 +883,7 @@ pub fn drift(id: &str, path: FactPath, old: Option<String>, new: Option<String>)
         old,
         new,
         detail: None,
+        device: None,
         waiver: None,
     }
 }
@@ -906,6 +907,7 @@ pub fn classified(path: FactPath, old: Option<String>, new: Option<String>, sele
         old,
         new,
         detail: None,
+        device: None,
         waiver: None,
     }
 }

@@ -1319,7 +1319,7 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
 // A QEMU developer's build tree
 
 /// A QEMU 10.0.2 build tree as `ninja` leaves it: `build/qemu-system-x86_64`
-/// (a copy, so QEMU finds no data of its own next to it), the option ROMs
+/// (a copy, so QEMU finds no data of its own next to it) and its modules, the option ROMs
 /// in `build/pc-bios/optionrom` (`omit` left out), `build/meson-info`
 /// naming a source tree whose `pc-bios/` holds no firmware (as in Debian's
 /// source package). SeaBIOS, the VGA and NIC ROMs must come from the pinned
@@ -1335,6 +1335,14 @@ fn qemu_build_tree(fx: &Fixtures, omit: Option<&str>) -> tempfile::TempDir {
     let info = serde_json::json!({"directories": {"source": src, "build": build, "info": build.join("meson-info")}});
     fs::write(build.join("meson-info/meson-info.json"), info.to_string()).unwrap();
     fs::copy(fx.qemu(Release::V10_0), build.join("qemu-system-x86_64")).unwrap();
+    // Debian builds with modules (virtio-gpu is one): a tree has them next
+    // to the binary.
+    let modules = fx.dir.join(Release::V10_0.dir()).join("usr/lib/x86_64-linux-gnu/qemu");
+    for e in fs::read_dir(&modules).unwrap().flatten() {
+        if e.file_name().to_string_lossy().ends_with(".so") {
+            fs::copy(e.path(), build.join(e.file_name())).unwrap();
+        }
+    }
     let share = fx.dir.join(Release::V10_0.dir()).join("usr/share/qemu");
     for rom in [
         "kvmvapic.bin",
@@ -1480,4 +1488,259 @@ fn a_build_tree_missing_a_rom_fails_in_seconds_naming_it() {
         took < Duration::from_secs(30),
         "took {took:?}: the 120 s boot timeout was waited for\n{run}"
     );
+}
+
+/// The command lines of README.md's "A QEMU developer's loop" (its indented
+/// code lines), in order.
+fn readme_developer_loop_lines() -> Vec<String> {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("A QEMU developer's loop"))
+        .expect("README.md has the section \"A QEMU developer's loop\"");
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Run one README line with `sh -c` in `dir`, machine-abi first on PATH.
+fn run_readme_line(line: &str, dir: &Path, envs: &[(&str, OsString)]) -> Run {
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir.to_path_buf())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", line]).current_dir(dir).env("PATH", path);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    Run {
+        args: vec![line.into()],
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A git repository whose commits "build" a QEMU tree in build/ (untracked,
+/// with a Makefile as configure leaves one): each commit's build.sh copies
+/// one release's binary, modules and option ROMs, or fails to compile, or
+/// leaves a ROM out. Returns the repository and its commits, oldest first.
+fn bisect_repo(fx: &Fixtures, steps: &[(&str, &str)]) -> (tempfile::TempDir, Vec<String>) {
+    let repo = tempfile::tempdir_in(&fx.work).unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(repo.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    fs::write(repo.path().join(".gitignore"), "build/\n").unwrap();
+    let build = repo.path().join("build");
+    fs::create_dir_all(&build).unwrap();
+    fs::write(build.join("build.ninja"), "# ninja\n").unwrap();
+    fs::write(
+        build.join("Makefile"),
+        "qemu-system-x86_64: FORCE\n\tsh ../build.sh\nFORCE:\n",
+    )
+    .unwrap();
+    let mut commits = Vec::new();
+    for (what, release) in steps {
+        let share = fx.dir.join(format!("qemu-{release}/usr/share/qemu"));
+        let binary = fx.dir.join(format!("qemu-{release}/usr/bin/qemu-system-x86_64"));
+        // A build with modules (Debian's 7.2 has TCG as one) leaves them
+        // next to the binary.
+        let modules = fx.dir.join(format!("qemu-{release}/usr/lib/x86_64-linux-gnu/qemu"));
+        let omit = if *what == "missing-rom" {
+            "multiboot_dma.bin"
+        } else {
+            ""
+        };
+        let script = if *what == "no-build" {
+            "echo 'error: a compile error' >&2\nexit 1\n".to_string()
+        } else {
+            format!(
+                "set -e\ncp '{}' qemu-system-x86_64\nrm -rf pc-bios\nmkdir -p pc-bios/optionrom\n\
+                 for f in kvmvapic.bin linuxboot_dma.bin multiboot_dma.bin; do\n  \
+                 [ \"$f\" = '{omit}' ] || cp '{}'/\"$f\" pc-bios/optionrom/\ndone\n\
+                 rm -f ./*.so\ncp '{}'/*.so .\n",
+                binary.display(),
+                share.display(),
+                modules.display()
+            )
+        };
+        fs::write(repo.path().join("build.sh"), script).unwrap();
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "--allow-empty", "-m", &format!("{what} ({release})")]);
+        commits.push(git(&["rev-parse", "HEAD"]));
+    }
+    (repo, commits)
+}
+
+#[test]
+fn readme_developer_loop_lines_run() {
+    let Some(fx) = fixtures("readme_developer_loop_lines_run") else {
+        return;
+    };
+    let lines = readme_developer_loop_lines();
+    assert_eq!(lines.len(), 2, "README's developer loop lines changed: {lines:?}");
+    let mut envs = pinned_env(fx);
+
+    // 1. The check of a build tree at ~/qemu/build against the project's
+    //    abi-db (run in the repository): QEMU 10.0.2 on pc-q35-7.2 with every
+    //    profile fails on F1 (abi-db/FINDINGS.md), the ESP of the storage profile.
+    let home = tempfile::tempdir_in(&fx.work).unwrap();
+    let tree_dir = qemu_build_tree(fx, None);
+    fs::create_dir_all(home.path().join("qemu")).unwrap();
+    fs::rename(tree_dir.path().join("build"), home.path().join("qemu/build")).unwrap();
+    envs.push(("HOME", home.path().into()));
+    let check = &lines[0];
+    assert!(
+        check.starts_with("machine-abi check --qemu-build ~/qemu/build"),
+        "{check}"
+    );
+    let run = run_readme_line(check, Path::new(env!("CARGO_MANIFEST_DIR")), &envs);
+    run.expect_code(1);
+    assert!(run.stdout.contains("pc-q35-7.2 (storage)"), "{run}");
+    assert!(run.stdout.contains("am53c974 esp.drq_state"), "F1 is reported\n{run}");
+    assert!(run.stderr.contains("build tree option ROMs"), "{run}");
+
+    // --bisect alone: a tree missing a ROM is "could not check", 125.
+    let broken = qemu_build_tree(fx, Some("multiboot_dma.bin"));
+    let db = baseline(fx);
+    let mut args: Vec<OsString> = ["check", "--bisect", "--qemu-build"].map(OsString::from).into();
+    args.extend([
+        broken.path().join("build").into(),
+        "--db".into(),
+        db.into(),
+        "--machine".into(),
+        Q35.into(),
+    ]);
+    machine_abi(&args, &pinned_env(fx)).expect_code(125);
+
+    // 2. git bisect run over a history where QEMU 7.2 (clean against the 7.2
+    //    baseline) turns into 10.0.2 (drift), with a commit that does not
+    //    build and one whose tree lacks a ROM on the way: both skipped, and
+    //    the first 10.0.2 commit found.
+    let (repo, commits) = bisect_repo(
+        fx,
+        &[
+            ("good", "7.2"),
+            ("no-build", "7.2"),
+            ("missing-rom", "7.2"),
+            ("good", "7.2"),
+            ("bad", "10.0"),
+            ("bad", "10.0"),
+        ],
+    );
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(repo.path())
+            .output()
+            .unwrap()
+    };
+    assert!(git(&["bisect", "start", &commits[5], &commits[0]]).status.success());
+    let mut envs = pinned_env(fx);
+    envs.push(("ABI_DB", db.into()));
+    let bisect = &lines[1];
+    assert!(bisect.starts_with("git bisect run "), "{bisect}");
+    let run = run_readme_line(bisect, repo.path(), &envs);
+    let log = String::from_utf8_lossy(&git(&["bisect", "log"]).stdout).into_owned();
+    let _ = git(&["bisect", "reset"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains(&format!("{} is the first bad commit", commits[4])),
+        "the first 10.0.2 commit must be found\n{run}\n{log}"
+    );
+    // Each skip is git's answer to exit 125 (a build that failed, or a check
+    // that could not check), never a good or bad verdict.
+    for c in [&commits[1], &commits[2]] {
+        assert!(
+            !log.contains(&format!("git bisect good {c}")) && !log.contains(&format!("git bisect bad {c}")),
+            "{c} must be skipped, not judged\n{log}"
+        );
+    }
+}
+
+#[test]
+fn gitlab_ci_doc_check_job_runs() {
+    let Some(fx) = fixtures("gitlab_ci_doc_check_job_runs") else {
+        return;
+    };
+    let doc = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/gitlab-ci.md")).unwrap();
+    for want in [
+        "extends:",
+        ".native_build_job_template",
+        "TARGETS: x86_64-softmmu",
+        "junit: abi-junit.xml",
+    ] {
+        assert!(doc.contains(want), "docs/gitlab-ci.md lost {want:?}");
+    }
+    let line = doc
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- machine-abi/bin/machine-abi check "))
+        .map(|rest| format!("machine-abi/bin/machine-abi check {rest}"))
+        .expect("the check job's command line");
+    // The job's working directory: QEMU's checkout with build/ from the
+    // build job, machine-abi/bin and machine-abi/abi-db from the other.
+    let job = qemu_build_tree(fx, None);
+    fs::create_dir_all(job.path().join("machine-abi/bin")).unwrap();
+    std::os::unix::fs::symlink(BIN, job.path().join("machine-abi/bin/machine-abi")).unwrap();
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("abi-db"),
+        job.path().join("machine-abi/abi-db"),
+    )
+    .unwrap();
+    let run = run_readme_line(&line, job.path(), &pinned_env(fx));
+    // QEMU 10.0.2 breaks F1 (abi-db/FINDINGS.md) with the storage profile.
+    run.expect_code(1);
+    let junit = fs::read_to_string(job.path().join("abi-junit.xml")).unwrap();
+    assert!(junit.starts_with("<?xml"), "{junit}");
+    for m in [Q35, I440FX] {
+        for p in ["default", "virtio", "legacy-nic", "storage", "usb"] {
+            let case = format!("classname=\"machine-abi.{p}\" name=\"{m}\"");
+            assert!(
+                junit.contains(&case),
+                "{m} ({p}) missing from the JUnit report\n{junit}"
+            );
+        }
+    }
+    assert!(junit.contains("<failure") && junit.contains("esp.drq_state"), "{junit}");
+    // Only the storage profile fails (F1); the modules of the tree give the
+    // virtio profile its virtio-gpu-pci.
+    assert!(junit.contains("failures=\"2\""), "{junit}");
+}
+
+#[test]
+fn bisect_maps_could_not_check_to_125_and_nothing_else() {
+    // No QEMU needed: a database that is not there is "could not check".
+    let missing = ["list", "--db", "/nonexistent/abi-db"];
+    machine_abi(missing, &[]).expect_code(2);
+    let run = machine_abi(["--bisect"].iter().chain(&missing), &[]);
+    run.expect_code(125);
+    assert!(
+        run.stderr.contains("not an abi-db"),
+        "the reason is still printed\n{run}"
+    );
+    machine_abi(missing, &[("MACHINE_ABI_BISECT", "1".into())]).expect_code(125);
+    machine_abi(missing, &[("MACHINE_ABI_BISECT", "0".into())]).expect_code(2);
+    // A usage error must not mark a commit bad either.
+    machine_abi(["check", "--bisect", "--no-such-option"], &[]).expect_code(125);
+    machine_abi(["check", "--no-such-option"], &[]).expect_code(2);
+    // Clean (0) and drift (1) keep their meaning: `explain` of a known rule is 0.
+    machine_abi(["--bisect", "explain", "host-vmstate-backward-version"], &[]).expect_code(0);
 }

@@ -43,6 +43,13 @@ pub struct RunArgs {
     /// With a build tree, searched after the tree's own.
     #[arg(long = "data-dir")]
     pub data_dirs: Vec<PathBuf>,
+    /// check: the baseline release's binary (e.g. QEMU 7.2's). Every
+    /// machine type and profile with a vmstate finding is then migrated for
+    /// real, never-started, from it to the build and back; the outcome is
+    /// attached to the finding, and a backward finding whose migration
+    /// fails becomes a break.
+    #[arg(long, value_name = "BIN")]
+    pub baseline_qemu: Option<PathBuf>,
     /// The build tree `--qemu-build` (or `--qemu` in one) resolved to, once
     /// [`RunArgs::resolve`] ran.
     #[arg(skip)]

@@ -1744,3 +1744,74 @@ fn bisect_maps_could_not_check_to_125_and_nothing_else() {
     // Clean (0) and drift (1) keep their meaning: `explain` of a known rule is 0.
     machine_abi(["--bisect", "explain", "host-vmstate-backward-version"], &[]).expect_code(0);
 }
+
+#[test]
+fn migration_proves_f1_and_a_clean_control() {
+    let Some(fx) = fixtures("migration_proves_f1_and_a_clean_control") else {
+        return;
+    };
+    // QEMU 10.0.2 against the project's abi-db, the real 7.2.22 as the
+    // baseline release's binary: every vmstate finding is migrated for real.
+    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("abi-db");
+    let mut args = vec![OsString::from("check")];
+    args.extend(fx.boot_args(Release::V10_0, None));
+    args.extend(["--db".into(), db.into()]);
+    args.extend(
+        [
+            "--machine",
+            Q35,
+            "--profile",
+            "storage",
+            "--profile",
+            "default",
+            "--format",
+            "json",
+        ]
+        .map(OsString::from),
+    );
+    args.extend(["--baseline-qemu".into(), fx.qemu(Release::V7_2).into()]);
+    let run = machine_abi(&args, &[]);
+    run.expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let drift = |profile: &str, path: &str| {
+        report["drifts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["profile"] == profile && d["path"] == path)
+            .unwrap_or_else(|| panic!("no drift {path} for {profile}\n{run}"))
+            .clone()
+    };
+    // F1 (abi-db/FINDINGS.md): forward, the 7.2 stream does not load on 10.0.2.
+    let fwd = drift("storage", "host.vmstate.forward.\"am53c974 esp.drq_state\"");
+    let detail = fwd["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.starts_with("proven: migration 7.2.22 → 10.0.2 of a never-started guest: load fails (")
+            && detail.contains("Missing section footer for ")
+            && detail.contains("/pciespscsi"),
+        "{detail}\n{run}"
+    );
+    assert_eq!(fwd["severity"], "break");
+    // Backward the stream loads: the byte count matches by coincidence, and
+    // 7.2 misreads two fields (F1), so the finding stays a warning.
+    let back = drift("storage", "host.vmstate.backward.\"am53c974 esp.drq_state\"");
+    let detail = back["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.starts_with("proven: migration 10.0.2 → 7.2.22 of a never-started guest: loaded"),
+        "{detail}\n{run}"
+    );
+    assert_eq!(back["severity"], "warn");
+    // The storage profile's nvme refuses migration altogether: left out, and said so.
+    assert!(detail.contains("without nvme: not migratable"), "{detail}");
+    // The control: the default profile migrates both ways.
+    let control = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with(&format!("machine-abi: {Q35} (default): proven:")))
+        .unwrap_or_else(|| panic!("no migration of the default profile\n{run}"));
+    assert!(
+        control.contains("7.2.22 → 10.0.2 of a never-started guest: loaded;")
+            && control.ends_with("10.0.2 → 7.2.22 of a never-started guest: loaded"),
+        "{control}"
+    );
+}

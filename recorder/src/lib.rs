@@ -10,6 +10,7 @@ pub mod elf;
 pub mod host_facts;
 pub mod initramfs;
 pub mod kmod;
+pub mod migrate;
 pub mod pool;
 pub mod profile;
 pub mod qemu;

@@ -142,6 +142,9 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
         return Err(e);
     }
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
+    if let Some(bin) = &args.baseline_qemu {
+        prove_migrations(args, bin, &rec, &set, &mut results)?;
+    }
     if let Some(path) = partial_out {
         let mut part = PartialCheck::new(args.shard, plan.selection, rec.identity().clone(), known, results);
         part.new_machines = new_machines;
@@ -177,4 +180,70 @@ fn unwaived_drift(result: &MachineResult, waivers: Option<&abi_check::waiver::Wa
         verdict::mark(w, &mut r, &c.record.key.qemu_version);
     }
     r.drifts().iter().any(|d| d.unwaived())
+}
+
+/// The vmstate rules whose findings a real migration can prove.
+const VMSTATE_RULES: [&str; 3] = [
+    "host-vmstate-break",
+    "host-vmstate-backward",
+    "host-vmstate-backward-version",
+];
+
+/// Migrate every (machine type, profile) with a vmstate finding for real,
+/// never-started, between the baseline release's binary and the build, in
+/// both directions, and attach the outcome to each finding of that
+/// direction: "proven: …". A backward finding whose migration fails is a
+/// break; one that loads keeps its severity (a load can misread fields
+/// whose sizes happen to match).
+fn prove_migrations(
+    args: &RunArgs,
+    baseline_bin: &Path,
+    rec: &recorder::record::Recorder,
+    set: &recorder::profile::Profiles,
+    results: &mut [MachineResult],
+) -> Result<(), crate::args::Failure> {
+    let mut release = recorder::qemu::Qemu::new(baseline_bin.to_path_buf(), args.data_dirs.clone());
+    release.query_timeout = std::time::Duration::from_secs(args.timeout);
+    let release_version = release.identity()?.version;
+    let build = args.qemu();
+    let build_version = &rec.identity().version;
+    for r in results.iter_mut() {
+        let Outcome::Drifted { drifts } = &mut r.outcome else {
+            continue;
+        };
+        if !drifts.iter().any(|d| VMSTATE_RULES.contains(&d.rule.as_str())) {
+            continue;
+        }
+        let Some(profile) = set.get(&r.profile) else { continue };
+        let timeout = std::time::Duration::from_secs(args.timeout);
+        let (forward, backward) = recorder::migrate::both_ways(&release, &build, &r.machine, profile, timeout);
+        let describe = |from: &abi_model::Version,
+                        to: &abi_model::Version,
+                        o: &Result<recorder::migrate::Migration, String>| match o {
+            Ok(o) => format!("proven: migration {from} → {to} of a never-started guest: {o}"),
+            Err(e) => format!("unproven: migration {from} → {to} could not be tried: {e}"),
+        };
+        eprintln!(
+            "machine-abi: {} ({}): {}; {}",
+            r.machine,
+            r.profile,
+            describe(&release_version, build_version, &forward),
+            describe(build_version, &release_version, &backward)
+        );
+        for d in drifts.iter_mut().filter(|d| VMSTATE_RULES.contains(&d.rule.as_str())) {
+            let backward_finding = d.path.as_str().starts_with("host.vmstate.backward");
+            let (text, outcome) = if backward_finding {
+                (describe(build_version, &release_version, &backward), &backward)
+            } else {
+                (describe(&release_version, build_version, &forward), &forward)
+            };
+            if backward_finding
+                && matches!(outcome, Ok(m) if matches!(m.outcome, recorder::migrate::Outcome::Failed(_)))
+            {
+                d.severity = abi_model::drift::Severity::Break;
+            }
+            d.detail = Some(text);
+        }
+    }
+    Ok(())
 }

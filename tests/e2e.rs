@@ -1815,3 +1815,65 @@ fn migration_proves_f1_and_a_clean_control() {
         "{control}"
     );
 }
+
+#[test]
+fn a_backward_break_proven_by_migration_fails_the_check() {
+    let Some(fx) = fixtures("a_backward_break_proven_by_migration_fails_the_check") else {
+        return;
+    };
+    // QEMU 11.1.3 (trixie-backports, run in its own root) made nvme
+    // migratable (vmstate version 1); 10.0.2's nvme blocks migration
+    // (version 0). Rolling pc-q35-10.0 with the storage profile back from
+    // 11.1.3 to 10.0.2 fails on nvme: proven, a break.
+    let qemu = fx.dir.join("qemu-11.1/usr/bin/qemu-system-x86_64");
+    let sysroot = fx.dir.join("sysroot-trixie-backports");
+    if !testkit::require(
+        "a_backward_break_proven_by_migration_fails_the_check",
+        &[&qemu, &sysroot],
+    ) {
+        return;
+    }
+    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("abi-db");
+    let mut args: Vec<OsString> = vec![
+        "check".into(),
+        "--qemu".into(),
+        qemu.into(),
+        "--sysroot".into(),
+        sysroot.into(),
+    ];
+    args.extend(["--data-dir".into(), fx.dir.join("firmware").into()]);
+    args.extend(["--data-dir".into(), fx.dir.join("qemu-11.1/usr/share/qemu").into()]);
+    args.extend(["--db".into(), db.into(), "-j".into(), "2".into()]);
+    args.extend(["--machine", "pc-q35-10.0", "--profile", "storage", "--format", "json"].map(OsString::from));
+    args.extend(["--baseline-qemu".into(), fx.qemu(Release::V10_0).into()]);
+    let run = machine_abi(&args, &[]);
+    run.expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let drifts = report["drifts"].as_array().unwrap();
+    let find = |path: &str| {
+        drifts
+            .iter()
+            .find(|d| d["path"] == path)
+            .unwrap_or_else(|| panic!("no drift {path}\n{run}"))
+    };
+    let nvme = find("host.vmstate.backward.nvme");
+    assert_eq!(nvme["rule"], "host-vmstate-backward-version", "{nvme}");
+    assert_eq!(nvme["severity"], "break");
+    let detail = nvme["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.starts_with("proven: migration 11.1.3 → 10.0.2 of a never-started guest: load fails (")
+            && detail.contains("non-migratable device")
+            && detail.contains("/nvme"),
+        "{detail}"
+    );
+    // The same failed migration proves nothing about another device's finding.
+    let scsi = find("host.vmstate.backward.\"scsi-hd scsi-disk/pr/\"");
+    assert_eq!(scsi["severity"], "warn", "{scsi}");
+    assert!(
+        scsi["detail"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("proves nothing about this one"),
+        "{scsi}"
+    );
+}

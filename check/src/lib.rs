@@ -10,6 +10,7 @@ pub mod devices;
 pub mod history;
 pub mod outcome;
 pub mod partial;
+pub mod proof;
 pub mod quirks;
 pub mod review;
 pub mod rules;

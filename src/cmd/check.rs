@@ -182,19 +182,10 @@ fn unwaived_drift(result: &MachineResult, waivers: Option<&abi_check::waiver::Wa
     r.drifts().iter().any(|d| d.unwaived())
 }
 
-/// The vmstate rules whose findings a real migration can prove.
-const VMSTATE_RULES: [&str; 3] = [
-    "host-vmstate-break",
-    "host-vmstate-backward",
-    "host-vmstate-backward-version",
-];
-
 /// Migrate every (machine type, profile) with a vmstate finding for real,
 /// never-started, between the baseline release's binary and the build, in
-/// both directions, and attach the outcome to each finding of that
-/// direction: "proven: …". A backward finding whose migration fails is a
-/// break; one that loads keeps its severity (a load can misread fields
-/// whose sizes happen to match).
+/// both directions, and attach the outcome to its findings
+/// ([`abi_check::proof::attach`]).
 fn prove_migrations(
     args: &RunArgs,
     baseline_bin: &Path,
@@ -202,48 +193,47 @@ fn prove_migrations(
     set: &recorder::profile::Profiles,
     results: &mut [MachineResult],
 ) -> Result<(), crate::args::Failure> {
+    use abi_check::proof::{self, Proof};
     let mut release = recorder::qemu::Qemu::new(baseline_bin.to_path_buf(), args.data_dirs.clone());
     release.query_timeout = std::time::Duration::from_secs(args.timeout);
-    let release_version = release.identity()?.version;
+    let release_version = release.identity()?.version.to_string();
     let build = args.qemu();
-    let build_version = &rec.identity().version;
+    let build_version = rec.identity().version.to_string();
+    let timeout = std::time::Duration::from_secs(args.timeout);
     for r in results.iter_mut() {
         let Outcome::Drifted { drifts } = &mut r.outcome else {
             continue;
         };
-        if !drifts.iter().any(|d| VMSTATE_RULES.contains(&d.rule.as_str())) {
+        if !drifts.iter().any(|d| proof::VMSTATE_RULES.contains(&d.rule.as_str())) {
             continue;
         }
         let Some(profile) = set.get(&r.profile) else { continue };
-        let timeout = std::time::Duration::from_secs(args.timeout);
         let (forward, backward) = recorder::migrate::both_ways(&release, &build, &r.machine, profile, timeout);
-        let describe = |from: &abi_model::Version,
-                        to: &abi_model::Version,
-                        o: &Result<recorder::migrate::Migration, String>| match o {
-            Ok(o) => format!("proven: migration {from} → {to} of a never-started guest: {o}"),
-            Err(e) => format!("unproven: migration {from} → {to} could not be tried: {e}"),
+        let to_proof = |from: &str, to: &str, m: Result<recorder::migrate::Migration, String>| {
+            let note = match &m {
+                Ok(m) if !m.left_out.is_empty() => format!(" (without {}: not migratable)", m.left_out.join(", ")),
+                _ => String::new(),
+            };
+            Proof {
+                from: from.into(),
+                to: to.into(),
+                result: m.map(|m| match m.outcome {
+                    recorder::migrate::Outcome::Loaded => None,
+                    recorder::migrate::Outcome::Failed(why) => Some(why),
+                }),
+                note,
+            }
         };
+        let forward = to_proof(&release_version, &build_version, forward);
+        let backward = to_proof(&build_version, &release_version, backward);
         eprintln!(
             "machine-abi: {} ({}): {}; {}",
             r.machine,
             r.profile,
-            describe(&release_version, build_version, &forward),
-            describe(build_version, &release_version, &backward)
+            forward.describe(),
+            backward.describe()
         );
-        for d in drifts.iter_mut().filter(|d| VMSTATE_RULES.contains(&d.rule.as_str())) {
-            let backward_finding = d.path.as_str().starts_with("host.vmstate.backward");
-            let (text, outcome) = if backward_finding {
-                (describe(build_version, &release_version, &backward), &backward)
-            } else {
-                (describe(&release_version, build_version, &forward), &forward)
-            };
-            if backward_finding
-                && matches!(outcome, Ok(m) if matches!(m.outcome, recorder::migrate::Outcome::Failed(_)))
-            {
-                d.severity = abi_model::drift::Severity::Break;
-            }
-            d.detail = Some(text);
-        }
+        proof::attach(drifts, &forward, &backward);
     }
     Ok(())
 }

@@ -27,12 +27,33 @@ pub const FAILURE_EXIT: i32 = EXIT_ERROR;
 /// Options of every command that boots QEMU.
 #[derive(Args)]
 pub struct RunArgs {
-    /// The qemu-system-x86_64 binary.
-    #[arg(long)]
-    pub qemu: PathBuf,
+    /// The qemu-system-x86_64 binary. In a meson build directory (one with
+    /// meson-info/ or build.ninja) it is taken as --qemu-build of that
+    /// directory.
+    #[arg(long, required_unless_present = "qemu_build", conflicts_with = "qemu_build")]
+    pub qemu: Option<PathBuf>,
+    /// A QEMU build directory: its qemu-system-x86_64, its
+    /// pc-bios/optionrom, the source tree's pc-bios/ (from meson-info), then
+    /// --data-dir and the pinned firmware (MACHINE_ABI_FIRMWARE, or
+    /// .cache/fixtures/firmware of the repository machine-abi was built in)
+    /// for what the tree lacks. Which file comes from where is printed.
+    #[arg(long, value_name = "DIR")]
+    pub qemu_build: Option<PathBuf>,
     /// Data directories (-L), searched in order; put the firmware first.
+    /// With a build tree, searched after the tree's own.
     #[arg(long = "data-dir")]
     pub data_dirs: Vec<PathBuf>,
+    /// check: the baseline release's binary (e.g. QEMU 7.2's). Every
+    /// machine type and profile with a vmstate finding is then migrated for
+    /// real, never-started, from it to the build and back; the outcome is
+    /// attached to the finding, and a backward finding whose migration
+    /// fails becomes a break.
+    #[arg(long, value_name = "BIN")]
+    pub baseline_qemu: Option<PathBuf>,
+    /// The build tree `--qemu-build` (or `--qemu` in one) resolved to, once
+    /// [`RunArgs::resolve`] ran.
+    #[arg(skip)]
+    pub tree: Option<recorder::tree::BuildTree>,
     /// Run the binary in this root file system of another distribution
     /// release (through its dynamic loader and libraries; see
     /// scripts/fetch-suites), still reading the real ELF for compat tables.

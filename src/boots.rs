@@ -27,11 +27,112 @@ fn default_probe() -> PathBuf {
     target.join("x86_64-unknown-linux-gnu/release/guest-probe")
 }
 
+/// The pinned firmware (SeaBIOS and iPXE ROMs that scripts/fetch-qemu
+/// fetches), the fallback of a build tree: `MACHINE_ABI_FIRMWARE`, else
+/// `firmware/` of `MACHINE_ABI_FIXTURES`, else `.cache/fixtures/firmware`
+/// of the repository this executable was built in (target/*/machine-abi).
+pub fn pinned_firmware() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("MACHINE_ABI_FIRMWARE") {
+        return Some(p.into());
+    }
+    if let Some(p) = std::env::var_os("MACHINE_ABI_FIXTURES") {
+        return Some(PathBuf::from(p).join("firmware"));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let repo = exe.parent()?.parent()?.parent()?;
+    let dir = repo.join(".cache/fixtures/firmware");
+    dir.is_dir().then_some(dir)
+}
+
 impl RunArgs {
+    /// The QEMU binary (`--qemu`, or the build tree's after [`RunArgs::resolve`]).
+    pub fn binary(&self) -> PathBuf {
+        self.qemu.clone().unwrap_or_default()
+    }
+
+    /// Turn `--qemu-build DIR`, or a `--qemu` that sits in a meson build
+    /// directory, into the binary and the data directories (the tree's
+    /// own, then `--data-dir`, then the pinned firmware), and say so on
+    /// stderr. Anything else is left as given.
+    pub fn resolve(&mut self) -> Result<(), Failure> {
+        let dir = match (&self.qemu_build, &self.qemu) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(bin)) => match recorder::tree::build_dir_of(bin) {
+                Some(dir) => dir,
+                None => return Ok(()),
+            },
+            (None, None) => return Err(Failure("give --qemu BIN or --qemu-build DIR".into())),
+        };
+        let name = self.qemu.as_ref().and_then(|b| b.file_name()).map_or_else(
+            || "qemu-system-x86_64".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let mut fallback: Vec<recorder::tree::DataDir> = self
+            .data_dirs
+            .iter()
+            .map(|d| recorder::tree::DataDir {
+                path: d.clone(),
+                role: "--data-dir".into(),
+            })
+            .collect();
+        match pinned_firmware() {
+            Some(fw) => fallback.push(recorder::tree::DataDir {
+                path: fw,
+                role: "pinned firmware".into(),
+            }),
+            None => eprintln!(
+                "machine-abi: no pinned firmware found (scripts/fetch-qemu, or MACHINE_ABI_FIRMWARE): \
+                 only the tree and --data-dir are searched"
+            ),
+        }
+        let tree = recorder::tree::open(&dir, &name, &fallback)?;
+        eprintln!(
+            "machine-abi: QEMU build tree {}{}; data directories in order:",
+            tree.dir.display(),
+            tree.source.as_ref().map_or_else(
+                || " (source tree unknown: no meson-info)".to_string(),
+                |s| format!(" (source {})", s.display())
+            )
+        );
+        for d in &tree.data_dirs {
+            eprintln!("  {:<24} {}", d.role, d.path.display());
+        }
+        self.qemu = Some(tree.binary.clone());
+        self.data_dirs = tree.data_dirs.iter().map(|d| d.path.clone()).collect();
+        self.tree = Some(tree);
+        Ok(())
+    }
+
+    /// With a build tree: print, once, where each file the boots of `work`
+    /// load comes from (or that it is missing, which fails those boots).
+    pub fn show_data_files(&self, rec: &Recorder, work: &[(MachineType, &Profile)]) {
+        let Some(tree) = &self.tree else { return };
+        let mut seen: std::collections::BTreeMap<String, (Option<PathBuf>, String)> = Default::default();
+        for (m, p) in work {
+            for (n, found) in rec.data_files(rec.probe_kind(m), m, p) {
+                seen.entry(n.file).or_insert((found, n.why));
+            }
+        }
+        eprintln!("machine-abi: files the boots load:");
+        for (file, (found, why)) in &seen {
+            let from = match found {
+                Some(path) => {
+                    let role = path
+                        .parent()
+                        .and_then(|dir| tree.data_dirs.iter().find(|d| d.path == dir))
+                        .map_or("", |d| d.role.as_str());
+                    format!("{role}: {}", path.display())
+                }
+                None => "MISSING from every data directory".to_string(),
+            };
+            eprintln!("  {file:<24} {from} ({why})");
+        }
+    }
+
     /// The QEMU binary and its data directories.
     pub fn qemu(&self) -> Qemu {
         // A query never needs longer than a whole boot may take.
-        let mut q = Qemu::new(self.qemu.clone(), self.data_dirs.clone());
+        let mut q = Qemu::new(self.binary(), self.data_dirs.clone());
         q.query_timeout = q.query_timeout.min(Duration::from_secs(self.timeout));
         q.sysroot = self.sysroot.clone();
         q
@@ -175,13 +276,14 @@ pub fn record_selected(args: &RunArgs, rec: &Recorder) -> Result<Recorded, Failu
     if machines.is_empty() {
         return Err(Failure(format!(
             "no machine type of {} matches {:?}",
-            args.qemu.display(),
+            args.binary().display(),
             args.machines
         )));
     }
     let set = args.profile_set()?;
     let work = work_list(&machines, &args.selected_profiles(&set)?, args.shard);
     rec.check_probes(work.iter().map(|(m, _)| m))?;
+    args.show_data_files(rec, &work);
     let mut results: Vec<Option<Result<Capture, RecordError>>> = (0..work.len()).map(|_| None).collect();
     boot_each(rec, &work, args.jobs(), |i, r| results[i] = Some(r));
     let mut out = Recorded {

@@ -21,6 +21,20 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// For `git bisect run`: exit 125 (skip this commit) instead of 2 when
+    /// the run could not check (a boot, a file or an argument failed); 0
+    /// (good) and 1 (bad) are unchanged. Also set by MACHINE_ABI_BISECT=1.
+    /// Reports still say 2.
+    #[arg(long, global = true)]
+    bisect: bool,
+}
+
+/// `git bisect run`'s "cannot test this commit, skip it".
+const BISECT_SKIP: u8 = 125;
+
+/// Whether MACHINE_ABI_BISECT asks for bisect exit codes (set, not empty, `0` or `false`).
+fn bisect_env() -> bool {
+    std::env::var("MACHINE_ABI_BISECT").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
 }
 
 #[derive(Subcommand)]
@@ -242,17 +256,38 @@ fn main() -> ExitCode {
     // First, before any thread: an interrupt kills every QEMU and removes
     // every scratch directory.
     abi_process::handle_signals();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Usage errors are "could not check" too: under --bisect a typo
+            // must not mark every commit bad.
+            let _ = e.print();
+            let code = e.exit_code();
+            let bisect = std::env::args().any(|a| a == "--bisect") || bisect_env();
+            return ExitCode::from(if code == FAILURE_EXIT && bisect {
+                BISECT_SKIP
+            } else {
+                code as u8
+            });
+        }
+    };
+    let bisect = cli.bisect || bisect_env();
     let result = match cli.command {
-        Command::Record(args) => cmd::record::run(&args),
+        Command::Record(mut args) => args.run.resolve().and_then(|()| cmd::record::run(&args)),
         Command::Check {
-            run,
+            mut run,
             out,
             pending,
             partial,
-        } => cmd::check::run(&run, &out, pending, partial.as_deref()),
+        } => run
+            .resolve()
+            .and_then(|()| cmd::check::run(&run, &out, pending, partial.as_deref())),
         Command::Merge { db, files, out } => cmd::merge::run(&db, &files, &out),
-        Command::Snapshot { run, release, replace } => cmd::snapshot::run(&run, &release, replace),
+        Command::Snapshot {
+            mut run,
+            release,
+            replace,
+        } => run.resolve().and_then(|()| cmd::snapshot::run(&run, &release, replace)),
         Command::Review { db, machines, out } => cmd::review::review(&db, &machines, &out),
         Command::Accept(a) => cmd::review::accept(&a),
         Command::Reject { db, machines } => cmd::review::reject(&db, &machines),
@@ -282,16 +317,23 @@ fn main() -> ExitCode {
         } => cmd::host::host_facts(qemu, sysroot, data_dirs, &machines, jobs, timeout),
         Command::BenchDiff { a, b, repeat } => cmd::bench::bench_diff(&a, b.as_deref(), repeat),
         Command::Bench {
-            run,
+            mut run,
             boots,
             side_by_side,
-        } => cmd::bench::bench(&run, boots, &side_by_side),
+        } => run
+            .resolve()
+            .and_then(|()| cmd::bench::bench(&run, boots, &side_by_side)),
     };
-    match result {
-        Ok(code) => ExitCode::from(code as u8),
+    let code = match result {
+        Ok(code) => code,
         Err(Failure(msg)) => {
             eprintln!("machine-abi: error: {msg}");
-            ExitCode::from(FAILURE_EXIT as u8)
+            FAILURE_EXIT
         }
+    };
+    if bisect && code == FAILURE_EXIT {
+        eprintln!("machine-abi: could not check: exit {BISECT_SKIP} (--bisect: git bisect skips this commit)");
+        return ExitCode::from(BISECT_SKIP);
     }
+    ExitCode::from(code as u8)
 }

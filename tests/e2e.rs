@@ -1323,3 +1323,566 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// A QEMU developer's build tree
+
+/// A QEMU 10.0.2 build tree as `ninja` leaves it: `build/qemu-system-x86_64`
+/// (a copy, so QEMU finds no data of its own next to it) and its modules, the option ROMs
+/// in `build/pc-bios/optionrom` (`omit` left out), `build/meson-info`
+/// naming a source tree whose `pc-bios/` holds no firmware (as in Debian's
+/// source package). SeaBIOS, the VGA and NIC ROMs must come from the pinned
+/// firmware. Returns the temporary directory (the tree is `build/` in it).
+fn qemu_build_tree(fx: &Fixtures, omit: Option<&str>) -> tempfile::TempDir {
+    let root = tempfile::tempdir_in(&fx.work).unwrap();
+    let build = root.path().join("build");
+    let src = root.path().join("src");
+    fs::create_dir_all(build.join("pc-bios/optionrom")).unwrap();
+    fs::create_dir_all(build.join("meson-info")).unwrap();
+    fs::create_dir_all(src.join("pc-bios")).unwrap();
+    fs::write(build.join("build.ninja"), "# ninja\n").unwrap();
+    let info = serde_json::json!({"directories": {"source": src, "build": build, "info": build.join("meson-info")}});
+    fs::write(build.join("meson-info/meson-info.json"), info.to_string()).unwrap();
+    fs::copy(fx.qemu(Release::V10_0), build.join("qemu-system-x86_64")).unwrap();
+    // Debian builds with modules (virtio-gpu is one): a tree has them next
+    // to the binary.
+    let modules = fx.dir.join(Release::V10_0.dir()).join("usr/lib/x86_64-linux-gnu/qemu");
+    for e in fs::read_dir(&modules).unwrap().flatten() {
+        if e.file_name().to_string_lossy().ends_with(".so") {
+            fs::copy(e.path(), build.join(e.file_name())).unwrap();
+        }
+    }
+    let share = fx.dir.join(Release::V10_0.dir()).join("usr/share/qemu");
+    for rom in [
+        "kvmvapic.bin",
+        "linuxboot.bin",
+        "linuxboot_dma.bin",
+        "multiboot.bin",
+        "multiboot_dma.bin",
+        "pvh.bin",
+    ] {
+        if Some(rom) != omit {
+            fs::copy(share.join(rom), build.join("pc-bios/optionrom").join(rom)).unwrap();
+        }
+    }
+    root
+}
+
+/// The pinned firmware wherever the fixtures are (the default is found
+/// from the executable's repository).
+fn pinned_env(fx: &Fixtures) -> Vec<(&'static str, OsString)> {
+    vec![("MACHINE_ABI_FIXTURES", fx.dir.clone().into())]
+}
+
+#[test]
+fn a_qemu_build_tree_checks_without_data_dir_or_probe() {
+    let Some(fx) = fixtures("a_qemu_build_tree_checks_without_data_dir_or_probe") else {
+        return;
+    };
+    let tree_dir = qemu_build_tree(fx, None);
+    let build = tree_dir.path().join("build");
+    let db = baseline(fx);
+    let select = [
+        "--db",
+        &db.to_string_lossy(),
+        "--machine",
+        Q35,
+        "--profile",
+        "default",
+        "-j",
+        "2",
+    ]
+    .map(OsString::from);
+    let mut args = vec![OsString::from("check"), "--qemu-build".into(), build.clone().into()];
+    args.extend(select.iter().cloned());
+    let run = machine_abi(&args, &pinned_env(fx));
+    // The same check of the installed 10.0.2 build, data directories by hand.
+    let reference = machine_abi(
+        check_args(
+            fx,
+            Release::V10_0,
+            None,
+            db,
+            &["--machine", Q35, "--profile", "default"],
+        ),
+        &[],
+    );
+    assert_ne!(run.code, Some(2), "{run}");
+    assert_eq!(run.code, reference.code, "tree:\n{run}\ninstalled:\n{reference}");
+    // The tree searches four data directories, the installed build two:
+    // where the firmware comes from is no difference of the machine.
+    assert_eq!(
+        run.stdout, reference.stdout,
+        "the tree must check exactly like the installed build\n{run}"
+    );
+    // Which file came from where.
+    let from = |file: &str| {
+        run.stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{file} ")))
+            .unwrap_or_else(|| panic!("{file} not listed\n{run}"))
+            .to_string()
+    };
+    assert!(from("multiboot_dma.bin").contains("build tree option ROMs"), "{run}");
+    assert!(from("kvmvapic.bin").contains("build tree option ROMs"), "{run}");
+    assert!(from("bios-256k.bin").contains("pinned firmware"), "{run}");
+    assert!(from("efi-e1000e.rom").contains("pinned firmware"), "{run}");
+    assert!(
+        run.stderr
+            .contains(&format!("(source {})", tree_dir.path().join("src").display())),
+        "{run}"
+    );
+}
+
+#[test]
+fn a_build_tree_missing_a_rom_fails_in_seconds_naming_it() {
+    let Some(fx) = fixtures("a_build_tree_missing_a_rom_fails_in_seconds_naming_it") else {
+        return;
+    };
+    let tree_dir = qemu_build_tree(fx, Some("multiboot_dma.bin"));
+    let binary = tree_dir.path().join("build/qemu-system-x86_64");
+    let db = baseline(fx);
+    // --qemu inside a meson build directory is taken as that tree.
+    let args = ["check", "--qemu"]
+        .map(OsString::from)
+        .into_iter()
+        .chain([binary.into()])
+        .chain(["--db", &db.to_string_lossy(), "--machine", Q35, "--profile", "default"].map(OsString::from));
+    let started = std::time::Instant::now();
+    let run = machine_abi(args, &pinned_env(fx));
+    let took = started.elapsed();
+    run.expect_code(2);
+    let line = could_not_check_line(&run, Q35);
+    assert!(
+        line.contains("multiboot_dma.bin") && line.contains("not booted"),
+        "{line}\n{run}"
+    );
+    assert!(run.stderr.contains("MISSING from every data directory"), "{run}");
+    assert!(took < Duration::from_secs(30), "took {took:?}\n{run}");
+
+    // A file QEMU misses although machine-abi found it (the wrapper runs
+    // the boots with other data directories): QEMU 10 warns on stderr and
+    // runs on without it; the boot ends at once with the file named.
+    let data = tempfile::tempdir_in(&fx.work).unwrap();
+    for dir in [
+        fx.dir.join("firmware"),
+        fx.dir.join(Release::V10_0.dir()).join("usr/share/qemu"),
+    ] {
+        for e in fs::read_dir(&dir).unwrap().flatten() {
+            let to = data.path().join(e.file_name());
+            if e.file_name() != "multiboot_dma.bin" && !to.exists() {
+                std::os::unix::fs::symlink(e.path(), to).unwrap();
+            }
+        }
+    }
+    let mut envs = wrapper_env(fx, "qemu-loses-rom.sh", Release::V10_0);
+    envs.push(("MABI_WRAPPER_DATA", data.path().into()));
+    let started = std::time::Instant::now();
+    let run = assert_check_fails(
+        fx,
+        Probe::Bare,
+        Some(shim(fx)),
+        &["--profile", "default"],
+        &envs,
+        "multiboot_dma.bin",
+    );
+    let took = started.elapsed();
+    let line = could_not_check_line(&run, Q35);
+    assert!(line.contains("boot ended at once"), "{line}\n{run}");
+    assert!(
+        !run.stderr.contains("retrying"),
+        "a missing file is not transient: {run}"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "took {took:?}: the 120 s boot timeout was waited for\n{run}"
+    );
+}
+
+/// The command lines of README.md's "A QEMU developer's loop" (its indented
+/// code lines), in order.
+fn readme_developer_loop_lines() -> Vec<String> {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("A QEMU developer's loop"))
+        .expect("README.md has the section \"A QEMU developer's loop\"");
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Run one README line with `sh -c` in `dir`, machine-abi first on PATH.
+fn run_readme_line(line: &str, dir: &Path, envs: &[(&str, OsString)]) -> Run {
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir.to_path_buf())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", line]).current_dir(dir).env("PATH", path);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    Run {
+        args: vec![line.into()],
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A git repository whose commits "build" a QEMU tree in build/ (untracked,
+/// with a Makefile as configure leaves one): each commit's build.sh copies
+/// one release's binary, modules and option ROMs, or fails to compile, or
+/// leaves a ROM out. Returns the repository and its commits, oldest first.
+fn bisect_repo(fx: &Fixtures, steps: &[(&str, &str)]) -> (tempfile::TempDir, Vec<String>) {
+    let repo = tempfile::tempdir_in(&fx.work).unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(repo.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    fs::write(repo.path().join(".gitignore"), "build/\n").unwrap();
+    let build = repo.path().join("build");
+    fs::create_dir_all(&build).unwrap();
+    fs::write(build.join("build.ninja"), "# ninja\n").unwrap();
+    fs::write(
+        build.join("Makefile"),
+        "qemu-system-x86_64: FORCE\n\tsh ../build.sh\nFORCE:\n",
+    )
+    .unwrap();
+    let mut commits = Vec::new();
+    for (what, release) in steps {
+        let share = fx.dir.join(format!("qemu-{release}/usr/share/qemu"));
+        let binary = fx.dir.join(format!("qemu-{release}/usr/bin/qemu-system-x86_64"));
+        // A build with modules (Debian's 7.2 has TCG as one) leaves them
+        // next to the binary.
+        let modules = fx.dir.join(format!("qemu-{release}/usr/lib/x86_64-linux-gnu/qemu"));
+        let omit = if *what == "missing-rom" {
+            "multiboot_dma.bin"
+        } else {
+            ""
+        };
+        let script = if *what == "no-build" {
+            "echo 'error: a compile error' >&2\nexit 1\n".to_string()
+        } else {
+            format!(
+                "set -e\ncp '{}' qemu-system-x86_64\nrm -rf pc-bios\nmkdir -p pc-bios/optionrom\n\
+                 for f in kvmvapic.bin linuxboot_dma.bin multiboot_dma.bin; do\n  \
+                 [ \"$f\" = '{omit}' ] || cp '{}'/\"$f\" pc-bios/optionrom/\ndone\n\
+                 rm -f ./*.so\ncp '{}'/*.so .\n",
+                binary.display(),
+                share.display(),
+                modules.display()
+            )
+        };
+        fs::write(repo.path().join("build.sh"), script).unwrap();
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "--allow-empty", "-m", &format!("{what} ({release})")]);
+        commits.push(git(&["rev-parse", "HEAD"]));
+    }
+    (repo, commits)
+}
+
+#[test]
+fn readme_developer_loop_lines_run() {
+    let Some(fx) = fixtures("readme_developer_loop_lines_run") else {
+        return;
+    };
+    let lines = readme_developer_loop_lines();
+    assert_eq!(lines.len(), 2, "README's developer loop lines changed: {lines:?}");
+    let mut envs = pinned_env(fx);
+
+    // 1. The check of a build tree at ~/qemu/build against the project's
+    //    abi-db (run in the repository): QEMU 10.0.2 on pc-q35-7.2 with every
+    //    profile fails on F1 (abi-db/FINDINGS.md), the ESP of the storage profile.
+    let home = tempfile::tempdir_in(&fx.work).unwrap();
+    let tree_dir = qemu_build_tree(fx, None);
+    fs::create_dir_all(home.path().join("qemu")).unwrap();
+    fs::rename(tree_dir.path().join("build"), home.path().join("qemu/build")).unwrap();
+    envs.push(("HOME", home.path().into()));
+    let check = &lines[0];
+    assert!(
+        check.starts_with("machine-abi check --qemu-build ~/qemu/build"),
+        "{check}"
+    );
+    let run = run_readme_line(check, Path::new(env!("CARGO_MANIFEST_DIR")), &envs);
+    run.expect_code(1);
+    assert!(run.stdout.contains("pc-q35-7.2 (storage)"), "{run}");
+    assert!(run.stdout.contains("am53c974 esp.drq_state"), "F1 is reported\n{run}");
+    assert!(run.stderr.contains("build tree option ROMs"), "{run}");
+
+    // --bisect alone: a tree missing a ROM is "could not check", 125.
+    let broken = qemu_build_tree(fx, Some("multiboot_dma.bin"));
+    let db = baseline(fx);
+    let mut args: Vec<OsString> = ["check", "--bisect", "--qemu-build"].map(OsString::from).into();
+    args.extend([
+        broken.path().join("build").into(),
+        "--db".into(),
+        db.into(),
+        "--machine".into(),
+        Q35.into(),
+    ]);
+    machine_abi(&args, &pinned_env(fx)).expect_code(125);
+
+    // 2. git bisect run over a history where QEMU 7.2 (clean against the 7.2
+    //    baseline) turns into 10.0.2 (drift), with a commit that does not
+    //    build and one whose tree lacks a ROM on the way: both skipped, and
+    //    the first 10.0.2 commit found.
+    let (repo, commits) = bisect_repo(
+        fx,
+        &[
+            ("good", "7.2"),
+            ("no-build", "7.2"),
+            ("missing-rom", "7.2"),
+            ("good", "7.2"),
+            ("bad", "10.0"),
+            ("bad", "10.0"),
+        ],
+    );
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(repo.path())
+            .output()
+            .unwrap()
+    };
+    assert!(git(&["bisect", "start", &commits[5], &commits[0]]).status.success());
+    let mut envs = pinned_env(fx);
+    envs.push(("ABI_DB", db.into()));
+    let bisect = &lines[1];
+    assert!(bisect.starts_with("git bisect run "), "{bisect}");
+    let run = run_readme_line(bisect, repo.path(), &envs);
+    let log = String::from_utf8_lossy(&git(&["bisect", "log"]).stdout).into_owned();
+    let _ = git(&["bisect", "reset"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains(&format!("{} is the first bad commit", commits[4])),
+        "the first 10.0.2 commit must be found\n{run}\n{log}"
+    );
+    // Each skip is git's answer to exit 125 (a build that failed, or a check
+    // that could not check), never a good or bad verdict.
+    for c in [&commits[1], &commits[2]] {
+        assert!(
+            !log.contains(&format!("git bisect good {c}")) && !log.contains(&format!("git bisect bad {c}")),
+            "{c} must be skipped, not judged\n{log}"
+        );
+    }
+}
+
+#[test]
+fn gitlab_ci_doc_check_job_runs() {
+    let Some(fx) = fixtures("gitlab_ci_doc_check_job_runs") else {
+        return;
+    };
+    let doc = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/gitlab-ci.md")).unwrap();
+    for want in [
+        "extends:",
+        ".native_build_job_template",
+        "TARGETS: x86_64-softmmu",
+        "junit: abi-junit.xml",
+    ] {
+        assert!(doc.contains(want), "docs/gitlab-ci.md lost {want:?}");
+    }
+    let line = doc
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- machine-abi/bin/machine-abi check "))
+        .map(|rest| format!("machine-abi/bin/machine-abi check {rest}"))
+        .expect("the check job's command line");
+    // The job's working directory: QEMU's checkout with build/ from the
+    // build job, machine-abi/bin and machine-abi/abi-db from the other.
+    let job = qemu_build_tree(fx, None);
+    fs::create_dir_all(job.path().join("machine-abi/bin")).unwrap();
+    std::os::unix::fs::symlink(BIN, job.path().join("machine-abi/bin/machine-abi")).unwrap();
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("abi-db"),
+        job.path().join("machine-abi/abi-db"),
+    )
+    .unwrap();
+    let run = run_readme_line(&line, job.path(), &pinned_env(fx));
+    // QEMU 10.0.2 breaks F1 (abi-db/FINDINGS.md) with the storage profile.
+    run.expect_code(1);
+    let junit = fs::read_to_string(job.path().join("abi-junit.xml")).unwrap();
+    assert!(junit.starts_with("<?xml"), "{junit}");
+    for m in [Q35, I440FX] {
+        for p in ["default", "virtio", "legacy-nic", "storage", "usb"] {
+            let case = format!("classname=\"machine-abi.{p}\" name=\"{m}\"");
+            assert!(
+                junit.contains(&case),
+                "{m} ({p}) missing from the JUnit report\n{junit}"
+            );
+        }
+    }
+    assert!(junit.contains("<failure") && junit.contains("esp.drq_state"), "{junit}");
+    // Only the storage profile fails (F1); the modules of the tree give the
+    // virtio profile its virtio-gpu-pci.
+    assert!(junit.contains("failures=\"2\""), "{junit}");
+}
+
+#[test]
+fn bisect_maps_could_not_check_to_125_and_nothing_else() {
+    // No QEMU needed: a database that is not there is "could not check".
+    let missing = ["list", "--db", "/nonexistent/abi-db"];
+    machine_abi(missing, &[]).expect_code(2);
+    let run = machine_abi(["--bisect"].iter().chain(&missing), &[]);
+    run.expect_code(125);
+    assert!(
+        run.stderr.contains("not an abi-db"),
+        "the reason is still printed\n{run}"
+    );
+    machine_abi(missing, &[("MACHINE_ABI_BISECT", "1".into())]).expect_code(125);
+    machine_abi(missing, &[("MACHINE_ABI_BISECT", "0".into())]).expect_code(2);
+    // A usage error must not mark a commit bad either.
+    machine_abi(["check", "--bisect", "--no-such-option"], &[]).expect_code(125);
+    machine_abi(["check", "--no-such-option"], &[]).expect_code(2);
+    // Clean (0) and drift (1) keep their meaning: `explain` of a known rule is 0.
+    machine_abi(["--bisect", "explain", "host-vmstate-backward-version"], &[]).expect_code(0);
+}
+
+#[test]
+fn migration_proves_f1_and_a_clean_control() {
+    let Some(fx) = fixtures("migration_proves_f1_and_a_clean_control") else {
+        return;
+    };
+    // QEMU 10.0.2 against the project's abi-db, the real 7.2.22 as the
+    // baseline release's binary: every vmstate finding is migrated for real.
+    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("abi-db");
+    let mut args = vec![OsString::from("check")];
+    args.extend(fx.boot_args(Release::V10_0, None));
+    args.extend(["--db".into(), db.into()]);
+    args.extend(
+        [
+            "--machine",
+            Q35,
+            "--profile",
+            "storage",
+            "--profile",
+            "default",
+            "--format",
+            "json",
+        ]
+        .map(OsString::from),
+    );
+    args.extend(["--baseline-qemu".into(), fx.qemu(Release::V7_2).into()]);
+    let run = machine_abi(&args, &[]);
+    run.expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let drift = |profile: &str, path: &str| {
+        report["drifts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["profile"] == profile && d["path"] == path)
+            .unwrap_or_else(|| panic!("no drift {path} for {profile}\n{run}"))
+            .clone()
+    };
+    // F1 (abi-db/FINDINGS.md): forward, the 7.2 stream does not load on 10.0.2.
+    let fwd = drift("storage", "host.vmstate.forward.\"am53c974 esp.drq_state\"");
+    let detail = fwd["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.starts_with("proven: migration 7.2.22 → 10.0.2 of a never-started guest: load fails (")
+            && detail.contains("Missing section footer for ")
+            && detail.contains("/pciespscsi"),
+        "{detail}\n{run}"
+    );
+    assert_eq!(fwd["severity"], "break");
+    // Backward the stream loads: the byte count matches by coincidence, and
+    // 7.2 misreads two fields (F1), so the finding stays a warning.
+    let back = drift("storage", "host.vmstate.backward.\"am53c974 esp.drq_state\"");
+    let detail = back["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.starts_with("proven: migration 10.0.2 → 7.2.22 of a never-started guest: loaded"),
+        "{detail}\n{run}"
+    );
+    assert_eq!(back["severity"], "warn");
+    // The storage profile's nvme refuses migration altogether: left out, and said so.
+    assert!(detail.contains("without nvme: not migratable"), "{detail}");
+    // The control: the default profile migrates both ways.
+    let control = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with(&format!("machine-abi: {Q35} (default): proven:")))
+        .unwrap_or_else(|| panic!("no migration of the default profile\n{run}"));
+    assert!(
+        control.contains("7.2.22 → 10.0.2 of a never-started guest: loaded;")
+            && control.ends_with("10.0.2 → 7.2.22 of a never-started guest: loaded"),
+        "{control}"
+    );
+}
+
+#[test]
+fn a_backward_break_proven_by_migration_fails_the_check() {
+    let Some(fx) = fixtures("a_backward_break_proven_by_migration_fails_the_check") else {
+        return;
+    };
+    // QEMU 11.1.3 (trixie-backports, run in its own root) made nvme
+    // migratable (vmstate version 1); 10.0.2's nvme blocks migration
+    // (version 0). Rolling pc-q35-10.0 with the storage profile back from
+    // 11.1.3 to 10.0.2 fails on nvme: proven, a break.
+    let qemu = fx.dir.join("qemu-11.1/usr/bin/qemu-system-x86_64");
+    let sysroot = fx.dir.join("sysroot-trixie-backports");
+    if !testkit::require(
+        "a_backward_break_proven_by_migration_fails_the_check",
+        &[&qemu, &sysroot],
+    ) {
+        return;
+    }
+    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("abi-db");
+    let mut args: Vec<OsString> = vec![
+        "check".into(),
+        "--qemu".into(),
+        qemu.into(),
+        "--sysroot".into(),
+        sysroot.into(),
+    ];
+    args.extend(["--data-dir".into(), fx.dir.join("firmware").into()]);
+    args.extend(["--data-dir".into(), fx.dir.join("qemu-11.1/usr/share/qemu").into()]);
+    args.extend(["--db".into(), db.into(), "-j".into(), "2".into()]);
+    args.extend(["--machine", "pc-q35-10.0", "--profile", "storage", "--format", "json"].map(OsString::from));
+    args.extend(["--baseline-qemu".into(), fx.qemu(Release::V10_0).into()]);
+    let run = machine_abi(&args, &[]);
+    run.expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let drifts = report["drifts"].as_array().unwrap();
+    let find = |path: &str| {
+        drifts
+            .iter()
+            .find(|d| d["path"] == path)
+            .unwrap_or_else(|| panic!("no drift {path}\n{run}"))
+    };
+    let nvme = find("host.vmstate.backward.nvme");
+    assert_eq!(nvme["rule"], "host-vmstate-backward-version", "{nvme}");
+    assert_eq!(nvme["severity"], "break");
+    let detail = nvme["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.starts_with("proven: migration 11.1.3 → 10.0.2 of a never-started guest: load fails (")
+            && detail.contains("non-migratable device")
+            && detail.contains("/nvme"),
+        "{detail}"
+    );
+    // The same failed migration proves nothing about another device's finding.
+    let scsi = find("host.vmstate.backward.\"scsi-hd scsi-disk/pr/\"");
+    assert_eq!(scsi["severity"], "warn", "{scsi}");
+    assert!(
+        scsi["detail"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("proves nothing about this one"),
+        "{scsi}"
+    );
+}

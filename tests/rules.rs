@@ -142,6 +142,8 @@ struct Expect {
     new_contains: Option<String>,
     /// Text the drift's detail contains.
     detail_contains: Option<String>,
+    /// The device the drift names at its slot (`e1000e (nic1)`).
+    device: Option<String>,
 }
 
 /// An expected value of one side of a drift.
@@ -183,6 +185,7 @@ impl Expect {
                 .detail_contains
                 .as_ref()
                 .is_none_or(|c| d.detail.as_deref().is_some_and(|n| n.contains(c.as_str())))
+            && self.device.as_ref().is_none_or(|x| d.device.as_ref() == Some(x))
     }
 }
 
@@ -582,7 +585,14 @@ fn run(f: &Fixture, data: &mut Data) -> Result<Vec<Drift>, String> {
 fn show(d: &Drift) -> String {
     let side = |v: &Option<String>| v.as_deref().map_or("(none)".to_string(), |s| format!("{s:?}"));
     let detail = d.detail.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default();
-    format!("  {} {} {} → {}{detail}", d.rule, d.path, side(&d.old), side(&d.new))
+    let device = d.device.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
+    format!(
+        "  {} {}{device} {} → {}{detail}",
+        d.rule,
+        d.path,
+        side(&d.old),
+        side(&d.new)
+    )
 }
 
 /// Check a fixture of rule `id`: its drifts are the expected ones.

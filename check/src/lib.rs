@@ -6,9 +6,11 @@
 #![deny(missing_docs)]
 
 pub mod compare;
+pub mod devices;
 pub mod history;
 pub mod outcome;
 pub mod partial;
+pub mod proof;
 pub mod quirks;
 pub mod review;
 pub mod rules;

@@ -164,6 +164,7 @@ pub fn drifts(baseline: &Record, observed: &Record, ob: BlobSource, nb: BlobSour
             .collect();
         out.extend(crate::compare::host::compare(a, b, ob, nb, &added));
     }
+    crate::devices::name_drifts(&mut out, baseline, observed, ob, nb);
     out
 }
 
@@ -345,7 +346,22 @@ fn input_notes(baseline: &Record, observed: &Record) -> Vec<String> {
             "the baseline has no host-side facts (recorded before they existed); re-record it to compare them".into(),
         );
     }
-    if a.command_line[1..] != b.command_line[1..] {
+    // Where the firmware comes from (-L, one per data directory) is not the
+    // machine: a build tree searches more directories than a package. The
+    // firmware itself is compared above.
+    let without_data_dirs = |line: &[String]| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut it = line.iter().skip(1);
+        while let Some(a) = it.next() {
+            if a == "-L" {
+                it.next();
+            } else {
+                out.push(a.clone());
+            }
+        }
+        out
+    };
+    if without_data_dirs(&a.command_line) != without_data_dirs(&b.command_line) {
         notes.push("QEMU command line differs from the baseline's".into());
     }
     notes

@@ -193,6 +193,7 @@ mod tests {
             old: Some(old.into()),
             new: Some(new.into()),
             detail: None,
+            device: None,
             waiver: None,
         }
     }

@@ -487,6 +487,20 @@ pub const RULES: &[Rule] = &[
         fix: "Gate new state behind a subsection whose needed() is false for old machine types.",
     },
     Rule {
+        id: "host-vmstate-backward-version",
+        category: Category::HostSide,
+        severity: Severity::Break,
+        summary: "A device of the machine type sends a section version the old release does not accept: migration \
+                  from the new build back to the old release fails for every guest.",
+        why: "Backward migration to the same machine type on the older release is what downstreams ship (rollback \
+              of a host update, mixed-version clusters) and what compat properties exist for. A raised version_id \
+              goes on the wire whatever the guest did, so unlike a subsection there is no needed() test that could \
+              keep the old stream: the old build refuses the section and the load fails.",
+        fix: "Keep the old version on the wire for old machine types: put the new state into a subsection whose \
+              needed() is false under a compat property in hw_compat_X_Y, or make the version itself follow a compat \
+              property (as virtio-gpu's x-scanout-vmstate-version did in QEMU 9.0).",
+    },
+    Rule {
         id: "host-vmstate-info",
         category: Category::HostSide,
         severity: Severity::Info,
@@ -895,6 +909,7 @@ pub fn drift(id: &str, path: FactPath, old: Option<String>, new: Option<String>)
         old,
         new,
         detail: None,
+        device: None,
         waiver: None,
     }
 }
@@ -918,6 +933,7 @@ pub fn classified(path: FactPath, old: Option<String>, new: Option<String>, sele
         old,
         new,
         detail: None,
+        device: None,
         waiver: None,
     }
 }

@@ -189,6 +189,200 @@ pub fn features(pci_device: u16, words: &[u32]) -> Decoded {
     d
 }
 
+/// One field of a device's config space: name, offset, size in bytes
+/// (1, 2, 4 or 8: a little-endian number; other sizes: bytes as hex).
+type Field = (&'static str, usize, usize);
+
+const NET_CONFIG: &[Field] = &[
+    ("mac", 0, 6),
+    ("status", 6, 2),
+    ("max_virtqueue_pairs", 8, 2),
+    ("mtu", 10, 2),
+    ("speed", 12, 4),
+    ("duplex", 16, 1),
+    ("rss_max_key_size", 17, 1),
+    ("rss_max_indirection_table_length", 18, 2),
+    ("supported_hash_types", 20, 4),
+];
+
+const BLK_CONFIG: &[Field] = &[
+    ("capacity", 0, 8),
+    ("size_max", 8, 4),
+    ("seg_max", 12, 4),
+    ("geometry.cylinders", 16, 2),
+    ("geometry.heads", 18, 1),
+    ("geometry.sectors", 19, 1),
+    ("blk_size", 20, 4),
+    ("topology.physical_block_exp", 24, 1),
+    ("topology.alignment_offset", 25, 1),
+    ("topology.min_io_size", 26, 2),
+    ("topology.opt_io_size", 28, 4),
+    ("writeback", 32, 1),
+    ("unused0", 33, 1),
+    ("num_queues", 34, 2),
+    ("max_discard_sectors", 36, 4),
+    ("max_discard_seg", 40, 4),
+    ("discard_sector_alignment", 44, 4),
+    ("max_write_zeroes_sectors", 48, 4),
+    ("max_write_zeroes_seg", 52, 4),
+    ("write_zeroes_may_unmap", 56, 1),
+    ("unused1", 57, 3),
+    ("max_secure_erase_sectors", 60, 4),
+    ("max_secure_erase_seg", 64, 4),
+    ("secure_erase_sector_alignment", 68, 4),
+    ("zoned.zone_sectors", 72, 4),
+    ("zoned.max_open_zones", 76, 4),
+    ("zoned.max_active_zones", 80, 4),
+    ("zoned.max_append_sectors", 84, 4),
+    ("zoned.write_granularity", 88, 4),
+    ("zoned.model", 92, 1),
+];
+
+const CONSOLE_CONFIG: &[Field] = &[
+    ("cols", 0, 2),
+    ("rows", 2, 2),
+    ("max_nr_ports", 4, 4),
+    ("emerg_wr", 8, 4),
+];
+
+const BALLOON_CONFIG: &[Field] = &[
+    ("num_pages", 0, 4),
+    ("actual", 4, 4),
+    ("free_page_hint_cmd_id", 8, 4),
+    ("poison_val", 12, 4),
+];
+
+const SCSI_CONFIG: &[Field] = &[
+    ("num_queues", 0, 4),
+    ("seg_max", 4, 4),
+    ("max_sectors", 8, 4),
+    ("cmd_per_lun", 12, 4),
+    ("event_info_size", 16, 4),
+    ("sense_size", 20, 4),
+    ("cdb_size", 24, 4),
+    ("max_channel", 28, 2),
+    ("max_target", 30, 2),
+    ("max_lun", 32, 4),
+];
+
+const GPU_CONFIG: &[Field] = &[
+    ("events_read", 0, 4),
+    ("events_clear", 4, 4),
+    ("num_scanouts", 8, 4),
+    ("num_capsets", 12, 4),
+];
+
+const INPUT_CONFIG: &[Field] = &[("select", 0, 1), ("subsel", 1, 1), ("size", 2, 1), ("reserved", 3, 5)];
+
+const VSOCK_CONFIG: &[Field] = &[("guest_cid", 0, 8)];
+
+/// The config layout of a device type, and where its fields end.
+fn config_layout(device_type: Option<u16>) -> &'static [Field] {
+    match device_type {
+        Some(1) => NET_CONFIG,
+        Some(2) => BLK_CONFIG,
+        Some(3) => CONSOLE_CONFIG,
+        Some(5) => BALLOON_CONFIG,
+        Some(8) => SCSI_CONFIG,
+        Some(16) => GPU_CONFIG,
+        Some(18) => INPUT_CONFIG,
+        Some(19) => VSOCK_CONFIG,
+        _ => &[],
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decode a virtio-pci function's device-specific config space, as the
+/// probe stores it (the bytes up to the last one that is not `ff`; QEMU
+/// answers `ff` past the end of a device's config), into named fields per
+/// device type (virtio 1.2, each device's "Device configuration layout"):
+/// `seg_max`, `geometry.heads`, `num_queues`, … A field the bytes end
+/// within is read with the `ff` the probe trimmed; one past the end is
+/// left out. `length` is the number of bytes; bytes after the known
+/// fields are one `rest` item, so every change of the input shows.
+/// Entropy devices have no config; 9p's is its mount tag (`tag_len`,
+/// `tag`); virtio-fs has `tag` and `num_request_queues`; input devices
+/// answer the selected query (`select`, `subsel`, `size`, then `u`).
+pub fn config(pci_device: u16, bytes: &[u8]) -> Decoded {
+    let mut d = Decoded::new();
+    let ty = device_type(pci_device);
+    d.put("device_type", ty.map_or("unknown", device_name));
+    d.put("length", bytes.len().to_string());
+    let at = |off: usize, len: usize| -> Option<Vec<u8>> {
+        (off < bytes.len()).then(|| {
+            (off..off + len)
+                .map(|i| bytes.get(i).copied().unwrap_or(0xff))
+                .collect()
+        })
+    };
+    let number = |v: &[u8]| -> String {
+        let n = v.iter().rev().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        if v.len() == 1 {
+            n.to_string()
+        } else {
+            format!("{n} (0x{n:0w$x})", w = v.len() * 2)
+        }
+    };
+    let mut end = 0;
+    let mut put_fields = |d: &mut Decoded, fields: &[Field]| {
+        for &(name, off, len) in fields {
+            if let Some(v) = at(off, len) {
+                let value = if matches!(len, 1 | 2 | 4 | 8) && name != "mac" {
+                    number(&v)
+                } else if name == "mac" {
+                    v.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+                } else {
+                    hex(&v)
+                };
+                d.put(name, value);
+            }
+            end = end.max(off + len);
+        }
+    };
+    match ty {
+        Some(9) | Some(26) => {
+            // 9p: le16 tag_len, then the tag. virtio-fs: tag[36], le32 num_request_queues.
+            let (tag, tag_end) = if ty == Some(9) {
+                let n = at(0, 2).map_or(0, |v| usize::from(u16::from_le_bytes([v[0], v[1]])));
+                put_fields(&mut d, &[("tag_len", 0, 2)]);
+                (bytes.get(2..(2 + n).min(bytes.len())).unwrap_or(&[]), 2 + n)
+            } else {
+                put_fields(&mut d, &[("num_request_queues", 36, 4)]);
+                (bytes.get(..36.min(bytes.len())).unwrap_or(&[]), 36)
+            };
+            let text: String = tag
+                .iter()
+                .take_while(|&&b| b != 0)
+                .map(|&b| {
+                    if b.is_ascii_graphic() || b == b' ' {
+                        char::from(b)
+                    } else {
+                        '?'
+                    }
+                })
+                .collect();
+            d.put("tag", format!("{text:?} ({})", hex(tag)));
+            end = end.max(tag_end);
+        }
+        Some(18) => {
+            put_fields(&mut d, INPUT_CONFIG);
+            let size = at(2, 1).map_or(0, |v| usize::from(v[0]));
+            if let Some(u) = at(8, size.max(1)).filter(|_| size > 0) {
+                d.put("u", hex(&u));
+            }
+            end = end.max(8 + size);
+        }
+        _ => put_fields(&mut d, config_layout(ty)),
+    }
+    if bytes.len() > end {
+        d.put(format!("rest[0x{end:02x}]"), hex(&bytes[end..]));
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +421,94 @@ mod tests {
         // Unknown device: only the common bits are named.
         let d = features(0x1234, &[1, 0]);
         assert_eq!(d.get("unnamed"), Some("bits 0"));
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    #[test]
+    fn blk_config_of_qemu_7_2_names_seg_max() {
+        // virtio-blk-pci (0x1001) of pc-q35-7.2, virtio profile, QEMU 7.2.22
+        // (tests/data/db-qemu-7.2.22): a 1 MiB null-co disk.
+        let raw = unhex("000800000000000000000000fe0000000200103f00020000000000000000000000000200ffff3f000100000001000000ffff3f000100000001");
+        let d = config(0x1001, &raw);
+        assert_eq!(d.get("device_type"), Some("block"));
+        assert_eq!(d.get("capacity"), Some("2048 (0x0000000000000800)"));
+        assert_eq!(d.get("seg_max"), Some("254 (0x000000fe)"));
+        assert_eq!(d.get("geometry.heads"), Some("16"));
+        assert_eq!(d.get("geometry.sectors"), Some("63"));
+        assert_eq!(d.get("blk_size"), Some("512 (0x00000200)"));
+        assert_eq!(d.get("num_queues"), Some("2 (0x0002)"));
+        assert_eq!(d.get("max_discard_sectors"), Some("4194303 (0x003fffff)"));
+        assert_eq!(d.get("write_zeroes_may_unmap"), Some("1"));
+        // The probe trimmed the trailing ff: fields past the end are absent.
+        assert_eq!(d.get("max_secure_erase_sectors"), None);
+        assert!(!d.items().keys().any(|k| k.starts_with("rest")), "{d:?}");
+        let mut seg126 = raw.clone();
+        seg126[12] = 0x7e;
+        assert_eq!(config(0x1001, &seg126).get("seg_max"), Some("126 (0x0000007e)"));
+    }
+
+    #[test]
+    fn net_console_scsi_balloon_gpu_9p_input_configs() {
+        // Config bytes of pc-q35-7.2's virtio profile on QEMU 7.2.22
+        // (abi-db/records/x86_64/pc-q35-7.2/virtio/7.2.22.toml).
+        let net = config(0x1000, &unhex("5254000001080100"));
+        assert_eq!(net.get("mac"), Some("52:54:00:00:01:08"));
+        assert_eq!(net.get("status"), Some("1 (0x0001)"));
+        assert_eq!(
+            net.get("max_virtqueue_pairs"),
+            None,
+            "no MQ: the config ends after status"
+        );
+        let scsi = config(
+            0x1004,
+            &unhex("02000000fe000000ffff0000800000001000000060000000200000000000ff00ff3f0000"),
+        );
+        assert_eq!(scsi.get("num_queues"), Some("2 (0x00000002)"));
+        assert_eq!(scsi.get("seg_max"), Some("254 (0x000000fe)"));
+        assert_eq!(scsi.get("max_sectors"), Some("65535 (0x0000ffff)"));
+        assert_eq!(scsi.get("cmd_per_lun"), Some("128 (0x00000080)"));
+        assert_eq!(scsi.get("cdb_size"), Some("32 (0x00000020)"));
+        assert_eq!(scsi.get("max_target"), Some("255 (0x00ff)"));
+        assert_eq!(scsi.get("max_lun"), Some("16383 (0x00003fff)"));
+        let console = config(0x1003, &unhex("000000001f00000000000000"));
+        assert_eq!(console.get("max_nr_ports"), Some("31 (0x0000001f)"));
+        assert_eq!(console.get("emerg_wr"), Some("0 (0x00000000)"));
+        let balloon = config(0x1002, &unhex("00000000000000000000000000000000"));
+        assert_eq!(balloon.get("poison_val"), Some("0 (0x00000000)"));
+        let gpu = config(0x1050, &unhex("00000000000000000100000000000000"));
+        assert_eq!(gpu.get("num_scanouts"), Some("1 (0x00000001)"));
+        assert_eq!(gpu.get("num_capsets"), Some("0 (0x00000000)"));
+        let p9 = config(0x1009, &unhex("05007368617265"));
+        assert_eq!(p9.get("tag_len"), Some("5 (0x0005)"));
+        assert_eq!(p9.get("tag"), Some("\"share\" (7368617265)"));
+        let input = config(
+            0x1052,
+            &unhex("00000000000000000000000000000000000000000000000000000000000000000000000000"),
+        );
+        assert_eq!(input.get("select"), Some("0"));
+        assert_eq!(input.get("size"), Some("0"));
+        assert_eq!(input.get("device_type"), Some("input"));
+        assert_eq!(config(0x1005, &[]).get("length"), Some("0"), "entropy: no config");
+    }
+
+    #[test]
+    fn every_config_byte_change_shows() {
+        let raw = unhex("000800000000000000000000fe0000000200103f00020000000000000000000000000200ffff3f000100000001000000ffff3f000100000001");
+        for dev in [
+            0x1000, 0x1001, 0x1002, 0x1003, 0x1004, 0x1009, 0x1050, 0x1052, 0x1053, 0x105a, 0x1234,
+        ] {
+            let base = config(dev, &raw);
+            for i in 0..raw.len() {
+                let mut b = raw.clone();
+                b[i] ^= 0x5a;
+                assert_ne!(config(dev, &b), base, "device {dev:#x} byte {i}");
+            }
+            assert_ne!(config(dev, &raw[..raw.len() - 1]), base, "length");
+        }
     }
 }

@@ -233,6 +233,10 @@ pub struct Drift {
     pub new: Option<String>,
     /// For blobs no decoder covers: sizes and the first differing byte.
     pub detail: Option<String>,
+    /// The device at the fact's PCI slot, as the record names it (model,
+    /// and id when it has one: `e1000e (nic1)`); PCI and virtio facts only.
+    #[serde(default)]
+    pub device: Option<String>,
     /// Id of the waiver that accepts this drift, if one does.
     #[serde(default)]
     pub waiver: Option<String>,

@@ -6,9 +6,9 @@ use crate::qemu::Qemu;
 use abi_model::MachineType;
 use std::fmt;
 use std::fs;
-use std::io::Read;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The fixed parts of every boot.
@@ -182,6 +182,14 @@ pub enum BootError {
         /// Last lines of QEMU's stderr.
         stderr: String,
     },
+    /// QEMU said it could not load a file (firmware, option ROM): the boot
+    /// was ended at once rather than left to hang or run without it.
+    MissingFile {
+        /// The file QEMU named.
+        file: String,
+        /// QEMU's line saying so.
+        line: String,
+    },
     /// Reading the serial capture failed.
     Capture(String),
 }
@@ -203,6 +211,11 @@ impl fmt::Display for BootError {
                     stderr_suffix(s)
                 )
             }
+            BootError::MissingFile { file, line } => write!(
+                f,
+                "QEMU could not load {file} (\"{line}\"); boot ended at once: no data directory has {file} \
+                 (add one with --data-dir)"
+            ),
             BootError::Capture(e) => write!(f, "cannot read the serial capture: {e}"),
         }
     }
@@ -225,6 +238,47 @@ pub fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// What QEMU prints when it cannot load a file it needs, in the wording
+/// of each release: `rom: file X : error Failed to open file “X”` (an
+/// option ROM over fw_cfg, QEMU 9+, which then keeps running without it),
+/// `failed to find romfile "X"` (a PCI device's ROM), `could not load PC
+/// BIOS 'X'`, `Could not open option rom 'X'`.
+const LOAD_FAILURES: [&str; 4] = [
+    "failed to open file",
+    "failed to find romfile",
+    "could not load",
+    "could not open option rom",
+];
+
+/// The first line of QEMU's stderr saying a file could not be loaded, and
+/// the file it names: `(file, line)`.
+pub fn load_failure(stderr: &str) -> Option<(String, String)> {
+    stderr.lines().find_map(|line| {
+        let lower = line.to_lowercase();
+        let at = LOAD_FAILURES.iter().find_map(|p| lower.find(p).map(|i| i + p.len()))?;
+        let file = quoted(&line[at..]).or_else(|| {
+            // `rom: file NAME : error …`
+            line.strip_prefix("rom: file ")
+                .and_then(|r| r.split_whitespace().next())
+                .map(str::to_string)
+        })?;
+        Some((file, line.trim().to_string()))
+    })
+}
+
+/// The first quoted string (“…”, "…" or '…') of a text.
+fn quoted(text: &str) -> Option<String> {
+    let (open, close) = [('“', '”'), ('"', '"'), ('\'', '\'')]
+        .into_iter()
+        .filter_map(|(o, c)| text.find(o).map(|i| (i, o, c)))
+        .min_by_key(|(i, _, _)| *i)
+        .map(|(_, o, c)| (o, c))?;
+    let (_, rest) = text.split_once(open)?;
+    let (inside, _) = rest.split_once(close)?;
+    let name = inside.rsplit('/').next().unwrap_or(inside);
+    (!name.is_empty()).then(|| name.to_string())
+}
+
 /// What one boot produced.
 pub struct BootOutput {
     /// Everything the first serial port printed.
@@ -241,16 +295,49 @@ pub struct Running {
     /// When it was started.
     pub started: Instant,
     stderr: std::thread::JoinHandle<String>,
+    /// What QEMU printed on stderr so far.
+    stderr_so_far: Arc<Mutex<String>>,
 }
 
 impl Running {
+    /// A file QEMU said (so far) it could not load, with its line.
+    pub fn load_failure(&self) -> Option<(String, String)> {
+        self.stderr_so_far.lock().ok().and_then(|s| load_failure(&s))
+    }
+
+    /// Kill it at once because it could not load a file.
+    fn end_for_missing(mut self, (file, line): (String, String)) -> BootError {
+        let _ = abi_process::wait_or_kill(&mut self.child, Instant::now(), Duration::ZERO);
+        let _ = self.stderr.join();
+        BootError::MissingFile { file, line }
+    }
+
     /// Wait until it exits, at most until `timeout` after it started
-    /// (then kill it). `Ok` only for a clean exit (status 0).
+    /// (then kill it); a QEMU that says it could not load a file is killed
+    /// at once. `Ok` only for a clean exit (status 0).
     pub fn wait(mut self, timeout: Duration) -> Result<Duration, BootError> {
-        let status = abi_process::wait_or_kill(&mut self.child, self.started, timeout)
-            .map_err(|e| BootError::Spawn(format!("waiting for QEMU: {e}")))?;
-        let stderr = tail(&self.stderr.join().unwrap_or_default(), 20);
+        let status = loop {
+            match self.child.0.try_wait() {
+                Ok(Some(st)) => break Some(st),
+                Ok(None) => {}
+                Err(e) => return Err(BootError::Spawn(format!("waiting for QEMU: {e}"))),
+            }
+            if let Some(missing) = self.load_failure() {
+                return Err(self.end_for_missing(missing));
+            }
+            if self.started.elapsed() >= timeout {
+                let _ = abi_process::wait_or_kill(&mut self.child, self.started, Duration::ZERO);
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let all = self.stderr.join().unwrap_or_default();
+        let stderr = tail(&all, 20);
         match status {
+            Some(st) if !st.success() && load_failure(&all).is_some() => {
+                let (file, line) = load_failure(&all).unwrap_or_default();
+                Err(BootError::MissingFile { file, line })
+            }
             None => Err(BootError::Timeout { after: timeout, stderr }),
             Some(st) if !st.success() => Err(BootError::Exited {
                 code: st.code(),
@@ -288,15 +375,31 @@ pub fn start(qemu: &Qemu, line: &[String], files: &BootFiles) -> Result<Running,
     )
     .map_err(|e| BootError::Spawn(format!("{}: {e}", qemu.binary.display())))?;
     // Drain stderr on a thread so a chatty QEMU cannot block on a full pipe.
-    let mut pipe = child.0.stderr.take();
+    let pipe = child.0.stderr.take();
+    let stderr_so_far = Arc::new(Mutex::new(String::new()));
+    let shared = stderr_so_far.clone();
     let stderr = std::thread::spawn(move || {
         let mut s = String::new();
-        if let Some(p) = pipe.as_mut() {
-            let _ = p.read_to_string(&mut s);
+        if let Some(p) = pipe {
+            let mut lines = std::io::BufReader::new(p);
+            let mut line = Vec::new();
+            while matches!(std::io::BufRead::read_until(&mut lines, b'\n', &mut line), Ok(n) if n > 0) {
+                let text = String::from_utf8_lossy(&line);
+                s.push_str(&text);
+                if let Ok(mut so_far) = shared.lock() {
+                    so_far.push_str(&text);
+                }
+                line.clear();
+            }
         }
         s
     });
-    Ok(Running { child, started, stderr })
+    Ok(Running {
+        child,
+        started,
+        stderr,
+        stderr_so_far,
+    })
 }
 
 /// Run QEMU with the given command line (placeholders filled in) and wait
@@ -340,6 +443,27 @@ mod tests {
         fs::write(dir.join("memory.max"), "max\n").expect("write");
         assert_eq!(cgroup_headroom_mib(&dir), None, "unlimited");
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn load_failures_name_the_file() {
+        // QEMU 10.0.2's own lines (stderr of boots with files missing).
+        let lines = [
+            (
+                "rom: file multiboot_dma.bin   : error Failed to open file \u{201c}multiboot_dma.bin\u{201d}: No such file or directory",
+                "multiboot_dma.bin",
+            ),
+            ("qemu-system-x86_64: failed to find romfile \"efi-e1000e.rom\"", "efi-e1000e.rom"),
+            ("qemu: could not load PC BIOS 'bios-256k.bin'", "bios-256k.bin"),
+            ("Could not open option rom '/x/y/kvmvapic.bin': No such file", "kvmvapic.bin"),
+        ];
+        for (line, file) in lines {
+            let text = format!("qemu-system-x86_64: warning: something else\n{line}\n");
+            let (got, l) = load_failure(&text).unwrap_or_else(|| panic!("not seen: {line}"));
+            assert_eq!(got, file);
+            assert_eq!(l, line);
+        }
+        assert_eq!(load_failure("qemu-system-x86_64: terminating on signal 15\n"), None);
     }
 
     #[test]

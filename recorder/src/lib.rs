@@ -5,12 +5,15 @@
 
 pub mod bare;
 pub mod boot;
+pub mod datafiles;
 pub mod elf;
 pub mod host_facts;
 pub mod initramfs;
 pub mod kmod;
+pub mod migrate;
 pub mod pool;
 pub mod profile;
 pub mod qemu;
 pub mod qmp;
 pub mod record;
+pub mod tree;

@@ -168,8 +168,22 @@ impl Qemu {
     /// (`usr/lib/x86_64-linux-gnu/qemu` next to `usr/bin`). Without
     /// `QEMU_MODULE_DIR` an unpacked 10.0 build loads none of them, and
     /// devices such as `virtio-gpu-pci` do not exist.
+    /// In a build tree built with modules, they (`accel-tcg-x86_64.so`,
+    /// `hw-display-virtio-gpu.so`, …) sit next to the binary.
     pub fn module_dir(&self) -> Option<PathBuf> {
-        let usr = self.binary.parent()?.parent()?;
+        let here = self.binary.parent()?;
+        let has_modules = std::fs::read_dir(here).is_ok_and(|d| {
+            d.flatten().any(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                let kinds = ["accel-", "audio-", "block-", "chardev-", "hw-", "ui-"];
+                kinds.iter().any(|k| n.starts_with(k)) && n.ends_with(".so")
+            })
+        });
+        if has_modules && crate::tree::is_build_dir(here) {
+            return Some(here.to_path_buf());
+        }
+        let usr = here.parent()?;
         let dir = usr.join("lib/x86_64-linux-gnu/qemu");
         dir.is_dir().then_some(dir)
     }

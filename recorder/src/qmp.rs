@@ -147,6 +147,16 @@ impl Qmp {
 
     /// [`Qmp::start`] for a QEMU as configured (its sysroot, if any).
     pub fn start_with(q: &crate::qemu::Qemu, machine: &str, timeout: Duration) -> Result<Qmp, QmpError> {
+        Qmp::start_args(q, machine, &[], timeout)
+    }
+
+    /// [`Qmp::start_with`] with more QEMU arguments (devices, `-incoming`).
+    pub fn start_args(
+        q: &crate::qemu::Qemu,
+        machine: &str,
+        extra: &[String],
+        timeout: Duration,
+    ) -> Result<Qmp, QmpError> {
         let (binary, data_dirs) = (q.binary.as_path(), q.data_dirs.as_slice());
         // With QEMU_MODULE_DIR: an unpacked build finds its modules only through it.
         let mut cmd = q.command();
@@ -157,6 +167,7 @@ impl Qmp {
         cmd.args([
             "-M", machine, "-accel", "tcg", "-S", "-display", "none", "-qmp", "stdio",
         ]);
+        cmd.args(extra);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let err = |kind| QmpError {
             binary: binary.to_path_buf(),

@@ -73,6 +73,20 @@ pub enum Cause {
     /// The bare probe's boot failed (no hand-over, a fault, QEMU gone, a
     /// request timed out or came back short).
     Bare(Box<crate::bare::BareError>),
+    /// A file the boot would load is in no data directory; nothing was
+    /// booted.
+    MissingFile(Box<MissingFile>),
+}
+
+/// A file a boot would load that no data directory has.
+#[derive(Debug)]
+pub struct MissingFile {
+    /// The file.
+    pub file: String,
+    /// What loads it.
+    pub why: String,
+    /// The data directories searched, in order.
+    pub searched: Vec<PathBuf>,
 }
 
 impl RecordError {
@@ -99,6 +113,22 @@ impl fmt::Display for RecordError {
                 f,
                 "host-side facts could not be gathered: {} (record with --allow-unavailable to keep such a record)",
                 reasons.join("; ")
+            )?,
+            Cause::MissingFile(m) => write!(
+                f,
+                "{} ({}) is in no data directory ({}); not booted: add a directory that has it with \
+                 --data-dir",
+                m.file,
+                m.why,
+                if m.searched.is_empty() {
+                    "none given".to_string()
+                } else {
+                    m.searched
+                        .iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
             )?,
             Cause::MissingDevices(d) => write!(
                 f,
@@ -379,6 +409,28 @@ impl Recorder {
             .clone()
     }
 
+    /// Every file a boot of `machine` with `profile` and the `kind` probe
+    /// loads from the data directories, and where it was found (`None`:
+    /// in no data directory).
+    pub fn data_files(
+        &self,
+        kind: ProbeKind,
+        machine: &MachineType,
+        profile: &Profile,
+    ) -> Vec<(crate::datafiles::Needed, Option<PathBuf>)> {
+        let compat = match &self.compat {
+            Ok(t) => abi_model::host::applied(t, machine),
+            Err(_) => Vec::new(),
+        };
+        crate::datafiles::needed(&self.target_arch, machine, profile, kind, &compat)
+            .into_iter()
+            .map(|n| {
+                let found = self.config.qemu.find_data_file(&n.file);
+                (n, found)
+            })
+            .collect()
+    }
+
     /// The QEMU build being recorded.
     pub fn identity(&self) -> &QemuIdentity {
         &self.identity
@@ -406,6 +458,21 @@ impl Recorder {
         let missing = profile.missing_devices(&self.devices);
         if !missing.is_empty() {
             return Err(fail(Cause::MissingDevices(missing), ""));
+        }
+        if let Some((n, _)) = self
+            .data_files(kind, machine, profile)
+            .into_iter()
+            .find(|(_, p)| p.is_none())
+        {
+            let searched = self.config.qemu.data_dirs.clone();
+            return Err(fail(
+                Cause::MissingFile(Box::new(MissingFile {
+                    file: n.file,
+                    why: n.why,
+                    searched,
+                })),
+                "",
+            ));
         }
         let (line, facts, mut blobs, fixture, elapsed, probe, kernel) = match kind {
             ProbeKind::Bare => {

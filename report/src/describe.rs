@@ -22,7 +22,16 @@ pub fn location(d: &Drift) -> String {
     }
     let mut out = String::new();
     for (i, s) in rest.iter().enumerate() {
-        if i == 0 || s.starts_with('[') {
+        if i == 0 {
+            out.push_str(s);
+            if let Some(device) = &d.device {
+                out.push(' ');
+                out.push_str(device);
+            }
+        } else if s.starts_with('[') {
+            if i == 1 && d.device.is_some() {
+                out.push(' ');
+            }
             out.push_str(s);
         } else if i == 1 {
             out.push(' ');

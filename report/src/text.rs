@@ -385,4 +385,25 @@ mod tests {
         );
         assert_eq!(crate::describe::location(&d), "machine");
     }
+
+    #[test]
+    fn pci_findings_name_the_device_next_to_the_slot() {
+        let mut d = abi_check::rules::classified(
+            abi_model::FactPath::new("pci.\"0000:00:02.0\".revision"),
+            Some("0x00".into()),
+            Some("0x01".into()),
+            false,
+        );
+        assert_eq!(crate::describe::location(&d), "0000:00:02.0 revision");
+        d.device = Some("e1000e (nic0)".into());
+        assert_eq!(
+            format!("{} {}", crate::describe::location(&d), crate::describe::change(&d)),
+            "0000:00:02.0 e1000e (nic0) revision 0x00 → 0x01"
+        );
+        d.path = abi_model::FactPath::new("pci.\"0000:00:02.0\"[offset=0xc8]");
+        assert_eq!(
+            crate::describe::location(&d),
+            "0000:00:02.0 e1000e (nic0) [offset=0xc8]"
+        );
+    }
 }

@@ -107,6 +107,7 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
         }
     }
     rec.check_probes(work.iter().map(|(m, _)| m))?;
+    args.show_data_files(&rec, &work);
     // Each observation is compared as soon as its boot ends and dropped,
     // unless it is kept for review.
     let mut kept: Vec<Capture> = Vec::new();
@@ -141,6 +142,9 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
         return Err(e);
     }
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
+    if let Some(bin) = &args.baseline_qemu {
+        prove_migrations(args, bin, &rec, &set, &mut results)?;
+    }
     if let Some(path) = partial_out {
         let mut part = PartialCheck::new(args.shard, plan.selection, rec.identity().clone(), known, results);
         part.new_machines = new_machines;
@@ -176,4 +180,60 @@ fn unwaived_drift(result: &MachineResult, waivers: Option<&abi_check::waiver::Wa
         verdict::mark(w, &mut r, &c.record.key.qemu_version);
     }
     r.drifts().iter().any(|d| d.unwaived())
+}
+
+/// Migrate every (machine type, profile) with a vmstate finding for real,
+/// never-started, between the baseline release's binary and the build, in
+/// both directions, and attach the outcome to its findings
+/// ([`abi_check::proof::attach`]).
+fn prove_migrations(
+    args: &RunArgs,
+    baseline_bin: &Path,
+    rec: &recorder::record::Recorder,
+    set: &recorder::profile::Profiles,
+    results: &mut [MachineResult],
+) -> Result<(), crate::args::Failure> {
+    use abi_check::proof::{self, Proof};
+    let mut release = recorder::qemu::Qemu::new(baseline_bin.to_path_buf(), args.data_dirs.clone());
+    release.query_timeout = std::time::Duration::from_secs(args.timeout);
+    let release_version = release.identity()?.version.to_string();
+    let build = args.qemu();
+    let build_version = rec.identity().version.to_string();
+    let timeout = std::time::Duration::from_secs(args.timeout);
+    for r in results.iter_mut() {
+        let Outcome::Drifted { drifts } = &mut r.outcome else {
+            continue;
+        };
+        if !drifts.iter().any(|d| proof::VMSTATE_RULES.contains(&d.rule.as_str())) {
+            continue;
+        }
+        let Some(profile) = set.get(&r.profile) else { continue };
+        let (forward, backward) = recorder::migrate::both_ways(&release, &build, &r.machine, profile, timeout);
+        let to_proof = |from: &str, to: &str, m: Result<recorder::migrate::Migration, String>| {
+            let note = match &m {
+                Ok(m) if !m.left_out.is_empty() => format!(" (without {}: not migratable)", m.left_out.join(", ")),
+                _ => String::new(),
+            };
+            Proof {
+                from: from.into(),
+                to: to.into(),
+                result: m.map(|m| match m.outcome {
+                    recorder::migrate::Outcome::Loaded => None,
+                    recorder::migrate::Outcome::Failed(why) => Some(why),
+                }),
+                note,
+            }
+        };
+        let forward = to_proof(&release_version, &build_version, forward);
+        let backward = to_proof(&build_version, &release_version, backward);
+        eprintln!(
+            "machine-abi: {} ({}): {}; {}",
+            r.machine,
+            r.profile,
+            forward.describe(),
+            backward.describe()
+        );
+        proof::attach(drifts, &forward, &backward);
+    }
+    Ok(())
 }

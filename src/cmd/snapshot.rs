@@ -26,7 +26,7 @@ pub fn run(args: &RunArgs, release: &str, replace: bool) -> Result<i32, Failure>
     if !id.version.parts().starts_with(wanted.parts()) {
         return Err(Failure(format!(
             "{} is QEMU {}, not release {wanted}",
-            args.qemu.display(),
+            args.binary().display(),
             id.version
         )));
     }

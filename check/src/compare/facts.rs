@@ -368,6 +368,30 @@ fn virtio_nodes(old: &Facts, new: &Facts, out: &mut Vec<Node>) {
         let (Some(x), Some(y)) = (available(x), b.get(addr).and_then(available)) else {
             continue;
         };
+        if x.config != y.config {
+            // The device-specific config, by field (virtio-blk seg_max, …).
+            let dec = |d: &abi_model::facts::VirtioDevice| {
+                let bytes: Option<Vec<u8>> = (0..d.config.len() / 2)
+                    .map(|i| {
+                        d.config
+                            .get(2 * i..2 * i + 2)
+                            .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    })
+                    .collect();
+                bytes.map(|b| decode::virtio::config(d.pci_device.0, &b))
+            };
+            let at = root.child(&addr.to_string()).child("config");
+            if let (Some(o), Some(n)) = (dec(x), dec(y)) {
+                out.push(Node {
+                    covers: vec![at.clone()],
+                    old: Some(o),
+                    new: Some(n),
+                    old_summary: None,
+                    new_summary: None,
+                    at,
+                });
+            }
+        }
         if x.features == y.features {
             continue;
         }

@@ -357,7 +357,14 @@ fn vmstate_drift(pair: &VmstatePair, types: &BTreeSet<String>, in_both: &BTreeSe
                 out.push(rules::drift("host-vmstate-info", at, None, Some(note)));
                 continue;
             }
+            let version = matches!(
+                f.kind,
+                vmstate::FindingKind::VersionTooNew | vmstate::FindingKind::BelowMinimumVersion
+            );
             let rule = match f.severity {
+                // The section's version goes on the wire whatever the guest
+                // did: rolling back to the release fails for every guest.
+                vmstate::Severity::Break if direction == "backward" && version => "host-vmstate-backward-version",
                 vmstate::Severity::Break => break_rule,
                 vmstate::Severity::Info => "host-vmstate-info",
             };
@@ -380,6 +387,7 @@ mod tests {
             "host-cpu-model-changed",
             "host-vmstate-break",
             "host-vmstate-backward",
+            "host-vmstate-backward-version",
             "host-vmstate-info",
             "host-unavailable",
             "host-property-set",

@@ -143,8 +143,15 @@ impl Mailbox {
     }
 
     /// Wait for the guest to publish its magic (the firmware handed over
-    /// and the probe serves), until `deadline`.
-    pub fn wait_ready(&mut self, deadline: Instant, timeout: Duration) -> Result<Info, BareError> {
+    /// and the probe serves), until `deadline`; `abort` is asked on every
+    /// turn and ends the wait with its error (QEMU said it could not load
+    /// a file).
+    pub fn wait_ready(
+        &mut self,
+        deadline: Instant,
+        timeout: Duration,
+        abort: &dyn Fn() -> Option<BareError>,
+    ) -> Result<Info, BareError> {
         // Sleeps of a few µs should be that short (the default slack is 50 µs).
         // SAFETY: prctl with integer arguments only; affects this thread.
         unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1u64, 0u64, 0u64, 0u64) };
@@ -161,6 +168,9 @@ impl Mailbox {
                     signal: None,
                     stderr: String::new(),
                 });
+            }
+            if let Some(e) = abort() {
+                return Err(e);
             }
             if Instant::now() >= deadline {
                 return Err(BareError::NoHandover { after: timeout });

@@ -248,7 +248,12 @@ pub fn run(
         }
     };
     let session = (|| {
-        let info = mb.wait_ready(deadline, timeout)?;
+        let missing = || {
+            running
+                .load_failure()
+                .map(|(file, line)| BareError::Boot(boot::BootError::MissingFile { file, line }))
+        };
+        let info = mb.wait_ready(deadline, timeout, &missing)?;
         let ready = running.started.elapsed();
         let bare = source::Bare::discover(mb, info, deadline)?;
         let mut collection = guest_probe::collect(&bare, Vec::new());
@@ -290,6 +295,12 @@ pub fn run(
             drop(ram);
             let serial = serial_text();
             let e = match e {
+                // QEMU refused to go on without a file (or went on without it
+                // and the probe never came): name the file.
+                _ if boot::load_failure(&stderr).is_some() => {
+                    let (file, line) = boot::load_failure(&stderr).unwrap_or_default();
+                    BareError::Boot(boot::BootError::MissingFile { file, line })
+                }
                 // The serial port may say why (a fault before the mailbox
                 // was ready leaves only the FATAL frame).
                 BareError::Exited { during, .. } => match fatal_frame(&serial) {

@@ -1,0 +1,226 @@
+//! A real migration between two QEMU builds, as proof of what a vmstate
+//! finding predicts: the source runs the machine type with a profile's
+//! devices, paused and never started (`-S`; enough to exercise every
+//! device's stream, as `abi-db/findings/esp-migration.sh` showed), and
+//! migrates into a file (`exec:cat > FILE`); the destination, started with
+//! `-incoming defer` and the same devices, loads that file. The outcome is
+//! QEMU's own: the load completes, or fails with its message ("Missing
+//! section footer for 0000:00:0c.0/pciespscsi").
+
+use crate::profile::{Profile, SHARE_PLACEHOLDER};
+use crate::qemu::Qemu;
+use crate::qmp::{Qmp, QmpError, QmpErrorKind};
+use abi_model::MachineType;
+use serde_json::{json, Value};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// What the destination made of the stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The load completed (the stream was accepted; fields whose sizes
+    /// happen to match may still be misread).
+    Loaded,
+    /// The load failed; QEMU's lines saying why.
+    Failed(String),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Loaded => f.write_str("loaded"),
+            Outcome::Failed(why) => write!(f, "load fails ({why})"),
+        }
+    }
+}
+
+/// The QEMU arguments of `profile` (backends, devices, globals), with its
+/// shared directory at `share`, and the `-M` value with its options.
+fn machine_and_args(machine: &MachineType, profile: &Profile, share: &str) -> (String, Vec<String>) {
+    let m = std::iter::once(machine.0.clone())
+        .chain(profile.machine_options.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(",");
+    let args = profile
+        .args()
+        .into_iter()
+        .map(|a| a.replace(SHARE_PLACEHOLDER, share))
+        .collect();
+    (m, args)
+}
+
+/// Ask `query-migrate` until the migration is over: `Ok(None)` when it
+/// completed, `Ok(Some(error))` when it failed.
+fn wait_migration(qmp: &mut Qmp, deadline: Instant) -> Result<Option<String>, QmpError> {
+    loop {
+        let r = qmp.execute("query-migrate", None)?;
+        match r.get("status").and_then(Value::as_str) {
+            Some("completed") => return Ok(None),
+            Some("failed") | Some("cancelled") => {
+                let why = r.get("error-desc").and_then(Value::as_str).unwrap_or("failed");
+                return Ok(Some(why.to_string()));
+            }
+            _ if Instant::now() >= deadline => return Ok(Some("did not finish in time".into())),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// The lines of QEMU's stderr that say why a load failed.
+fn reason(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(|l| l.trim_start_matches("qemu-system-x86_64: ").trim())
+        .filter(|l| !l.is_empty() && !l.starts_with("terminating on signal"))
+        .collect();
+    if lines.is_empty() {
+        "QEMU exited without a message".into()
+    } else {
+        lines.join("; ")
+    }
+}
+
+/// What a migration showed, and which of the profile's devices had to be
+/// left out because QEMU refuses to migrate them at all (`nvme`: "State
+/// blocked by non-migratable device").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Migration {
+    /// The destination's verdict.
+    pub outcome: Outcome,
+    /// Device models left out, in the order QEMU named them.
+    pub left_out: Vec<String>,
+}
+
+impl fmt::Display for Migration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.outcome)?;
+        if !self.left_out.is_empty() {
+            write!(f, " (without {}: not migratable)", self.left_out.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The device QEMU names in "State blocked by non-migratable device
+/// '0000:00:0b.0/nvme'": `nvme`.
+fn blocked_device(error: &str) -> Option<String> {
+    let (_, rest) = error.split_once("non-migratable device '")?;
+    let id = rest.split('\'').next()?;
+    Some(id.rsplit('/').next().unwrap_or(id).to_string())
+}
+
+/// Migrate a never-started `machine` with `profile`'s devices from `src`
+/// to `dst`. A device QEMU refuses to migrate at all is left out (and
+/// named). `Err` when the migration could not be tried (a QEMU that does
+/// not start, a source that cannot save); the destination's verdict is the
+/// [`Outcome`].
+pub fn migrate(
+    src: &Qemu,
+    dst: &Qemu,
+    machine: &MachineType,
+    profile: &Profile,
+    timeout: Duration,
+) -> Result<Migration, String> {
+    let mut profile = profile.clone();
+    let mut left_out = Vec::new();
+    loop {
+        match migrate_once(src, dst, machine, &profile, timeout) {
+            Err(e) => match blocked_device(&e) {
+                Some(model) if !left_out.contains(&model) && profile.devices.iter().any(|d| d.driver == model) => {
+                    profile.devices.retain(|d| d.driver != model);
+                    left_out.push(model);
+                }
+                _ => return Err(e),
+            },
+            Ok(outcome) => return Ok(Migration { outcome, left_out }),
+        }
+    }
+}
+
+fn migrate_once(
+    src: &Qemu,
+    dst: &Qemu,
+    machine: &MachineType,
+    profile: &Profile,
+    timeout: Duration,
+) -> Result<Outcome, String> {
+    let dir = abi_process::Scratch::new("migrate").map_err(|e| format!("scratch directory: {e}"))?;
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).map_err(|e| format!("{}: {e}", share.display()))?;
+    let stream = dir.path().join("stream");
+    let (m, args) = machine_and_args(machine, profile, &share.to_string_lossy());
+    let deadline = Instant::now() + timeout;
+    let stream_uri = |redirect: &str| format!("exec:cat {redirect}'{}'", stream.display());
+    // The source saves.
+    {
+        let mut qmp = Qmp::start_args(src, &m, &args, timeout).map_err(|e| format!("source: {e}"))?;
+        qmp.execute("migrate", Some(json!({"uri": stream_uri("> ")})))
+            .map_err(|e| format!("source: {e}"))?;
+        if let Some(why) = wait_migration(&mut qmp, deadline).map_err(|e| format!("source: {e}"))? {
+            return Err(format!("source could not save its state: {why}"));
+        }
+    }
+    // The destination loads.
+    let mut incoming = args.clone();
+    incoming.extend(["-incoming".into(), "defer".into()]);
+    let mut qmp = Qmp::start_args(dst, &m, &incoming, timeout).map_err(|e| format!("destination: {e}"))?;
+    let exited = |e: QmpError| match e.kind {
+        QmpErrorKind::Exited { stderr, .. } => Ok(Outcome::Failed(reason(&stderr))),
+        _ => Err(format!("destination: {e}")),
+    };
+    if let Err(e) = qmp.execute("migrate-incoming", Some(json!({"uri": stream_uri("")}))) {
+        return exited(e);
+    }
+    match wait_migration(&mut qmp, deadline) {
+        Ok(None) => Ok(Outcome::Loaded),
+        Ok(Some(why)) => Ok(Outcome::Failed(why)),
+        Err(e) => exited(e),
+    }
+}
+
+/// Both directions between a release and a build: (release → build,
+/// build → release).
+pub fn both_ways(
+    release: &Qemu,
+    build: &Qemu,
+    machine: &MachineType,
+    profile: &Profile,
+    timeout: Duration,
+) -> (Result<Migration, String>, Result<Migration, String>) {
+    (
+        migrate(release, build, machine, profile, timeout),
+        migrate(build, release, machine, profile, timeout),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_reasons_keep_qemus_words() {
+        let stderr = "qemu-system-x86_64: Missing section footer for 0000:00:0c.0/pciespscsi\n\
+                      qemu-system-x86_64: load of migration failed: Invalid argument\n";
+        assert_eq!(
+            reason(stderr),
+            "Missing section footer for 0000:00:0c.0/pciespscsi; load of migration failed: Invalid argument"
+        );
+        assert_eq!(reason(""), "QEMU exited without a message");
+        let e = "source: QEMU q -M pc-q35-7.2: migrate: GenericError: State blocked by non-migratable device \
+                 '0000:00:0b.0/nvme'";
+        assert_eq!(blocked_device(e).as_deref(), Some("nvme"));
+    }
+
+    #[test]
+    fn profile_args_get_the_share_and_machine_options() {
+        let set = crate::profile::Profiles::builtin().expect("profiles");
+        let (m, args) = machine_and_args(
+            &MachineType("pc-q35-7.2".into()),
+            set.get("virtio").expect("virtio"),
+            "/s",
+        );
+        assert_eq!(m, "pc-q35-7.2");
+        assert!(args.iter().any(|a| a.contains("path=/s,")), "{args:?}");
+        assert!(args.iter().any(|a| a.starts_with("virtio-blk-pci")), "{args:?}");
+    }
+}

@@ -165,6 +165,7 @@ const PATH_ROOTS: &[&str] = &[
     "memory_map",
     "fw_cfg",
     "virtio",
+    "device_tree",
     "host",
     "machine",
 ];

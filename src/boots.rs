@@ -88,6 +88,21 @@ impl RunArgs {
             .collect()
     }
 
+    /// [`RunArgs::selected_profiles`] that apply to guests of `arch`
+    /// (profiles with `arches`); naming one for another arch is an error.
+    pub fn profiles_for<'a>(&self, set: &'a Profiles, arch: &str) -> Result<Vec<&'a Profile>, Failure> {
+        let (mine, other): (Vec<&Profile>, Vec<&Profile>) =
+            self.selected_profiles(set)?.into_iter().partition(|p| p.applies_to(arch));
+        match other.first() {
+            Some(p) if !self.profiles.is_empty() => Err(Failure(format!(
+                "profile {} is not for {arch} guests (it is for {})",
+                p.name,
+                p.arches.join(", ")
+            ))),
+            _ => Ok(mine),
+        }
+    }
+
     /// Refuse a `--machine` that is not a valid glob.
     pub fn check_globs(&self) -> Result<(), Failure> {
         for g in &self.machines {
@@ -188,16 +203,7 @@ pub fn record_selected(args: &RunArgs, rec: &Recorder) -> Result<Recorded, Failu
         )));
     }
     let set = args.profile_set()?;
-    let profiles = args.selected_profiles(&set)?;
-    let arch = rec.target_arch();
-    let (profiles, other): (Vec<&Profile>, Vec<&Profile>) = profiles.into_iter().partition(|p| p.applies_to(arch));
-    if !args.profiles.is_empty() && !other.is_empty() {
-        return Err(Failure(format!(
-            "profile {} is not for {arch} guests (it is for {})",
-            other[0].name,
-            other[0].arches.join(", ")
-        )));
-    }
+    let profiles = args.profiles_for(&set, rec.target_arch())?;
     let work = work_list(&machines, &profiles, args.shard);
     rec.check_probes(work.iter().map(|(m, _)| m))?;
     let mut results: Vec<Option<Result<Capture, RecordError>>> = (0..work.len()).map(|_| None).collect();

@@ -91,8 +91,10 @@ impl RunArgs {
     /// [`RunArgs::selected_profiles`] that apply to guests of `arch`
     /// (profiles with `arches`); naming one for another arch is an error.
     pub fn profiles_for<'a>(&self, set: &'a Profiles, arch: &str) -> Result<Vec<&'a Profile>, Failure> {
-        let (mine, other): (Vec<&Profile>, Vec<&Profile>) =
-            self.selected_profiles(set)?.into_iter().partition(|p| p.applies_to(arch));
+        let (mine, other): (Vec<&Profile>, Vec<&Profile>) = self
+            .selected_profiles(set)?
+            .into_iter()
+            .partition(|p| p.applies_to(arch));
         match other.first() {
             Some(p) if !self.profiles.is_empty() => Err(Failure(format!(
                 "profile {} is not for {arch} guests (it is for {})",

@@ -19,3 +19,14 @@ build_all() {
   (cd "$repo" && cargo build --release --locked -q) || return 1
   "$repo/scripts/build-probe" -q >/dev/null || return 1
 }
+# aarch64 (scripts/fetch-aarch64, scripts/build-probe --arch aarch64): Arm's
+# virt machine types boot the cross-built Linux probe under the arm64 kernel.
+AFIX="$FIX/aarch64"
+APROBE="$repo/target/aarch64-unknown-linux-gnu/release/guest-probe"
+aarch64_args() {
+  echo --qemu "$AFIX/qemu-$1/usr/bin/qemu-system-aarch64" --data-dir "$AFIX/firmware" \
+    --data-dir "$AFIX/qemu-$1/usr/share/qemu" --kernel "$AFIX/kernel/vmlinuz" --probe "$APROBE"
+}
+build_aarch64() {
+  "$repo/scripts/build-probe" --arch aarch64 -q >/dev/null || return 1
+}

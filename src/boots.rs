@@ -12,9 +12,11 @@ use std::io::IsTerminal;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The probe next to this executable: target/{debug,release}/machine-abi →
-/// target/x86_64-unknown-linux-gnu/release/guest-probe (or `MACHINE_ABI_PROBE`).
-fn default_probe() -> PathBuf {
+/// The probe for `arch` guests next to this executable:
+/// target/{debug,release}/machine-abi →
+/// target/ARCH-unknown-linux-gnu/release/guest-probe (as scripts/build-probe
+/// builds it), or `MACHINE_ABI_PROBE`.
+fn default_probe(arch: &str) -> PathBuf {
     if let Some(p) = std::env::var_os("MACHINE_ABI_PROBE") {
         return p.into();
     }
@@ -24,7 +26,7 @@ fn default_probe() -> PathBuf {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    target.join("x86_64-unknown-linux-gnu/release/guest-probe")
+    target.join(format!("{arch}-unknown-linux-gnu/release/guest-probe"))
 }
 
 /// The pinned firmware (SeaBIOS and iPXE ROMs that scripts/fetch-qemu
@@ -140,13 +142,19 @@ impl RunArgs {
 
     /// A recorder for these options: inputs hashed, initramfs built.
     pub fn recorder(&self) -> Result<Recorder, Failure> {
+        let probe = match &self.probe {
+            Some(p) => p.clone(),
+            // Only the Linux probe reads it; its architecture is the binary's.
+            None if self.kernel.is_some() => default_probe(&self.qemu().target_arch()?),
+            None => default_probe("x86_64"),
+        };
         let config = RecorderConfig {
             qemu: self.qemu(),
             probe_kind: self.probe_kind,
             kernel: self.kernel.clone(),
             modules_dir: self.modules_dir.clone(),
             modules: self.modules.clone(),
-            probe: self.probe.clone().unwrap_or_else(default_probe),
+            probe,
             settings: BootSettings {
                 timeout: Duration::from_secs(self.timeout),
                 ..BootSettings::default()
@@ -179,6 +187,23 @@ impl RunArgs {
                     .ok_or_else(|| Failure(format!("unknown profile {n:?} (known: {})", set.names().join(", "))))
             })
             .collect()
+    }
+
+    /// [`RunArgs::selected_profiles`] that apply to guests of `arch`
+    /// (profiles with `arches`); naming one for another arch is an error.
+    pub fn profiles_for<'a>(&self, set: &'a Profiles, arch: &str) -> Result<Vec<&'a Profile>, Failure> {
+        let (mine, other): (Vec<&Profile>, Vec<&Profile>) = self
+            .selected_profiles(set)?
+            .into_iter()
+            .partition(|p| p.applies_to(arch));
+        match other.first() {
+            Some(p) if !self.profiles.is_empty() => Err(Failure(format!(
+                "profile {} is not for {arch} guests (it is for {})",
+                p.name,
+                p.arches.join(", ")
+            ))),
+            _ => Ok(mine),
+        }
     }
 
     /// Refuse a `--machine` that is not a valid glob.
@@ -281,7 +306,8 @@ pub fn record_selected(args: &RunArgs, rec: &Recorder) -> Result<Recorded, Failu
         )));
     }
     let set = args.profile_set()?;
-    let work = work_list(&machines, &args.selected_profiles(&set)?, args.shard);
+    let profiles = args.profiles_for(&set, rec.target_arch())?;
+    let work = work_list(&machines, &profiles, args.shard);
     rec.check_probes(work.iter().map(|(m, _)| m))?;
     args.show_data_files(rec, &work);
     let mut results: Vec<Option<Result<Capture, RecordError>>> = (0..work.len()).map(|_| None).collect();

@@ -1116,11 +1116,14 @@ fn compat_falls_back_to_qmp_when_the_binary_has_no_tables() {
     };
     let machine = abi_model::MachineType("pc-q35-7.2".into());
     let unreadable: Result<abi_model::host::CompatTables, String> = Err("no hw_compat symbols".into());
-    let timeout = Duration::from_secs(60);
+    let timeout = recorder::boot::BootSettings {
+        timeout: Duration::from_secs(60),
+        ..Default::default()
+    };
     // QEMU 10.0 answers compat-props: the section holds QMP's list, which
     // covers every entry of the tables the ELF file gives for the type.
     let q10 = fx.release(Release::V10_0);
-    let (side, _) = recorder::host_facts::collect(&q10, &machine, &unreadable, timeout);
+    let (side, _) = recorder::host_facts::collect(&q10, &machine, &unreadable, &timeout, false);
     let tables = side
         .compat
         .available()
@@ -1138,7 +1141,7 @@ fn compat_falls_back_to_qmp_when_the_binary_has_no_tables() {
         .collect();
     assert!(missing.is_empty(), "in the ELF tables but not in QMP's: {missing:#?}");
     // QEMU 7.2 has no compat-props: the section says why, naming both causes.
-    let (side, _) = recorder::host_facts::collect(&fx.release(Release::V7_2), &machine, &unreadable, timeout);
+    let (side, _) = recorder::host_facts::collect(&fx.release(Release::V7_2), &machine, &unreadable, &timeout, false);
     match &side.compat {
         abi_model::facts::Probed::Unavailable { unavailable } => {
             assert!(unavailable.contains("no hw_compat symbols"), "{unavailable}");

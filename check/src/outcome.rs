@@ -162,7 +162,25 @@ pub fn drifts(baseline: &Record, observed: &Record, ob: BlobSource, nb: BlobSour
             .into_iter()
             .chain(profile_devices(&observed.provenance.command_line))
             .collect();
-        out.extend(crate::compare::host::compare(a, b, ob, nb, &added));
+        let host = crate::compare::host::compare(a, b, ob, nb, &added);
+        // The device tree a direct boot's guest got is the one QEMU dumps on
+        // the host (plus the boot payload): a change the guest saw is
+        // reported once, as the guest saw it.
+        let guest_tree = FactPath::new("device_tree");
+        let host_tree = FactPath::new("host.device_tree");
+        let seen: std::collections::BTreeSet<(&str, &Option<String>, &Option<String>)> = out
+            .iter()
+            .filter(|d| d.path.is_within(&guest_tree))
+            .map(|d| (&d.path.as_str()["device_tree".len()..], &d.old, &d.new))
+            .collect();
+        let host: Vec<Drift> = host
+            .into_iter()
+            .filter(|d| {
+                !(d.path.is_within(&host_tree)
+                    && seen.contains(&(&d.path.as_str()["host.device_tree".len()..], &d.old, &d.new)))
+            })
+            .collect();
+        out.extend(host);
     }
     crate::devices::name_drifts(&mut out, baseline, observed, ob, nb);
     out

@@ -406,6 +406,46 @@ pub const RULES: &[Rule] = &[
         fix: COMPAT_FIX,
     },
     // Host side
+    // Device tree
+    Rule {
+        id: "dt-node-added",
+        category: Category::DeviceTree,
+        severity: Severity::Break,
+        summary: "A device tree node appeared (with everything below it).",
+        why: "A device-tree guest probes a driver for every node; a new node is a new device, bus or \
+              description the guest did not see before (QEMU generates the tree for virt on every boot, so \
+              every change of its generator reaches existing VMs).",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "dt-node-removed",
+        category: Category::DeviceTree,
+        severity: Severity::Break,
+        summary: "A device tree node disappeared (with everything below it).",
+        why: "A device-tree guest loses the device or description the node gave it.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "dt-property-changed",
+        category: Category::DeviceTree,
+        severity: Severity::Break,
+        summary: "A device tree property appeared, disappeared or changed (phandle renumbering excepted), or the \
+                  order of a node's children or the tree's header changed.",
+        why: "Drivers read their registers, interrupts, clocks and quirks from properties; the node order is the \
+              order Linux probes devices in, and so how it names them.",
+        fix: COMPAT_FIX,
+    },
+    Rule {
+        id: "dt-boot-payload",
+        category: Category::DeviceTree,
+        severity: Severity::Info,
+        summary: "A /chosen property that carries the boot payload (command line, initrd addresses, the EFI \
+                  stub's memory map and system table, seeds) changed.",
+        why: "These describe what was booted and where the loader put it (the initrd size follows the probe \
+              binary, QEMU 10 passes initrd addresses with two cells), not the machine type: a guest booted from \
+              disk gets its own.",
+        fix: "Nothing for the machine type; check that direct kernel boot still works.",
+    },
     Rule {
         id: "host-compat-changed",
         category: Category::HostSide,
@@ -647,7 +687,22 @@ pub fn classify(s: &Subject, selector_shift: bool) -> &'static Rule {
         "memory_map" => must("memory-map-changed"),
         "fw_cfg" => classify_fw_cfg(s, selector_shift),
         "virtio" => classify_virtio(s),
+        "device_tree" => must(dt_rule(&s.rest(1), s.old, s.new)),
         _ => must("fact-changed"),
+    }
+}
+
+/// The rule of one decoded device tree item (`abi_decode::dtb` keys:
+/// `/node` for its children, `/node:property`, `header.*`, `memreserve[i]`).
+pub fn dt_rule(key: &str, old: Option<&str>, new: Option<&str>) -> &'static str {
+    if abi_decode::dtb::is_boot_payload(key) {
+        return "dt-boot-payload";
+    }
+    let is_node = key.starts_with('/') && !key.contains(':');
+    match (is_node, old, new) {
+        (true, None, _) => "dt-node-added",
+        (true, _, None) => "dt-node-removed",
+        _ => "dt-property-changed",
     }
 }
 

@@ -165,6 +165,7 @@ const PATH_ROOTS: &[&str] = &[
     "memory_map",
     "fw_cfg",
     "virtio",
+    "device_tree",
     "host",
     "machine",
 ];
@@ -427,7 +428,8 @@ fn category_root(c: Category) -> Option<&'static str> {
         Category::Virtio => "virtio",
         Category::HostSide => "host",
         Category::Machine => "machine",
-        Category::Probe => return None,
+        // Both the guest's `device_tree` and the host's `host.device_tree`.
+        Category::Probe | Category::DeviceTree => return None,
     })
 }
 

@@ -166,6 +166,10 @@ fn serial() -> Option<fs::File> {
 
 fn send(text: &str) {
     if let Some(mut s) = serial() {
+        // Framing lines must start their line: firmware can leave the
+        // console mid-line (edk2 on virt-2.6 to virt-2.11 ends its banner
+        // with screen-clearing escapes and no newline).
+        let _ = s.write_all(b"\n");
         let _ = s.write_all(text.as_bytes());
         let _ = s.flush();
         use std::os::fd::AsRawFd;

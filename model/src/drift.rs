@@ -55,6 +55,9 @@ pub enum Category {
     FwCfg,
     /// virtio devices as the guest sees them.
     Virtio,
+    /// The flattened device tree (Arm's virt): as the guest got it, and as
+    /// QEMU generates it on the host (`dumpdtb`).
+    DeviceTree,
     /// Facts read on the host (compat tables, QMP, vmstate).
     HostSide,
     /// Facts the probe could or could not read.
@@ -74,6 +77,7 @@ impl Category {
             Category::MemoryMap => "memory-map",
             Category::FwCfg => "fw_cfg",
             Category::Virtio => "virtio",
+            Category::DeviceTree => "device-tree",
             Category::HostSide => "host-side",
             Category::Probe => "probe",
             Category::Machine => "machine",

@@ -54,6 +54,12 @@ pub struct HostSide {
     pub qmp: Probed<BlobId>,
     /// Blob of the `-dump-vmstate` JSON.
     pub vmstate: Probed<BlobId>,
+    /// Blob of the device tree QEMU generates for the machine type
+    /// (`-machine …,dumpdtb=FILE`, no kernel given, trailing zeros
+    /// dropped); only machines that describe themselves with one (Arm's
+    /// virt). Absent on x86.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_tree: Option<Probed<BlobId>>,
 }
 
 impl HostSide {
@@ -63,6 +69,7 @@ impl HostSide {
             ("compat tables", self.compat.reason()),
             ("QMP", self.qmp.reason()),
             ("-dump-vmstate", self.vmstate.reason()),
+            ("dumpdtb", self.device_tree.as_ref().and_then(|d| d.reason())),
         ]
         .into_iter()
         .filter_map(|(what, reason)| reason.map(|r| format!("{what}: {r}")))
@@ -71,11 +78,15 @@ impl HostSide {
 
     /// Every blob the section refers to.
     pub fn blob_ids(&self) -> Vec<BlobId> {
-        [self.qmp.available(), self.vmstate.available()]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect()
+        [
+            self.qmp.available(),
+            self.vmstate.available(),
+            self.device_tree.as_ref().and_then(|d| d.available()),
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
     }
 }
 

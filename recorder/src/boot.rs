@@ -22,6 +22,13 @@ pub struct BootSettings {
     pub append: String,
     /// Wall-clock limit of one boot.
     pub timeout: Duration,
+    /// vCPU model (`-cpu`), when the architecture pins one ([`crate::arch`]).
+    pub cpu: Option<String>,
+    /// `-machine` options every boot adds (`dtb-randomness=off` on aarch64).
+    pub machine_options: Vec<String>,
+    /// Boot through UEFI from two pflash drives (`$EFI_CODE`, `$EFI_VARS`)
+    /// unless the profile asks for no firmware.
+    pub uefi: bool,
 }
 
 impl Default for BootSettings {
@@ -32,6 +39,9 @@ impl Default for BootSettings {
             // panic=-1: a probe that dies takes the VM down at once (-no-reboot).
             append: "console=ttyS0 panic=-1 quiet".into(),
             timeout: Duration::from_secs(120),
+            cpu: None,
+            machine_options: Vec::new(),
+            uefi: false,
         }
     }
 }
@@ -92,15 +102,36 @@ pub struct BootFiles<'a> {
     /// An empty directory a profile may share with the guest (`$SHARE`).
     pub share: &'a Path,
     /// The probe's own files: `$KERNEL` and `$INITRD` (Linux probe) or
-    /// `$PROBE` and `$RAM` (bare probe).
+    /// `$PROBE` and `$RAM` (bare probe), and the firmware's `$EFI_CODE` and
+    /// `$EFI_VARS` on UEFI boots.
     pub payload: Vec<(&'static str, &'a Path)>,
 }
 
 /// The exact QEMU arguments, with `$QEMU`, `$DATA0…`, `$KERNEL`, `$INITRD`,
 /// `$SERIAL` and `$SHARE` standing for paths: the Linux probe's boot.
+/// With UEFI ([`BootSettings::uefi`], a profile with the default firmware)
+/// edk2 boots from two pflash drives, `$EFI_CODE` read-only and `$EFI_VARS`
+/// (a fresh copy per boot), and loads the kernel through fw_cfg.
 pub fn command_line(qemu: &Qemu, machine: &MachineType, profile: &Profile, s: &BootSettings) -> Vec<String> {
-    let payload = ["-kernel", "$KERNEL", "-initrd", "$INITRD", "-append", &s.append].map(String::from);
+    let mut payload = Vec::new();
+    if uses_uefi(profile, s) {
+        payload.extend(
+            [
+                "-drive",
+                "if=pflash,format=raw,readonly=on,file=$EFI_CODE",
+                "-drive",
+                "if=pflash,format=raw,file=$EFI_VARS",
+            ]
+            .map(String::from),
+        );
+    }
+    payload.extend(["-kernel", "$KERNEL", "-initrd", "$INITRD", "-append", &s.append].map(String::from));
     command_line_with(qemu, machine, profile, s, &[], &payload)
+}
+
+/// Whether a boot of `profile` goes through UEFI firmware from pflash.
+pub fn uses_uefi(profile: &Profile, s: &BootSettings) -> bool {
+    s.uefi && profile.firmware == crate::profile::Firmware::Default
 }
 
 /// The arguments every boot shares (QEMU, data dirs, machine type with the
@@ -121,6 +152,7 @@ pub fn command_line_with(
     }
     let machine_value = std::iter::once(machine.0.as_str())
         .chain(profile.machine_options.iter().map(String::as_str))
+        .chain(s.machine_options.iter().map(String::as_str))
         .chain(machine_options.iter().copied())
         .collect::<Vec<_>>()
         .join(",");
@@ -143,6 +175,9 @@ pub fn command_line_with(
     ]
     .map(String::from);
     args.extend(fixed);
+    if let Some(cpu) = &s.cpu {
+        args.extend(["-cpu".to_string(), cpu.clone()]);
+    }
     args.extend(payload.iter().cloned());
     args.extend(profile.args());
     args
@@ -480,5 +515,33 @@ mod tests {
         assert!(!line.iter().any(|a| a.contains("/fw") || a.contains("/x/")), "{line:?}");
         assert!(line.iter().any(|a| a.starts_with("virtio-net-pci")));
         assert!(line.iter().any(|a| a.contains("path=$SHARE,")), "{line:?}");
+        assert!(
+            !line.iter().any(|a| a == "-cpu" || a.contains("pflash")),
+            "x86: {line:?}"
+        );
+    }
+
+    #[test]
+    fn aarch64_command_line_pins_cpu_and_boots_uefi_unless_direct() {
+        let q = Qemu::new("/x/qemu".into(), vec!["/fw".into()]);
+        let m = MachineType("virt-7.2".into());
+        let profiles = crate::profile::Profiles::builtin().expect("built-in profiles");
+        let mut s = BootSettings::default();
+        crate::arch::adapt(&mut s, "aarch64");
+        let line = command_line(&q, &m, profiles.get("default").expect("default"), &s);
+        assert!(
+            line.windows(2)
+                .any(|w| w == ["-machine", "virt-7.2,dtb-randomness=off"]),
+            "{line:?}"
+        );
+        assert!(line.windows(2).any(|w| w == ["-cpu", "cortex-a57"]), "{line:?}");
+        assert!(line
+            .iter()
+            .any(|a| a == "if=pflash,format=raw,readonly=on,file=$EFI_CODE"));
+        assert!(line.iter().any(|a| a == "if=pflash,format=raw,file=$EFI_VARS"));
+        assert!(line.iter().any(|a| a.starts_with("console=ttyAMA0")), "{line:?}");
+        let direct = command_line(&q, &m, profiles.get("direct").expect("direct"), &s);
+        assert!(!direct.iter().any(|a| a.contains("pflash")), "{direct:?}");
+        assert!(direct.windows(2).any(|w| w == ["-cpu", "cortex-a57"]));
     }
 }

@@ -1,8 +1,11 @@
 //! Host-side facts of a machine type, read without booting a guest: the
 //! compat tables it applies (from the ELF file), what QMP reports for it
-//! (machine properties, default devices, default CPU model) and the
-//! migration stream schema (`-dump-vmstate`).
+//! (machine properties, default devices, default CPU model), the
+//! migration stream schema (`-dump-vmstate`) and, where the machine
+//! describes itself with one (Arm's virt), the device tree QEMU generates
+//! (`-machine …,dumpdtb=FILE`).
 
+use crate::boot::BootSettings;
 use crate::qemu::Qemu;
 use crate::qmp;
 use abi_model::blob::BlobId;
@@ -36,6 +39,50 @@ pub fn dump_vmstate(qemu: &Qemu, machine: &MachineType, timeout: Duration) -> Re
     data.map_err(|e| format!("-dump-vmstate of {machine} wrote no file: {e}"))
 }
 
+/// Run `-machine MACHINE,…,dumpdtb=FILE`: QEMU builds the machine with the
+/// boot's vCPU model, memory, vCPU count and machine options
+/// (`dtb-randomness=off`), writes the device tree it would hand the guest
+/// and exits. No kernel is given, so `/chosen` holds no boot payload; the
+/// trailing free space (zeros up to the blob's `totalsize`) is dropped as
+/// the probe drops it from `/sys/firmware/fdt`.
+pub fn dump_dtb(qemu: &Qemu, machine: &MachineType, s: &BootSettings) -> Result<Vec<u8>, String> {
+    let dir = abi_process::Scratch::new("dtb").map_err(|e| format!("scratch directory: {e}"))?;
+    let out = dir.path().join("machine.dtb");
+    let mut cmd = qemu.command();
+    for d in &qemu.data_dirs {
+        cmd.arg("-L").arg(d);
+    }
+    let mut value = vec![machine.0.clone()];
+    value.extend(s.machine_options.iter().cloned());
+    value.push(format!("dumpdtb={}", out.display()));
+    cmd.arg("-machine").arg(value.join(","));
+    if let Some(cpu) = &s.cpu {
+        cmd.args(["-cpu", cpu]);
+    }
+    cmd.args([
+        "-accel", "tcg", "-display", "none", "-monitor", "none", "-serial", "none",
+    ])
+    .args(["-m", &s.memory_mib.to_string(), "-smp", &s.cpus.to_string()]);
+    let run = abi_process::output(&mut cmd, s.timeout).map_err(|e| match e {
+        abi_process::RunError::Timeout(_) => format!("dumpdtb of {machine} did not finish within {:?}", s.timeout),
+        e => format!("{}: {e}", qemu.binary.display()),
+    })?;
+    if !run.status.success() {
+        return Err(format!(
+            "dumpdtb of {machine} exited with {}: {}",
+            run.status,
+            String::from_utf8_lossy(&run.stderr).trim()
+        ));
+    }
+    let mut data = std::fs::read(&out).map_err(|e| format!("dumpdtb of {machine} wrote no file: {e}"))?;
+    if data.get(..4) != Some(&[0xd0, 0x0d, 0xfe, 0xed][..]) {
+        return Err(format!("dumpdtb of {machine} wrote no device tree (bad magic)"));
+    }
+    let used = data.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    data.truncate(used);
+    Ok(data)
+}
+
 /// Gather the host-side facts of one machine type. Each part that fails is
 /// recorded with its reason; the QMP facts and the vmstate dump come back
 /// as bytes to be stored as blobs.
@@ -43,8 +90,10 @@ pub fn collect(
     qemu: &Qemu,
     machine: &MachineType,
     tables: &Result<CompatTables, String>,
-    timeout: Duration,
+    settings: &BootSettings,
+    device_tree: bool,
 ) -> (HostSide, Vec<Vec<u8>>) {
+    let timeout = settings.timeout;
     let facts = qmp::host_facts(qemu, &machine.0, timeout).map_err(|e| e.to_string());
     let compat = match tables {
         Ok(t) => Probed::Available(applied(t, machine)),
@@ -61,7 +110,16 @@ pub fn collect(
     };
     let qmp = keep(facts.and_then(|f| serde_json::to_vec_pretty(&f).map_err(|e| e.to_string())));
     let vmstate = keep(dump_vmstate(qemu, machine, timeout));
-    (HostSide { compat, qmp, vmstate }, blobs)
+    let device_tree = device_tree.then(|| keep(dump_dtb(qemu, machine, settings)));
+    (
+        HostSide {
+            compat,
+            qmp,
+            vmstate,
+            device_tree,
+        },
+        blobs,
+    )
 }
 
 /// Name of the single table that stands for the compat tables when they

@@ -3,6 +3,7 @@
 
 #![deny(missing_docs)]
 
+pub mod arch;
 pub mod bare;
 pub mod boot;
 pub mod datafiles;

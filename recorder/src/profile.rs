@@ -18,6 +18,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("legacy-nic", include_str!("../../profiles/legacy-nic.toml")),
     ("storage", include_str!("../../profiles/storage.toml")),
     ("usb", include_str!("../../profiles/usb.toml")),
+    ("direct", include_str!("../../profiles/direct.toml")),
 ];
 
 /// QEMU options a profile may use to define backends (no guest-visible
@@ -42,6 +43,25 @@ pub struct Profile {
     pub machine_options: Vec<String>,
     /// `-global` values (`driver.property=value`).
     pub globals: Vec<String>,
+    /// Guest architectures it applies to (QMP `query-target` names); empty:
+    /// every architecture.
+    pub arches: Vec<String>,
+    /// How the guest is started: [`Firmware::Default`], the architecture's
+    /// own firmware (SeaBIOS on x86, edk2 UEFI on aarch64), or
+    /// [`Firmware::None`], the kernel loaded by QEMU itself.
+    pub firmware: Firmware,
+}
+
+/// The boot path a profile asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Firmware {
+    /// The architecture's default firmware.
+    #[default]
+    Default,
+    /// No firmware: QEMU loads the kernel and hands it its own description
+    /// (on Arm's virt: the device tree, without ACPI or SMBIOS).
+    None,
 }
 
 /// One `-device` of a profile.
@@ -67,6 +87,10 @@ struct ProfileFile {
     machine: Vec<String>,
     #[serde(default)]
     globals: Vec<String>,
+    #[serde(default)]
+    arches: Vec<String>,
+    #[serde(default)]
+    firmware: Firmware,
 }
 
 /// A profile file that cannot be used.
@@ -167,6 +191,8 @@ impl Profile {
             devices,
             machine_options: file.machine,
             globals: file.globals,
+            arches: file.arches,
+            firmware: file.firmware,
         })
     }
 
@@ -187,6 +213,11 @@ impl Profile {
             out.push(g.clone());
         }
         out
+    }
+
+    /// Whether this profile applies to guests of `arch`.
+    pub fn applies_to(&self, arch: &str) -> bool {
+        self.arches.is_empty() || self.arches.iter().any(|a| a == arch)
     }
 
     /// Device models this profile needs that `available` lacks, sorted.
@@ -306,7 +337,16 @@ mod tests {
     #[test]
     fn shipped_profiles_parse_with_fixed_places() {
         let all = Profiles::builtin().expect("built-in profiles");
-        assert_eq!(all.names(), ["default", "virtio", "legacy-nic", "storage", "usb"]);
+        assert_eq!(
+            all.names(),
+            ["default", "virtio", "legacy-nic", "storage", "usb", "direct"]
+        );
+        let direct = all.get("direct").expect("direct");
+        assert_eq!(direct.firmware, Firmware::None);
+        assert!(direct.applies_to("aarch64") && !direct.applies_to("x86_64"));
+        assert!(all
+            .get("virtio")
+            .is_some_and(|p| p.applies_to("aarch64") && p.applies_to("x86_64")));
         assert!(all.get("default").is_some_and(|p| p.args().is_empty()));
         let virtio = all.get("virtio").expect("virtio");
         let drivers: Vec<&str> = virtio.devices.iter().map(|d| d.driver.as_str()).collect();
@@ -369,6 +409,7 @@ machine = ["usb=on"]
         bad("machine = [\"usb=on,x=y\"]", "one key=value");
         bad("globals = [\"mitigation=off\"]", "driver.property");
         bad("device = []", "unknown field");
+        bad("firmware = \"ovmf\"", "unknown variant");
         let e = Profile::parse("name = \"Bad Name\"\ndescription = \"d\"", "y.toml").expect_err("name");
         assert!(e.message.contains("lower-case"), "{e}");
     }

@@ -226,9 +226,17 @@ struct BareProbe {
     probe: Probe,
 }
 
+/// edk2's images for UEFI boots (aarch64): the code, read-only, and the
+/// variable store template every boot gets a fresh copy of.
+struct Uefi {
+    code: PathBuf,
+    vars: PathBuf,
+}
+
 /// A prepared recorder: probes ready, inputs hashed.
 pub struct Recorder {
     config: RecorderConfig,
+    uefi: Option<Uefi>,
     identity: QemuIdentity,
     target_arch: String,
     firmware: Firmware,
@@ -257,6 +265,29 @@ impl Recorder {
             .map_err(|err| SetupError(err.to_string()))?;
         let identity = config.qemu.identity().map_err(|err| SetupError(err.to_string()))?;
         let target_arch = config.qemu.target_arch().map_err(|err| SetupError(err.to_string()))?;
+        crate::arch::adapt(&mut config.settings, &target_arch);
+        if config.probe_kind == Some(ProbeKind::Bare) && target_arch != "x86_64" {
+            return Err(SetupError(format!(
+                "the bare probe boots x86 PC machine types only; {} guests use the Linux probe (--probe-kind linux, --kernel)",
+                target_arch
+            )));
+        }
+        let uefi = match config.settings.uefi {
+            false => None,
+            true => {
+                let find = |name: &str| {
+                    config.qemu.find_data_file(name).ok_or_else(|| {
+                        SetupError(format!(
+                            "{name} (edk2 for {target_arch}, package qemu-efi-aarch64) not found in any --data-dir; scripts/fetch-aarch64 fetches it"
+                        ))
+                    })
+                };
+                Some(Uefi {
+                    code: find(crate::arch::AARCH64_EFI_CODE)?,
+                    vars: find(crate::arch::AARCH64_EFI_VARS)?,
+                })
+            }
+        };
         if config.probe_kind == Some(ProbeKind::Linux) && config.kernel.is_none() {
             return Err(SetupError(
                 "the Linux probe (--probe-kind linux) needs a guest kernel: give --kernel".into(),
@@ -289,11 +320,12 @@ impl Recorder {
         let share = scratch.path().join("share");
         std::fs::create_dir(&share).map_err(|err| e("cannot create", &share, &err))?;
         let devices = config.qemu.devices().map_err(|err| SetupError(err.to_string()))?;
-        let firmware = firmware(&config.qemu).map_err(SetupError)?;
+        let firmware = firmware(&config.qemu, &target_arch).map_err(SetupError)?;
         let compat = std::fs::read(&config.qemu.binary)
             .map_err(|err| format!("{}: {err}", config.qemu.binary.display()))
             .and_then(|b| crate::elf::compat_tables(&b).map_err(|err| err.to_string()));
         Ok(Recorder {
+            uefi,
             linux,
             bare,
             identity,
@@ -405,8 +437,16 @@ impl Recorder {
             // A worker panicked while holding the lock: gather without the cache.
             Err(_) => Arc::new(OnceLock::new()),
         };
-        cell.get_or_init(|| host_facts::collect(&self.config.qemu, machine, &self.compat, self.config.settings.timeout))
-            .clone()
+        cell.get_or_init(|| {
+            host_facts::collect(
+                &self.config.qemu,
+                machine,
+                &self.compat,
+                &self.config.settings,
+                crate::arch::has_device_tree(&self.target_arch),
+            )
+        })
+        .clone()
     }
 
     /// Every file a boot of `machine` with `profile` and the `kind` probe
@@ -645,16 +685,33 @@ impl Recorder {
         let mut settings = self.config.settings.clone();
         settings.append.push_str(append);
         let line = boot::command_line(&self.config.qemu, machine, profile, &settings);
-        let serial = self
-            .scratch
-            .path()
-            .join(format!("{}-{}{tag}.serial", machine.0, profile.name));
+        let base = format!("{}-{}{tag}", machine.0, profile.name);
+        let serial = self.scratch.path().join(format!("{base}.serial"));
+        let vars = self.scratch.path().join(format!("{base}.vars.fd"));
+        let mut payload = vec![
+            ("$KERNEL", linux.kernel_path.as_path()),
+            ("$INITRD", linux.initrd.as_path()),
+        ];
+        if let (true, Some(uefi)) = (boot::uses_uefi(profile, &settings), &self.uefi) {
+            // A fresh variable store every boot: edk2 writes boot entries
+            // into it, and a store left by another boot would change what
+            // the next one sees.
+            std::fs::copy(&uefi.vars, &vars).map_err(|e| {
+                (
+                    boot::BootError::Spawn(format!("cannot copy {}: {e}", uefi.vars.display())),
+                    String::new(),
+                )
+            })?;
+            payload.extend([("$EFI_CODE", uefi.code.as_path()), ("$EFI_VARS", vars.as_path())]);
+        }
         let files = BootFiles {
             serial: &serial,
             share: &self.share,
-            payload: vec![("$KERNEL", &linux.kernel_path), ("$INITRD", &linux.initrd)],
+            payload,
         };
-        let out = boot::run(&self.config.qemu, &line, &files, settings.timeout).map_err(|e| {
+        let result = boot::run(&self.config.qemu, &line, &files, settings.timeout);
+        let _ = std::fs::remove_file(&vars);
+        let out = result.map_err(|e| {
             let text = std::fs::read(&serial)
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();
@@ -798,8 +855,12 @@ fn check_kernel(bytes: &[u8], arch: &str) -> Result<(), String> {
     }
 }
 
-/// Version string of a bzImage (setup header field `kernel_version`).
+/// Version string of a bzImage (setup header field `kernel_version`), or
+/// of an arm64 Image (its `Linux version …` banner, without those words).
 pub fn kernel_version(image: &[u8]) -> Option<String> {
+    if image.get(0x38..0x3c) == Some(b"ARM\x64") {
+        return arm64_banner(image);
+    }
     if image.get(0x202..0x206)? != b"HdrS" {
         return None;
     }
@@ -809,8 +870,19 @@ pub fn kernel_version(image: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(&s[..end]).into_owned())
 }
 
-fn firmware(qemu: &Qemu) -> Result<Firmware, String> {
-    let bios = "bios-256k.bin";
+/// The `Linux version …` banner of an uncompressed arm64 Image, up to the
+/// end of its line.
+fn arm64_banner(image: &[u8]) -> Option<String> {
+    const MARK: &[u8] = b"Linux version ";
+    let at = image.windows(MARK.len()).position(|w| w == MARK)? + MARK.len();
+    let rest = image.get(at..)?;
+    let end = rest.iter().position(|&b| b == 0 || b == b'\n')?.min(200);
+    let s = String::from_utf8_lossy(&rest[..end]).trim().to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+fn firmware(qemu: &Qemu, arch: &str) -> Result<Firmware, String> {
+    let bios = crate::arch::firmware_file(arch);
     let path = qemu
         .find_data_file(bios)
         .ok_or_else(|| format!("{bios} not found in any -L data directory"))?;
@@ -830,7 +902,10 @@ fn firmware(qemu: &Qemu) -> Result<Firmware, String> {
     Ok(Firmware {
         bios: bios.into(),
         bios_blake3: blake3::hash(&bytes).to_hex().to_string(),
-        bios_version: seabios_version(&bytes),
+        bios_version: match arch {
+            "aarch64" => edk2_version(&bytes),
+            _ => seabios_version(&bytes),
+        },
         rom_set_blake3: blake3::hash(roms.concat().as_bytes()).to_hex().to_string(),
     })
 }
@@ -849,9 +924,39 @@ fn seabios_version(bytes: &[u8]) -> Option<String> {
     })
 }
 
+/// edk2 images keep no version string of their own that survives the
+/// build; Debian's builds keep their build directory (`…/edk2-2022.11/Build/…`)
+/// in the debug paths of the modules: take `edk2-2022.11` from there.
+fn edk2_version(bytes: &[u8]) -> Option<String> {
+    const MARK: &[u8] = b"/Build/";
+    let at = bytes.windows(MARK.len()).position(|w| w == MARK)?;
+    let before = &bytes[at.saturating_sub(64)..at];
+    let start = before.iter().rposition(|&b| b == b'/')? + 1;
+    let name = String::from_utf8_lossy(&before[start..]).into_owned();
+    (name.starts_with("edk2") && name.bytes().all(|b| b.is_ascii_graphic())).then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edk2_version_from_build_path() {
+        let img = b"\0\0/build/reproducible-path/edk2-2022.11/Build/ArmVirtQemu-AARCH64/RELEASE_GCC5/x.dll\0";
+        assert_eq!(edk2_version(img).as_deref(), Some("edk2-2022.11"));
+        assert_eq!(edk2_version(b"/tmp/other/Build/x"), None);
+    }
+
+    #[test]
+    fn arm64_kernel_version_from_banner() {
+        let mut img = vec![0u8; 0x100];
+        img[0x38..0x3c].copy_from_slice(b"ARM\x64");
+        img.extend_from_slice(b"Linux version 6.1.0-50-cloud-arm64 (debian-kernel@lists.debian.org) #1 SMP\n\0");
+        assert_eq!(
+            kernel_version(&img).as_deref(),
+            Some("6.1.0-50-cloud-arm64 (debian-kernel@lists.debian.org) #1 SMP")
+        );
+    }
 
     #[test]
     fn seabios_version_string() {

@@ -104,7 +104,7 @@ pub fn bench(args: &RunArgs, boots: usize, side_by_side: &[String]) -> Result<i3
     let rec = args.recorder()?;
     let machines = args.machines()?;
     let set = args.profile_set()?;
-    let work = boots::work_list(&machines, &args.selected_profiles(&set)?, args.shard);
+    let work = boots::work_list(&machines, &args.profiles_for(&set, rec.target_arch())?, args.shard);
     let (Some((first, profile)), Some((last, _))) = (work.first().cloned(), work.last().cloned()) else {
         return Err(Failure("no machine type selected".into()));
     };
@@ -171,7 +171,7 @@ pub fn bench(args: &RunArgs, boots: usize, side_by_side: &[String]) -> Result<i3
         captures.len(),
         failures,
         machines.len(),
-        args.selected_profiles(&set)?.len(),
+        args.profiles_for(&set, rec.target_arch())?.len(),
         kinds.into_iter().collect::<Vec<_>>().join(" + ")
     );
     println!(

@@ -127,6 +127,13 @@ pub fn host_facts(
     let jobs = jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
+    let arch = q.target_arch()?;
+    let mut settings = recorder::boot::BootSettings {
+        timeout: Duration::from_secs(timeout),
+        ..Default::default()
+    };
+    recorder::arch::adapt(&mut settings, &arch);
+    let device_tree = recorder::arch::has_device_tree(&arch);
     let started = Instant::now();
     let mut lines: Vec<(usize, String, bool)> = Vec::new();
     let lost = recorder::pool::run_each(
@@ -135,7 +142,7 @@ pub fn host_facts(
         |i| {
             let m = &machines[i];
             let t = Instant::now();
-            let (side, blobs) = recorder::host_facts::collect(&q, m, &tables, Duration::from_secs(timeout));
+            let (side, blobs) = recorder::host_facts::collect(&q, m, &tables, &settings, device_tree);
             let failed = side.qmp.available().is_none() || side.vmstate.available().is_none();
             let line = format!(
                 "{m}: {} compat tables, QMP {}, vmstate {}, {} kB of blobs, {:.2} s",

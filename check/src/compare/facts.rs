@@ -470,6 +470,7 @@ pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSou
 
     nodes.retain(|n| !flipped.iter().any(|f| n.at.is_within(f)));
     let mut out = Vec::new();
+    device_tree(old, new, old_blob, new_blob, &mut raw, &mut out);
     for node in nodes {
         // Paths within a cover share its text as a prefix, so they are one
         // sorted range of `raw` (minus siblings like `acpi.SSDT1` of `acpi.SSDT`).
@@ -528,6 +529,35 @@ pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSou
     }
     out.sort_by(|x, y| x.path.cmp(&y.path));
     out
+}
+
+/// The device tree, decoded when its blob differs: the decoded drift
+/// replaces the raw `device_tree.blob` and `device_tree.size`.
+fn device_tree(
+    old: &Facts,
+    new: &Facts,
+    ob: BlobSource,
+    nb: BlobSource,
+    raw: &mut BTreeMap<FactPath, (Option<&String>, Option<&String>)>,
+    out: &mut Vec<Drift>,
+) {
+    let tree = |f: &Facts| f.device_tree.as_ref().and_then(|d| d.available()).cloned();
+    let (Some(a), Some(b)) = (tree(old), tree(new)) else {
+        return;
+    };
+    if a.blob == b.blob {
+        return;
+    }
+    let (Some(x), Some(y)) = (ob(&a.blob), nb(&b.blob)) else {
+        return;
+    };
+    let at = FactPath::root().child("device_tree");
+    let drifts = crate::compare::dtb::drifts(&at, &decode::device_tree(&x), &decode::device_tree(&y));
+    if drifts.is_empty() {
+        return;
+    }
+    raw.retain(|p, _| !p.is_within(&at.child("blob")) && !p.is_within(&at.child("size")));
+    out.extend(drifts);
 }
 
 /// Decoded objects that came or went whole (an SMBIOS structure, a MADT

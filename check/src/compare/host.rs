@@ -46,8 +46,35 @@ pub fn compare(old: &HostSide, new: &HostSide, ob: BlobSource, nb: BlobSource, a
             _ => availability("vmstate", &old.vmstate, &new.vmstate, &mut out),
         }
     }
+    device_tree(old, new, ob, nb, &mut out);
     out.sort_by(|x, y| x.path.cmp(&y.path));
     out
+}
+
+/// The device tree QEMU generates (`dumpdtb`), decoded when it differs.
+fn device_tree(old: &HostSide, new: &HostSide, ob: BlobSource, nb: BlobSource, out: &mut Vec<Drift>) {
+    let (a, b) = (old.device_tree.as_ref(), new.device_tree.as_ref());
+    if a == b {
+        return;
+    }
+    let at = root().child("device_tree");
+    let bytes = |p: Option<&Probed<BlobId>>, src: BlobSource| p.and_then(|p| p.available()).and_then(src);
+    match (bytes(a, ob), bytes(b, nb)) {
+        (Some(x), Some(y)) => out.extend(crate::compare::dtb::drifts(
+            &at,
+            &abi_decode::device_tree(&x),
+            &abi_decode::device_tree(&y),
+        )),
+        // Recorded on one side only (a record made before dumpdtb was a
+        // host fact has none): nothing to compare, nothing to say.
+        _ if a.is_none() || b.is_none() => {}
+        _ => {
+            let unknown = Probed::Unavailable {
+                unavailable: "not recorded".into(),
+            };
+            availability("device_tree", a.unwrap_or(&unknown), b.unwrap_or(&unknown), out)
+        }
+    }
 }
 
 fn availability<T: PartialEq>(what: &str, a: &Probed<T>, b: &Probed<T>, out: &mut Vec<Drift>) {

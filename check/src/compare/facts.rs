@@ -600,9 +600,19 @@ fn decoded_drifts(at: &FactPath, old: &Decoded, new: &Decoded) -> Vec<Drift> {
             at.item(&r.old_key),
             Some(r.old_name),
             Some(format!(
-                "renamed to {} ({} objects, same contents)",
+                "renamed to {} ({} objects, same contents{}{})",
                 r.new_name,
-                r.old_keys.len()
+                r.objects,
+                if r.references > 0 {
+                    format!("; {} references follow the new name", r.references)
+                } else {
+                    String::new()
+                },
+                if r.grown {
+                    "; objects it gained are reported on their own"
+                } else {
+                    ""
+                }
             )),
         ));
     }
@@ -617,6 +627,29 @@ struct Rename {
     new_name: String,
     old_keys: Vec<String>,
     new_keys: Vec<String>,
+    /// Objects of the old subtree found under the new name.
+    objects: usize,
+    /// Objects outside the subtree whose only change is the new name in
+    /// their key or value (a Field on a renamed region, a reference).
+    references: usize,
+    /// The new subtree has objects the old one lacked (reported on their own).
+    grown: bool,
+}
+
+/// `text` with every occurrence of the AML path `from` (as a whole path or
+/// a path prefix, never a longer name) replaced by `to`.
+fn rename_path(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(from) {
+        let after = &rest[i + from.len()..];
+        let whole = !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        out.push_str(&rest[..i]);
+        out.push_str(if whole { to } else { from });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Split an AML item key `Kind \PATH[ #n]` into kind and path.
@@ -642,6 +675,9 @@ impl<'a> AmlSide<'a> {
         let mut items: Vec<(&str, &str, &String)> = keys
             .iter()
             .filter_map(|k| aml_key(k).map(|(kind, p)| (p, kind, *k)))
+            // A Scope block defines nothing (rule aml-scope-layout): it is
+            // neither a removed parent nor part of a subtree.
+            .filter(|(_, kind, _)| *kind != "Scope")
             .collect();
         items.sort();
         AmlSide { items }
@@ -699,24 +735,73 @@ fn aml_renames(old: &Decoded, new: &Decoded, changed: &[&String]) -> Vec<Rename>
             continue;
         }
         let before = gone.subtree(old, rpath);
-        let candidate = targets.get(&(kind, parent(rpath))).and_then(|list| {
-            list.iter().copied().find(|apath| {
-                !used.contains(apath)
-                    && *apath != rpath
-                    && !touched.contains(apath)
-                    && came.subtree(new, apath) == before
+        let open = |apath: &&str| !used.contains(apath) && *apath != rpath && !touched.contains(apath);
+        let list = targets.get(&(kind, parent(rpath)));
+        // The same subtree under another name; failing that, a subtree that
+        // kept every object (with its value) and gained some, when there is
+        // more than the bare object to go by.
+        let exact = list.and_then(|l| l.iter().copied().filter(open).find(|a| came.subtree(new, a) == before));
+        let grown = || {
+            list.and_then(|l| {
+                l.iter().copied().filter(open).find(|a| {
+                    let after = came.subtree(new, a);
+                    after.len() > before.len() && before.iter().all(|(k, v)| after.get(k) == Some(v))
+                })
             })
-        });
-        let Some(apath) = candidate else { continue };
-        let keys = |side: &AmlSide, path: &str| side.below(path).map(|(_, _, k)| k.to_string()).collect();
+        };
+        let (apath, grew) = match exact {
+            Some(a) => (a, false),
+            None if before.len() > 1 => match grown() {
+                Some(a) => (a, true),
+                None => continue,
+            },
+            None => continue,
+        };
         used.insert(apath);
+        let old_keys: Vec<String> = gone.below(rpath).map(|(_, _, k)| k.to_string()).collect();
+        // Under the new name, only the objects the old subtree had: what it
+        // gained stays a drift of its own.
+        let new_keys: Vec<String> = came
+            .below(apath)
+            .filter(|(p, kind, _)| before.contains_key(&(kind.to_string(), p[apath.len()..].to_string())))
+            .map(|(_, _, k)| k.to_string())
+            .collect();
         out.push(Rename {
             old_key: r.to_string(),
             old_name: rpath.to_string(),
             new_name: apath.to_string(),
-            old_keys: keys(&gone, rpath),
-            new_keys: keys(&came, apath),
+            objects: old_keys.len(),
+            old_keys,
+            new_keys,
+            references: 0,
+            grown: grew,
         });
+    }
+    // References that follow a rename: an item whose key or value names the
+    // old path and that, with the new path put in, is exactly an item of the
+    // new side (a Field list on a renamed region, a Field naming it).
+    let taken: HashSet<String> = out
+        .iter()
+        .flat_map(|r| r.old_keys.iter().chain(&r.new_keys).cloned())
+        .collect();
+    for r in &mut out {
+        for k in changed {
+            let Some(was) = old.get(k) else { continue };
+            if taken.contains(*k) || r.old_keys.iter().any(|x| x == *k) {
+                continue;
+            }
+            let (key, value) = (
+                rename_path(k, &r.old_name, &r.new_name),
+                rename_path(was, &r.old_name, &r.new_name),
+            );
+            if (key != **k || value != was) && new.get(&key) == Some(value.as_str()) {
+                r.old_keys.push(k.to_string());
+                if key != **k {
+                    r.new_keys.push(key);
+                }
+                r.references += 1;
+            }
+        }
     }
     out
 }
@@ -832,6 +917,100 @@ mod tests {
         let drifts = decoded_drifts(&at, &old, &new);
         assert!(drifts.iter().all(|d| d.rule != "aml-object-renamed"), "{drifts:#?}");
         assert_eq!(drifts.len(), 6);
+    }
+
+    #[test]
+    fn renames_see_through_scope_blocks_and_carry_their_references() {
+        // QEMU 5.2 -> 7.2, pc-q35-5.2 (real keys and values): the LPC bridge
+        // \_SB.PCI0.ISA became \_SB.PCI0.SF8 and the SMBus function SMB0 became
+        // SFB, while one of the Scope (\_SB.PCI0) blocks that held them went
+        // away; the PIRQ link fields name the region under its new path.
+        let at = FactPath::new("acpi.DSDT");
+        let old = decoded(&[
+            ("Scope \\_SB.PCI0 #5", "scope"),
+            ("Device \\_SB.PCI0.ISA", "device"),
+            ("Name \\_SB.PCI0.ISA._ADR", "0x1f0000"),
+            ("OperationRegion \\_SB.PCI0.ISA.PIRQ", "PCI_Config 0x60 len 0xc"),
+            (
+                "Field list \\_SB on \\_SB.PCI0.ISA.PIRQ",
+                "region \\_SB.PCI0.ISA.PIRQ, ByteAcc: 8 units",
+            ),
+            ("Field \\_SB.PRQA", "region \\_SB.PCI0.ISA.PIRQ, bit offset 0, width 8"),
+            ("Device \\_SB.PCI0.SMB0", "device"),
+            ("Name \\_SB.PCI0.SMB0._ADR", "0x1f0003"),
+        ]);
+        let new = decoded(&[
+            ("Device \\_SB.PCI0.SF8", "device"),
+            ("Name \\_SB.PCI0.SF8._ADR", "0x1f0000"),
+            ("OperationRegion \\_SB.PCI0.SF8.PIRQ", "PCI_Config 0x60 len 0xc"),
+            (
+                "Field list \\_SB on \\_SB.PCI0.SF8.PIRQ",
+                "region \\_SB.PCI0.SF8.PIRQ, ByteAcc: 8 units",
+            ),
+            ("Field \\_SB.PRQA", "region \\_SB.PCI0.SF8.PIRQ, bit offset 0, width 8"),
+            ("Device \\_SB.PCI0.SFB", "device"),
+            ("Name \\_SB.PCI0.SFB._ADR", "0x1f0003"),
+        ]);
+        let drifts = decoded_drifts(&at, &old, &new);
+        let got: Vec<(&str, &str, Option<&str>)> = drifts
+            .iter()
+            .map(|d| (d.rule.as_str(), d.path.as_str(), d.new.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("aml-scope-layout", "acpi.DSDT.\"Scope \\_SB.PCI0 #5\"", None),
+                (
+                    "aml-object-renamed",
+                    "acpi.DSDT.\"Device \\_SB.PCI0.ISA\"",
+                    Some("renamed to \\_SB.PCI0.SF8 (3 objects, same contents; 2 references follow the new name)")
+                ),
+                (
+                    "aml-object-renamed",
+                    "acpi.DSDT.\"Device \\_SB.PCI0.SMB0\"",
+                    Some("renamed to \\_SB.PCI0.SFB (2 objects, same contents)")
+                ),
+            ]
+        );
+        assert_eq!(drifts[0].severity, Severity::Info);
+    }
+
+    #[test]
+    fn a_renamed_device_that_gained_objects_is_a_rename_and_the_additions() {
+        // QEMU 5.2 -> 7.2, pc-i440fx-5.2: the ISA bridge \_SB.PCI0.ISA became the
+        // slot device S08, which also got the acpi-index objects every slot got.
+        let at = FactPath::new("acpi.DSDT");
+        let old = decoded(&[
+            ("Device \\_SB.PCI0.ISA", "device"),
+            ("Name \\_SB.PCI0.ISA._ADR", "0x10000"),
+            ("Device \\_SB.PCI0.ISA.RTC", "device"),
+            ("Name \\_SB.PCI0.ISA.RTC._HID", "PNP0B00"),
+        ]);
+        let mut items = vec![
+            ("Device \\_SB.PCI0.S08", "device"),
+            ("Name \\_SB.PCI0.S08._ADR", "0x10000"),
+            ("Device \\_SB.PCI0.S08.RTC", "device"),
+            ("Name \\_SB.PCI0.S08.RTC._HID", "PNP0B00"),
+            ("Name \\_SB.PCI0.S08.ASUN", "0x1"),
+        ];
+        let drifts = decoded_drifts(&at, &old, &decoded(&items));
+        let got: Vec<(&str, &str)> = drifts.iter().map(|d| (d.rule.as_str(), d.path.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("aml-object-added", "acpi.DSDT.\"Name \\_SB.PCI0.S08.ASUN\""),
+                ("aml-object-renamed", "acpi.DSDT.\"Device \\_SB.PCI0.ISA\""),
+            ]
+        );
+        assert!(drifts[1]
+            .new
+            .as_deref()
+            .is_some_and(|n| n.ends_with("objects it gained are reported on their own)")));
+        // A kept object whose value changed is no rename: every object is reported.
+        items[3] = ("Name \\_SB.PCI0.S08.RTC._HID", "PNP0B01");
+        let drifts = decoded_drifts(&at, &old, &decoded(&items));
+        assert!(drifts.iter().all(|d| d.rule != "aml-object-renamed"), "{drifts:#?}");
+        assert_eq!(drifts.len(), 9);
     }
 
     /// A real record, with the blobs of a mutated copy served from memory.

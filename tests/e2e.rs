@@ -1165,6 +1165,17 @@ fn assert_follows_schema(doc: &serde_json::Value) {
 struct Finding {
     rule: String,
     path: String,
+    /// `(qemu X.Y.Z)`: only that build shows the drift.
+    qemu: Option<String>,
+}
+
+impl Finding {
+    /// Whether the finding explains a drift of this rule and path in a check of `qemu`.
+    fn explains(&self, rule: &str, path: &str, qemu: &str) -> bool {
+        self.rule == rule
+            && abi_model::glob::glob_match(&self.path, path)
+            && self.qemu.as_deref().is_none_or(|q| q == qemu)
+    }
 }
 
 fn findings() -> Vec<Finding> {
@@ -1174,9 +1185,14 @@ fn findings() -> Vec<Finding> {
         .filter_map(|l| l.trim().trim_matches('`').strip_prefix("match: "))
         .map(|m| {
             let (rule, path) = m.split_once(' ').unwrap_or_else(|| panic!("bad match line {m:?}"));
+            let (path, qemu) = match path.trim().rsplit_once(" (qemu ") {
+                Some((p, q)) => (p, Some(q.trim_end_matches(')').to_string())),
+                None => (path.trim(), None),
+            };
             Finding {
                 rule: rule.to_string(),
-                path: path.trim().to_string(),
+                path: path.to_string(),
+                qemu,
             }
         })
         .collect()
@@ -1229,6 +1245,7 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
     assert_follows_schema(&report);
     let findings = findings();
     assert!(!findings.is_empty(), "FINDINGS.md has no `match:` lines");
+    let qemu = report["qemu"]["version"].as_str().unwrap_or("").to_string();
     // Every unwaived change that is not info is a documented finding.
     let mut unexplained = Vec::new();
     for d in report["drifts"].as_array().expect("drifts") {
@@ -1236,10 +1253,7 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
             continue;
         }
         let (rule, path) = (d["rule"].as_str().unwrap_or(""), d["path"].as_str().unwrap_or(""));
-        if !findings
-            .iter()
-            .any(|f| f.rule == rule && abi_model::glob::glob_match(&f.path, path))
-        {
+        if !findings.iter().any(|f| f.explains(rule, path, &qemu)) {
             unexplained.push(format!("{} ({}) {rule} {path}", d["machine"], d["profile"]));
         }
     }
@@ -1284,11 +1298,9 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
             )
         })
         .collect();
-    for f in &findings {
+    for f in findings.iter().filter(|f| f.qemu.as_deref().is_none_or(|q| q == qemu)) {
         assert!(
-            unwaived
-                .iter()
-                .any(|(rule, path)| *rule == f.rule && abi_model::glob::glob_match(&f.path, path)),
+            unwaived.iter().any(|(rule, path)| f.explains(rule, path, &qemu)),
             "FINDINGS.md `match: {} {}` matches no drift of {Q35} (storage): {unwaived:#?}",
             f.rule,
             f.path
@@ -1296,9 +1308,7 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
     }
     for (rule, path) in &unwaived {
         assert!(
-            findings
-                .iter()
-                .any(|f| f.rule == *rule && abi_model::glob::glob_match(&f.path, path)),
+            findings.iter().any(|f| f.explains(rule, path, &qemu)),
             "unexplained drift on {Q35} (storage): {rule} {path}"
         );
     }

@@ -469,10 +469,11 @@ pub const RULES: &[Rule] = &[
         id: "host-property-renamed",
         category: Category::HostSide,
         severity: Severity::Info,
-        summary: "A device or CPU property was renamed and kept its value.",
+        summary: "A device or CPU property, or a device's QOM type name, was renamed and kept its value.",
         why: "Properties are the host's handle on a device, not something the guest sees; a rename with the same \
               value (`x-foo` made stable as `foo`) leaves the device as it was. Command lines and compat entries \
-              that use the old name need the new one.",
+              that use the old name need the new one. The same holds for a QOM type name respelled at the same \
+              address (QEMU 6.x: \"ICH9 SMB\" became \"ICH9-SMB\"): its properties are compared across the rename.",
         fix: "Nothing for the ABI; update configurations that set the old name.",
     },
     Rule {

@@ -1333,3 +1333,121 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
         );
     }
 }
+
+/// A QEMU build of another Debian suite (scripts/fetch-suites): its
+/// directory under the fixtures and the sysroot it runs in.
+struct SuiteBuild {
+    dir: &'static str,
+    sysroot: Option<&'static str>,
+}
+
+const QEMU_5_2: SuiteBuild = SuiteBuild {
+    dir: "qemu-5.2",
+    sysroot: Some("sysroot-bullseye"),
+};
+const QEMU_7_2: SuiteBuild = SuiteBuild {
+    dir: "qemu-7.2",
+    sysroot: None,
+};
+const QEMU_10_0_2: SuiteBuild = SuiteBuild {
+    dir: "qemu-10.0",
+    sysroot: None,
+};
+const QEMU_11_1: SuiteBuild = SuiteBuild {
+    dir: "qemu-11.1",
+    sysroot: Some("sysroot-trixie-backports"),
+};
+
+impl SuiteBuild {
+    fn needs(&self, fx: &Path) -> Vec<PathBuf> {
+        let mut v = vec![
+            fx.join(self.dir).join("usr/bin/qemu-system-x86_64"),
+            fx.join(self.dir).join("usr/share/qemu"),
+        ];
+        v.extend(self.sysroot.map(|s| fx.join(s).join("lib64/ld-linux-x86-64.so.2")));
+        v
+    }
+
+    /// `check` of this build against the project's abi-db, bare probe, JSON.
+    fn check(&self, fx: &Path, extra: &[&str]) -> (Run, serde_json::Value) {
+        let mut a: Vec<OsString> = vec!["check".into(), "--qemu".into()];
+        a.push(fx.join(self.dir).join("usr/bin/qemu-system-x86_64").into());
+        if let Some(s) = self.sysroot {
+            a.extend(["--sysroot".into(), fx.join(s).into()]);
+        }
+        a.extend(["--data-dir".into(), fx.join("firmware").into()]);
+        a.extend(["--data-dir".into(), fx.join(self.dir).join("usr/share/qemu").into()]);
+        a.extend(["--db".into(), Path::new(REPO).join("abi-db").into()]);
+        a.extend(["--format".into(), "json".into()]);
+        a.extend(extra.iter().map(OsString::from));
+        let run = machine_abi(a, &[]);
+        let report = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"));
+        (run, report)
+    }
+}
+
+/// The multi-release database on real builds of four releases (CI's subset
+/// of the history checks, README "Other Debian releases"): a 5.2-era machine
+/// type is clean on QEMU 5.2 (its own records, run through the bullseye
+/// sysroot), and on 7.2, 10.0.2 and 11.1 (trixie-backports sysroot) every
+/// change the check reports is waived or a finding of abi-db/FINDINGS.md,
+/// the exit status following from that; an 11.1-era type is clean on 11.1.
+#[test]
+fn multi_release_history_is_explained() {
+    let test = "multi_release_history_is_explained";
+    let fx = fixture_dir();
+    let mut needed = vec![fx.join("firmware/bios-256k.bin")];
+    for b in [&QEMU_5_2, &QEMU_7_2, &QEMU_10_0_2, &QEMU_11_1] {
+        needed.extend(b.needs(&fx));
+    }
+    if !testkit::require(test, &needed) {
+        return;
+    }
+    let findings = findings();
+    let one = ["--machine", "pc-i440fx-5.2", "--profile", "default", "-j", "2"];
+    // Its own release: nothing at all beyond info.
+    let (run, report) = QEMU_5_2.check(&fx, &one);
+    assert_eq!(report["qemu"]["version"], "5.2.0", "{run}");
+    run.expect_code(0);
+    assert_eq!(report["summary"]["checked"], 1, "{run}");
+    let loud: Vec<&serde_json::Value> = report["drifts"]
+        .as_array()
+        .expect("drifts")
+        .iter()
+        .filter(|d| d["severity"] != "info")
+        .collect();
+    assert!(loud.is_empty(), "5.2 against its own records: {loud:#?}");
+    // Later releases: explained, and failing exactly when a break is left.
+    for b in [&QEMU_7_2, &QEMU_10_0_2, &QEMU_11_1] {
+        let (run, report) = b.check(&fx, &one);
+        assert_eq!(report["summary"]["checked"], 1, "{run}");
+        assert_eq!(
+            report["results"][0]["baseline_qemu_version"], "5.2.0",
+            "{}: the baseline of pc-i440fx-5.2 is its 5.2 record\n{run}",
+            b.dir
+        );
+        let qemu = report["qemu"]["version"].as_str().unwrap_or("").to_string();
+        let mut unexplained = Vec::new();
+        let mut unwaived_breaks = 0;
+        for d in report["drifts"].as_array().expect("drifts") {
+            if d["waiver"].is_string() || d["severity"] == "info" {
+                continue;
+            }
+            let (rule, path) = (d["rule"].as_str().unwrap_or(""), d["path"].as_str().unwrap_or(""));
+            unwaived_breaks += usize::from(d["severity"] == "break");
+            if !findings.iter().any(|f| f.explains(rule, path, &qemu)) {
+                unexplained.push(format!("{} {rule} {path}: {} -> {}", d["severity"], d["old"], d["new"]));
+            }
+        }
+        assert!(
+            unexplained.is_empty(),
+            "QEMU {qemu}: drift neither waived in abi-db/waivers.toml nor listed in abi-db/FINDINGS.md:\n{}",
+            unexplained.join("\n")
+        );
+        run.expect_code(if unwaived_breaks > 0 { 1 } else { 0 });
+    }
+    // A machine type only 11.1 has recorded: clean on its own build.
+    let (run, report) = QEMU_11_1.check(&fx, &["--machine", "pc-q35-10.1", "--profile", "default"]);
+    assert_eq!(report["results"][0]["baseline_qemu_version"], "11.1.3", "{run}");
+    run.expect_code(0);
+}

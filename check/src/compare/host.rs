@@ -315,7 +315,12 @@ fn qmp(a: &Value, b: &Value, out: &mut Vec<Drift>) {
             .find(|m| !da.contains_key(*m) && spelling(m) == spelling(n))
             .cloned();
         if let Some(m) = to {
-            if let Some(props) = db.remove(&m) {
+            if let Some(mut props) = db.remove(&m) {
+                // The `type` property restates the QOM type: renamed with it.
+                let ty = |k: &str| k.split_once('@').map_or(k, |(t, _)| t).to_string();
+                if props.get("type") == Some(&ty(&m)) && da.get(n).and_then(|p| p.get("type")) == Some(&ty(n)) {
+                    props.insert("type".into(), ty(n));
+                }
                 out.push(rules::drift(
                     "host-property-renamed",
                     root().child("devices").child(n),
@@ -511,10 +516,11 @@ mod tests {
         // QEMU 5.2 -> 7.2, pc-q35: the SMBus function's type "ICH9 SMB" became
         // "ICH9-SMB"; a property that changed with it is still reported.
         let a: Value = serde_json::json!({"devices": {
-            "/machine/q35/pcie.0/smbus": {"qom-type": "ICH9 SMB", "properties": {"legacy-addr": "1f.3", "x": 1}},
+            "/machine/q35/pcie.0/smbus": {"qom-type": "ICH9 SMB", "properties": {"legacy-addr": "1f.3", "x": 1, "type": "ICH9 SMB"}},
         }});
         let mut b = a.clone();
         b["devices"]["/machine/q35/pcie.0/smbus"]["qom-type"] = "ICH9-SMB".into();
+        b["devices"]["/machine/q35/pcie.0/smbus"]["properties"]["type"] = "ICH9-SMB".into();
         b["devices"]["/machine/q35/pcie.0/smbus"]["properties"]["x"] = 2.into();
         let mut out = Vec::new();
         qmp(&a, &b, &mut out);

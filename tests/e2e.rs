@@ -1168,8 +1168,21 @@ fn assert_follows_schema(doc: &serde_json::Value) {
 struct Finding {
     rule: String,
     path: String,
+    /// `(qemu X.Y.Z)`: only that build shows the drift.
+    qemu: Option<String>,
 }
 
+impl Finding {
+    /// Whether the finding explains a drift of this rule and path in a check of `qemu`.
+    fn explains(&self, rule: &str, path: &str, qemu: &str) -> bool {
+        self.rule == rule
+            && abi_model::glob::glob_match(&self.path, path)
+            && self.qemu.as_deref().is_none_or(|q| q == qemu)
+    }
+}
+
+/// The `match:` lines of abi-db/FINDINGS.md for x86 (`RULE PATH-GLOB`,
+/// optionally `(qemu X.Y.Z)` or `(arch A)` after it).
 fn findings() -> Vec<Finding> {
     let doc = Path::new(REPO).join("abi-db/FINDINGS.md");
     let text = fs::read_to_string(&doc).unwrap_or_else(|e| panic!("{}: {e}", doc.display()));
@@ -1177,9 +1190,24 @@ fn findings() -> Vec<Finding> {
         .filter_map(|l| l.trim().trim_matches('`').strip_prefix("match: "))
         .map(|m| {
             let (rule, path) = m.split_once(' ').unwrap_or_else(|| panic!("bad match line {m:?}"));
+            let (path, arch) = match path.trim().rsplit_once(" (arch ") {
+                Some((p, a)) => (p, a.trim_end_matches(')')),
+                None => (path.trim(), "x86_64"),
+            };
+            (rule, path, arch)
+        })
+        // The checks here are of x86 builds; `(arch aarch64)` findings are
+        // tests/aarch64.rs's.
+        .filter(|(_, _, arch)| *arch == "x86_64")
+        .map(|(rule, path, _)| {
+            let (path, qemu) = match path.trim().rsplit_once(" (qemu ") {
+                Some((p, q)) => (p, Some(q.trim_end_matches(')').to_string())),
+                None => (path.trim(), None),
+            };
             Finding {
                 rule: rule.to_string(),
-                path: path.trim().to_string(),
+                path: path.to_string(),
+                qemu,
             }
         })
         .collect()
@@ -1232,6 +1260,7 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
     assert_follows_schema(&report);
     let findings = findings();
     assert!(!findings.is_empty(), "FINDINGS.md has no `match:` lines");
+    let qemu = report["qemu"]["version"].as_str().unwrap_or("").to_string();
     // Every unwaived change that is not info is a documented finding.
     let mut unexplained = Vec::new();
     for d in report["drifts"].as_array().expect("drifts") {
@@ -1239,10 +1268,7 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
             continue;
         }
         let (rule, path) = (d["rule"].as_str().unwrap_or(""), d["path"].as_str().unwrap_or(""));
-        if !findings
-            .iter()
-            .any(|f| f.rule == rule && abi_model::glob::glob_match(&f.path, path))
-        {
+        if !findings.iter().any(|f| f.explains(rule, path, &qemu)) {
             unexplained.push(format!("{} ({}) {rule} {path}", d["machine"], d["profile"]));
         }
     }
@@ -1260,7 +1286,8 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
     let breaks = report["summary"]["breaks"].as_u64().unwrap_or(0);
     assert_eq!(run.code, Some(if breaks > 0 { 1 } else { 0 }), "{run}");
 
-    // The storage profile carries the ESP controller of finding F1: every
+    // The storage profile carries the ESP controller of findings F1 (7.2
+    // streams) and F4 (5.2 streams, pc-q35-5.2 has a 5.2 baseline): every
     // `match:` line of FINDINGS.md must still describe a drift the check
     // reports (a finding upstream fixed would go stale here).
     let storage = machine_abi(
@@ -1269,7 +1296,16 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
             Release::V10_0,
             None,
             &db,
-            &["--format", "json", "--profile", "storage", "--machine", Q35],
+            &[
+                "--format",
+                "json",
+                "--profile",
+                "storage",
+                "--machine",
+                Q35,
+                "--machine",
+                "pc-q35-5.2",
+            ],
         ),
         &[],
     );
@@ -1287,28 +1323,35 @@ fn abi_db_subset_check_matches_waivers_and_findings() {
             )
         })
         .collect();
-    for f in &findings {
+    for f in findings.iter().filter(|f| f.qemu.as_deref().is_none_or(|q| q == qemu)) {
         assert!(
-            unwaived
-                .iter()
-                .any(|(rule, path)| *rule == f.rule && abi_model::glob::glob_match(&f.path, path)),
-            "FINDINGS.md `match: {} {}` matches no drift of {Q35} (storage): {unwaived:#?}",
+            unwaived.iter().any(|(rule, path)| f.explains(rule, path, &qemu)),
+            "FINDINGS.md `match: {} {}` matches no drift of {Q35} or pc-q35-5.2 (storage): {unwaived:#?}",
             f.rule,
             f.path
         );
     }
     for (rule, path) in &unwaived {
         assert!(
-            findings
-                .iter()
-                .any(|f| f.rule == *rule && abi_model::glob::glob_match(&f.path, path)),
-            "unexplained drift on {Q35} (storage): {rule} {path}"
+            findings.iter().any(|f| f.explains(rule, path, &qemu)),
+            "unexplained drift on {Q35} or pc-q35-5.2 (storage): {rule} {path}"
         );
     }
 
     // QEMU 7.2 against its own records (made by the Linux probe, checked
     // with the bare probe): nothing but what the two probes do differently.
-    let own = subset_of_abi_db(Some("7.2"));
+    // Machine types up to 5.2 have their QEMU 5.2 record as baseline (the
+    // oldest release wins), so only 6.0 to 7.2 are checked against 7.2's own.
+    let five_two = abi_model::Version::parse("5.2").expect("version");
+    let own: Vec<String> = subset_of_abi_db(Some("7.2"))
+        .into_iter()
+        .filter(|m| {
+            abi_model::MachineType(m.clone())
+                .version()
+                .is_some_and(|v| v > five_two)
+        })
+        .collect();
+    assert!(own.len() >= 4, "{own:?}");
     let mut extra: Vec<String> = vec!["--profile".into(), "default".into(), "--format".into(), "json".into()];
     for m in &own {
         extra.extend(["--machine".into(), m.clone()]);
@@ -1888,4 +1931,122 @@ fn a_backward_break_proven_by_migration_fails_the_check() {
             .ends_with("proves nothing about this one"),
         "{scsi}"
     );
+}
+
+/// A QEMU build of another Debian suite (scripts/fetch-suites): its
+/// directory under the fixtures and the sysroot it runs in.
+struct SuiteBuild {
+    dir: &'static str,
+    sysroot: Option<&'static str>,
+}
+
+const QEMU_5_2: SuiteBuild = SuiteBuild {
+    dir: "qemu-5.2",
+    sysroot: Some("sysroot-bullseye"),
+};
+const QEMU_7_2: SuiteBuild = SuiteBuild {
+    dir: "qemu-7.2",
+    sysroot: None,
+};
+const QEMU_10_0_2: SuiteBuild = SuiteBuild {
+    dir: "qemu-10.0",
+    sysroot: None,
+};
+const QEMU_11_1: SuiteBuild = SuiteBuild {
+    dir: "qemu-11.1",
+    sysroot: Some("sysroot-trixie-backports"),
+};
+
+impl SuiteBuild {
+    fn needs(&self, fx: &Path) -> Vec<PathBuf> {
+        let mut v = vec![
+            fx.join(self.dir).join("usr/bin/qemu-system-x86_64"),
+            fx.join(self.dir).join("usr/share/qemu"),
+        ];
+        v.extend(self.sysroot.map(|s| fx.join(s).join("lib64/ld-linux-x86-64.so.2")));
+        v
+    }
+
+    /// `check` of this build against the project's abi-db, bare probe, JSON.
+    fn check(&self, fx: &Path, extra: &[&str]) -> (Run, serde_json::Value) {
+        let mut a: Vec<OsString> = vec!["check".into(), "--qemu".into()];
+        a.push(fx.join(self.dir).join("usr/bin/qemu-system-x86_64").into());
+        if let Some(s) = self.sysroot {
+            a.extend(["--sysroot".into(), fx.join(s).into()]);
+        }
+        a.extend(["--data-dir".into(), fx.join("firmware").into()]);
+        a.extend(["--data-dir".into(), fx.join(self.dir).join("usr/share/qemu").into()]);
+        a.extend(["--db".into(), Path::new(REPO).join("abi-db").into()]);
+        a.extend(["--format".into(), "json".into()]);
+        a.extend(extra.iter().map(OsString::from));
+        let run = machine_abi(a, &[]);
+        let report = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"));
+        (run, report)
+    }
+}
+
+/// The multi-release database on real builds of four releases (CI's subset
+/// of the history checks, README "Other Debian releases"): a 5.2-era machine
+/// type is clean on QEMU 5.2 (its own records, run through the bullseye
+/// sysroot), and on 7.2, 10.0.2 and 11.1 (trixie-backports sysroot) every
+/// change the check reports is waived or a finding of abi-db/FINDINGS.md,
+/// the exit status following from that; an 11.1-era type is clean on 11.1.
+#[test]
+fn multi_release_history_is_explained() {
+    let test = "multi_release_history_is_explained";
+    let fx = fixture_dir();
+    let mut needed = vec![fx.join("firmware/bios-256k.bin")];
+    for b in [&QEMU_5_2, &QEMU_7_2, &QEMU_10_0_2, &QEMU_11_1] {
+        needed.extend(b.needs(&fx));
+    }
+    if !testkit::require(test, &needed) {
+        return;
+    }
+    let findings = findings();
+    let one = ["--machine", "pc-i440fx-5.2", "--profile", "default", "-j", "2"];
+    // Its own release: nothing at all beyond info.
+    let (run, report) = QEMU_5_2.check(&fx, &one);
+    assert_eq!(report["qemu"]["version"], "5.2.0", "{run}");
+    run.expect_code(0);
+    assert_eq!(report["summary"]["checked"], 1, "{run}");
+    let loud: Vec<&serde_json::Value> = report["drifts"]
+        .as_array()
+        .expect("drifts")
+        .iter()
+        .filter(|d| d["severity"] != "info")
+        .collect();
+    assert!(loud.is_empty(), "5.2 against its own records: {loud:#?}");
+    // Later releases: explained, and failing exactly when a break is left.
+    for b in [&QEMU_7_2, &QEMU_10_0_2, &QEMU_11_1] {
+        let (run, report) = b.check(&fx, &one);
+        assert_eq!(report["summary"]["checked"], 1, "{run}");
+        assert_eq!(
+            report["results"][0]["baseline_qemu_version"], "5.2.0",
+            "{}: the baseline of pc-i440fx-5.2 is its 5.2 record\n{run}",
+            b.dir
+        );
+        let qemu = report["qemu"]["version"].as_str().unwrap_or("").to_string();
+        let mut unexplained = Vec::new();
+        let mut unwaived_breaks = 0;
+        for d in report["drifts"].as_array().expect("drifts") {
+            if d["waiver"].is_string() || d["severity"] == "info" {
+                continue;
+            }
+            let (rule, path) = (d["rule"].as_str().unwrap_or(""), d["path"].as_str().unwrap_or(""));
+            unwaived_breaks += usize::from(d["severity"] == "break");
+            if !findings.iter().any(|f| f.explains(rule, path, &qemu)) {
+                unexplained.push(format!("{} {rule} {path}: {} -> {}", d["severity"], d["old"], d["new"]));
+            }
+        }
+        assert!(
+            unexplained.is_empty(),
+            "QEMU {qemu}: drift neither waived in abi-db/waivers.toml nor listed in abi-db/FINDINGS.md:\n{}",
+            unexplained.join("\n")
+        );
+        run.expect_code(if unwaived_breaks > 0 { 1 } else { 0 });
+    }
+    // A machine type only 11.1 has recorded: clean on its own build.
+    let (run, report) = QEMU_11_1.check(&fx, &["--machine", "pc-q35-10.1", "--profile", "default"]);
+    assert_eq!(report["results"][0]["baseline_qemu_version"], "11.1.3", "{run}");
+    run.expect_code(0);
 }

@@ -133,12 +133,27 @@ pub const RULES: &[Rule] = &[
         fix: COMPAT_FIX,
     },
     Rule {
+        id: "aml-scope-layout",
+        category: Category::Acpi,
+        severity: Severity::Info,
+        summary: "A Scope () block of the AML came or went: how the objects are grouped in the table, not which exist.",
+        why: "Scope (PATH) { ... } opens a namespace path that exists elsewhere to define objects there; it creates \
+              nothing the guest can name or evaluate. QEMU regroups its objects into Scope blocks in refactors \
+              (5.2 -> 7.2 moved the ISA devices out of Scope (\\_SB.PCI0.ISA) into the device, 8.0 gave each \
+              hotplug slot a Scope of its own), and the namespace the guest loads is the same. Every object inside \
+              a Scope is compared on its own, so nothing the guest sees is hidden.",
+        fix: "Nothing: the objects inside are reported on their own.",
+    },
+    Rule {
         id: "aml-object-renamed",
         category: Category::Acpi,
         severity: Severity::Info,
         summary: "An AML object (with everything below it) got a new name but the same definition and contents.",
         why: "The definition the guest evaluates is unchanged; only the name differs. Names are visible (Windows \
-              device instance paths include them), so look twice if the object is a device.",
+              device instance paths include them), so look twice if the object is a device. Objects elsewhere \
+              whose only change is the new name (a Field on a renamed region) follow the rename; objects the \
+              renamed subtree gained (QEMU 7.1 made the ISA bridge a slot device with acpi-index objects) are \
+              reported on their own.",
         fix: "Nothing, if the rename is intended.",
     },
     Rule {
@@ -494,10 +509,11 @@ pub const RULES: &[Rule] = &[
         id: "host-property-renamed",
         category: Category::HostSide,
         severity: Severity::Info,
-        summary: "A device or CPU property was renamed and kept its value.",
+        summary: "A device or CPU property, or a device's QOM type name, was renamed and kept its value.",
         why: "Properties are the host's handle on a device, not something the guest sees; a rename with the same \
               value (`x-foo` made stable as `foo`) leaves the device as it was. Command lines and compat entries \
-              that use the old name need the new one.",
+              that use the old name need the new one. The same holds for a QOM type name respelled at the same \
+              address (QEMU 6.x: \"ICH9 SMB\" became \"ICH9-SMB\"): its properties are compared across the rename.",
         fix: "Nothing for the ABI; update configurations that set the old name.",
     },
     Rule {
@@ -757,6 +773,7 @@ fn classify_acpi(s: &Subject) -> &'static Rule {
     let kind = item.split(' ').next().unwrap_or("");
     if AML_KINDS.contains(&kind) && item.contains('\\') {
         return match kind {
+            "Scope" => must("aml-scope-layout"),
             "Method" if !s.appeared() && !s.vanished() => must("aml-method-changed"),
             _ => s.added_removed("aml-object-added", "aml-object-removed", "aml-object-changed"),
         };

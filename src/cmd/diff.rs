@@ -59,9 +59,20 @@ pub fn run(a: &Path, b: &Path, out: &OutputArgs, asl: bool) -> Result<i32, Failu
     let Some(qemu) = qemu.or_else(|| rb.first().map(|r| r.provenance.qemu.clone())) else {
         return Err(Failure(format!("{}: no records", b.display())));
     };
-    let known: Vec<_> = ra.iter().map(|r| r.key.machine.clone()).collect();
+    // Waivers are judged against the whole baseline database, as `check`
+    // does: a waiver of another machine type is valid there and, in a diff
+    // of single records, only "not exercised", never stale.
+    let index = da.index()?;
+    let mut known: Vec<_> = index.iter().map(|k| k.machine.clone()).collect();
+    known.extend(ra.iter().map(|r| r.key.machine.clone()));
+    let scope: Vec<_> = index
+        .iter()
+        .map(|k| (k.machine.clone(), k.profile.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let waivers = out.waivers(&da, &known)?;
-    let mut verdict = out.judge(qemu, results, waivers.as_ref(), None);
+    let mut verdict = out.judge(qemu, results, waivers.as_ref(), Some(&scope));
     verdict.kind = abi_check::verdict::RunKind::Diff;
     let code = out.print(&verdict);
     if asl {

@@ -649,14 +649,37 @@ fn decoded_drifts(at: &FactPath, old: &Decoded, new: &Decoded) -> Vec<Drift> {
         out.push(rules::classified(at.item(&o), was, is, false));
     }
     for r in renames {
+        for (k, was, is) in &r.changed {
+            out.push(rules::classified(
+                at.item(k),
+                Some(was.clone()),
+                Some(is.clone()),
+                false,
+            ));
+        }
         out.push(rules::drift(
             "aml-object-renamed",
             at.item(&r.old_key),
             Some(r.old_name),
             Some(format!(
-                "renamed to {} ({} objects, same contents)",
+                "renamed to {} ({} objects, same contents{}{}{})",
                 r.new_name,
-                r.old_keys.len()
+                r.objects,
+                if r.changed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} changed on the way, reported on their own", r.changed.len())
+                },
+                if r.references > 0 {
+                    format!("; {} references follow the new name", r.references)
+                } else {
+                    String::new()
+                },
+                if r.grown {
+                    "; objects it gained are reported on their own"
+                } else {
+                    ""
+                }
             )),
         ));
     }
@@ -671,6 +694,32 @@ struct Rename {
     new_name: String,
     old_keys: Vec<String>,
     new_keys: Vec<String>,
+    /// Objects of the old subtree found under the new name.
+    objects: usize,
+    /// Objects outside the subtree whose only change is the new name in
+    /// their key or value (a Field on a renamed region, a reference).
+    references: usize,
+    /// The new subtree has objects the old one lacked (reported on their own).
+    grown: bool,
+    /// Objects that moved with it but changed value: (key under the new
+    /// name, old value, new value), each reported as a change.
+    changed: Vec<(String, String, String)>,
+}
+
+/// `text` with every occurrence of the AML path `from` (as a whole path or
+/// a path prefix, never a longer name) replaced by `to`.
+fn rename_path(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(from) {
+        let after = &rest[i + from.len()..];
+        let whole = !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        out.push_str(&rest[..i]);
+        out.push_str(if whole { to } else { from });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Split an AML item key `Kind \PATH[ #n]` into kind and path.
@@ -696,6 +745,9 @@ impl<'a> AmlSide<'a> {
         let mut items: Vec<(&str, &str, &String)> = keys
             .iter()
             .filter_map(|k| aml_key(k).map(|(kind, p)| (p, kind, *k)))
+            // A Scope block defines nothing (rule aml-scope-layout): it is
+            // neither a removed parent nor part of a subtree.
+            .filter(|(_, kind, _)| *kind != "Scope")
             .collect();
         items.sort();
         AmlSide { items }
@@ -710,18 +762,26 @@ impl<'a> AmlSide<'a> {
             .filter(move |(p, _, _)| p.len() == path.len() || p.as_bytes().get(path.len()) == Some(&b'.'))
     }
 
-    /// Every item below `path`, keyed by its kind and relative path.
+    /// Every item below `path`, keyed by its kind and its key relative to
+    /// `path` (with the ` #n` that tells repeated items apart).
     fn subtree(&self, d: &Decoded, path: &str) -> BTreeMap<(String, String), String> {
         self.below(path)
-            .map(|(p, kind, k)| {
+            .map(|(_, kind, k)| {
                 (
-                    (kind.to_string(), p[path.len()..].to_string()),
+                    (kind.to_string(), relative(kind, k, path)),
                     d.get(k).unwrap_or("").to_string(),
                 )
             })
             .collect()
     }
 }
+
+/// The part of AML item key `key` (`Kind \PATH...`) after `path`.
+fn relative(kind: &str, key: &str, path: &str) -> String {
+    key.get(kind.len() + 1 + path.len()..).unwrap_or("").to_string()
+}
+
+impl AmlSide<'_> {}
 
 fn aml_renames(old: &Decoded, new: &Decoded, changed: &[&String]) -> Vec<Rename> {
     let removed: Vec<&String> = changed.iter().copied().filter(|k| new.get(k).is_none()).collect();
@@ -753,24 +813,98 @@ fn aml_renames(old: &Decoded, new: &Decoded, changed: &[&String]) -> Vec<Rename>
             continue;
         }
         let before = gone.subtree(old, rpath);
-        let candidate = targets.get(&(kind, parent(rpath))).and_then(|list| {
-            list.iter().copied().find(|apath| {
-                !used.contains(apath)
-                    && *apath != rpath
-                    && !touched.contains(apath)
-                    && came.subtree(new, apath) == before
+        let open = |apath: &&str| !used.contains(apath) && *apath != rpath && !touched.contains(apath);
+        let list = targets.get(&(kind, parent(rpath)));
+        // The same subtree under another name; failing that, a subtree that
+        // kept every object (with its value) and gained some, when there is
+        // more than the bare object to go by.
+        let exact = list.and_then(|l| l.iter().copied().filter(open).find(|a| came.subtree(new, a) == before));
+        // Failing both, the same object moved and some of its objects changed
+        // on the way (QEMU 11 gave COM1 another IRQ descriptor when the ISA
+        // bridge was long since S08): every object is still there, the
+        // identity (the object itself, _ADR, _HID) is the same and most values
+        // are; the changed ones are reported under the new name.
+        let identity =
+            |(kind, rel): &(String, String)| rel.is_empty() || (kind == "Name" && (rel == "._ADR" || rel == "._HID"));
+        let grown = || {
+            list.and_then(|l| {
+                l.iter().copied().filter(open).find(|a| {
+                    let after = came.subtree(new, a);
+                    let kept = before.iter().filter(|(k, v)| after.get(*k) == Some(*v)).count();
+                    before.keys().all(|k| after.contains_key(k))
+                        && before
+                            .iter()
+                            .filter(|(k, _)| identity(k))
+                            .all(|(k, v)| after.get(k) == Some(v))
+                        && (after.len() > before.len() || kept < before.len())
+                        && kept * 2 >= before.len()
+                })
             })
-        });
-        let Some(apath) = candidate else { continue };
-        let keys = |side: &AmlSide, path: &str| side.below(path).map(|(_, _, k)| k.to_string()).collect();
+        };
+        let (apath, grew) = match exact {
+            Some(a) => (a, false),
+            None if before.len() > 1 => match grown() {
+                Some(a) => (a, true),
+                None => continue,
+            },
+            None => continue,
+        };
         used.insert(apath);
+        let old_keys: Vec<String> = gone.below(rpath).map(|(_, _, k)| k.to_string()).collect();
+        // Under the new name, only the objects the old subtree had: what it
+        // gained stays a drift of its own.
+        let mut changed_on_the_way = Vec::new();
+        let new_keys: Vec<String> = came
+            .below(apath)
+            .filter(|(_, kind, k)| {
+                let Some(was) = before.get(&(kind.to_string(), relative(kind, k, apath))) else {
+                    return false;
+                };
+                let is = new.get(k).unwrap_or("");
+                if was != is {
+                    changed_on_the_way.push((k.to_string(), was.clone(), is.to_string()));
+                }
+                true
+            })
+            .map(|(_, _, k)| k.to_string())
+            .collect();
         out.push(Rename {
             old_key: r.to_string(),
             old_name: rpath.to_string(),
             new_name: apath.to_string(),
-            old_keys: keys(&gone, rpath),
-            new_keys: keys(&came, apath),
+            objects: old_keys.len() - changed_on_the_way.len(),
+            old_keys,
+            new_keys,
+            references: 0,
+            grown: grew,
+            changed: changed_on_the_way,
         });
+    }
+    // References that follow a rename: an item whose key or value names the
+    // old path and that, with the new path put in, is exactly an item of the
+    // new side (a Field list on a renamed region, a Field naming it).
+    let taken: HashSet<String> = out
+        .iter()
+        .flat_map(|r| r.old_keys.iter().chain(&r.new_keys).cloned())
+        .collect();
+    for r in &mut out {
+        for k in changed {
+            let Some(was) = old.get(k) else { continue };
+            if taken.contains(*k) || r.old_keys.iter().any(|x| x == *k) {
+                continue;
+            }
+            let (key, value) = (
+                rename_path(k, &r.old_name, &r.new_name),
+                rename_path(was, &r.old_name, &r.new_name),
+            );
+            if (key != **k || value != was) && new.get(&key) == Some(value.as_str()) {
+                r.old_keys.push(k.to_string());
+                if key != **k {
+                    r.new_keys.push(key);
+                }
+                r.references += 1;
+            }
+        }
     }
     out
 }
@@ -886,6 +1020,114 @@ mod tests {
         let drifts = decoded_drifts(&at, &old, &new);
         assert!(drifts.iter().all(|d| d.rule != "aml-object-renamed"), "{drifts:#?}");
         assert_eq!(drifts.len(), 6);
+    }
+
+    #[test]
+    fn renames_see_through_scope_blocks_and_carry_their_references() {
+        // QEMU 5.2 -> 7.2, pc-q35-5.2 (real keys and values): the LPC bridge
+        // \_SB.PCI0.ISA became \_SB.PCI0.SF8 and the SMBus function SMB0 became
+        // SFB, while one of the Scope (\_SB.PCI0) blocks that held them went
+        // away; the PIRQ link fields name the region under its new path.
+        let at = FactPath::new("acpi.DSDT");
+        let old = decoded(&[
+            ("Scope \\_SB.PCI0 #5", "scope"),
+            ("Device \\_SB.PCI0.ISA", "device"),
+            ("Name \\_SB.PCI0.ISA._ADR", "0x1f0000"),
+            ("OperationRegion \\_SB.PCI0.ISA.PIRQ", "PCI_Config 0x60 len 0xc"),
+            (
+                "Field list \\_SB on \\_SB.PCI0.ISA.PIRQ",
+                "region \\_SB.PCI0.ISA.PIRQ, ByteAcc: 8 units",
+            ),
+            ("Field \\_SB.PRQA", "region \\_SB.PCI0.ISA.PIRQ, bit offset 0, width 8"),
+            ("Device \\_SB.PCI0.SMB0", "device"),
+            ("Name \\_SB.PCI0.SMB0._ADR", "0x1f0003"),
+        ]);
+        let new = decoded(&[
+            ("Device \\_SB.PCI0.SF8", "device"),
+            ("Name \\_SB.PCI0.SF8._ADR", "0x1f0000"),
+            ("OperationRegion \\_SB.PCI0.SF8.PIRQ", "PCI_Config 0x60 len 0xc"),
+            (
+                "Field list \\_SB on \\_SB.PCI0.SF8.PIRQ",
+                "region \\_SB.PCI0.SF8.PIRQ, ByteAcc: 8 units",
+            ),
+            ("Field \\_SB.PRQA", "region \\_SB.PCI0.SF8.PIRQ, bit offset 0, width 8"),
+            ("Device \\_SB.PCI0.SFB", "device"),
+            ("Name \\_SB.PCI0.SFB._ADR", "0x1f0003"),
+        ]);
+        let drifts = decoded_drifts(&at, &old, &new);
+        let got: Vec<(&str, &str, Option<&str>)> = drifts
+            .iter()
+            .map(|d| (d.rule.as_str(), d.path.as_str(), d.new.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("aml-scope-layout", "acpi.DSDT.\"Scope \\_SB.PCI0 #5\"", None),
+                (
+                    "aml-object-renamed",
+                    "acpi.DSDT.\"Device \\_SB.PCI0.ISA\"",
+                    Some("renamed to \\_SB.PCI0.SF8 (3 objects, same contents; 2 references follow the new name)")
+                ),
+                (
+                    "aml-object-renamed",
+                    "acpi.DSDT.\"Device \\_SB.PCI0.SMB0\"",
+                    Some("renamed to \\_SB.PCI0.SFB (2 objects, same contents)")
+                ),
+            ]
+        );
+        assert_eq!(drifts[0].severity, Severity::Info);
+    }
+
+    #[test]
+    fn a_renamed_device_that_gained_objects_is_a_rename_and_the_additions() {
+        // QEMU 5.2 -> 7.2, pc-i440fx-5.2: the ISA bridge \_SB.PCI0.ISA became the
+        // slot device S08, which also got the acpi-index objects every slot got.
+        let at = FactPath::new("acpi.DSDT");
+        let old = decoded(&[
+            ("Device \\_SB.PCI0.ISA", "device"),
+            ("Name \\_SB.PCI0.ISA._ADR", "0x10000"),
+            ("Device \\_SB.PCI0.ISA.RTC", "device"),
+            ("Name \\_SB.PCI0.ISA.RTC._HID", "PNP0B00"),
+        ]);
+        let mut items = vec![
+            ("Device \\_SB.PCI0.S08", "device"),
+            ("Name \\_SB.PCI0.S08._ADR", "0x10000"),
+            ("Device \\_SB.PCI0.S08.RTC", "device"),
+            ("Name \\_SB.PCI0.S08.RTC._HID", "PNP0B00"),
+            ("Name \\_SB.PCI0.S08.ASUN", "0x1"),
+        ];
+        let drifts = decoded_drifts(&at, &old, &decoded(&items));
+        let got: Vec<(&str, &str)> = drifts.iter().map(|d| (d.rule.as_str(), d.path.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("aml-object-added", "acpi.DSDT.\"Name \\_SB.PCI0.S08.ASUN\""),
+                ("aml-object-renamed", "acpi.DSDT.\"Device \\_SB.PCI0.ISA\""),
+            ]
+        );
+        assert!(drifts[1]
+            .new
+            .as_deref()
+            .is_some_and(|n| n.ends_with("objects it gained are reported on their own)")));
+        // An object that changed on the way (QEMU 11.1: COM1's IRQ descriptor)
+        // is reported under the new name, next to the rename.
+        items[3] = ("Name \\_SB.PCI0.S08.RTC._HID", "PNP0B01");
+        let drifts = decoded_drifts(&at, &old, &decoded(&items));
+        let got: Vec<(&str, &str)> = drifts.iter().map(|d| (d.rule.as_str(), d.path.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("aml-object-added", "acpi.DSDT.\"Name \\_SB.PCI0.S08.ASUN\""),
+                ("aml-object-changed", "acpi.DSDT.\"Name \\_SB.PCI0.S08.RTC._HID\""),
+                ("aml-object-renamed", "acpi.DSDT.\"Device \\_SB.PCI0.ISA\""),
+            ]
+        );
+        assert_eq!(drifts[1].old.as_deref(), Some("PNP0B00"));
+        // Another identity (_ADR) is another device: every object is reported.
+        items[1] = ("Name \\_SB.PCI0.S08._ADR", "0x20000");
+        let drifts = decoded_drifts(&at, &old, &decoded(&items));
+        assert!(drifts.iter().all(|d| d.rule != "aml-object-renamed"), "{drifts:#?}");
+        assert_eq!(drifts.len(), 9);
     }
 
     /// A real record, with the blobs of a mutated copy served from memory.

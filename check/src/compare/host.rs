@@ -322,7 +322,42 @@ fn qmp(a: &Value, b: &Value, out: &mut Vec<Drift>) {
             pb,
         ));
     }
-    let (da, db) = (devices(a), devices(b));
+    let (da, mut db) = (devices(a), devices(b));
+    // A device whose QOM type name changed only in its spelling (QEMU 6.x
+    // made "ICH9 SMB" "ICH9-SMB") at the same address is the same device: a
+    // rename, and its properties are compared under the old key.
+    let spelling = |k: &str| {
+        let (ty, at) = k.split_once('@').unwrap_or((k, ""));
+        let ty: String = ty
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '_'))
+            .collect::<String>()
+            .to_ascii_lowercase();
+        (ty, at.to_string())
+    };
+    let gone: Vec<&String> = da.keys().filter(|n| !db.contains_key(*n)).collect();
+    for n in gone {
+        let to = db
+            .keys()
+            .find(|m| !da.contains_key(*m) && spelling(m) == spelling(n))
+            .cloned();
+        if let Some(m) = to {
+            if let Some(mut props) = db.remove(&m) {
+                // The `type` property restates the QOM type: renamed with it.
+                let ty = |k: &str| k.split_once('@').map_or(k, |(t, _)| t).to_string();
+                if props.get("type") == Some(&ty(&m)) && da.get(n).and_then(|p| p.get("type")) == Some(&ty(n)) {
+                    props.insert("type".into(), ty(n));
+                }
+                out.push(rules::drift(
+                    "host-property-renamed",
+                    root().child("devices").child(n),
+                    Some(n.clone()),
+                    Some(format!("QOM type renamed: {m}")),
+                ));
+                db.insert(n.clone(), props);
+            }
+        }
+    }
     let names: BTreeSet<&String> = da.keys().chain(db.keys()).collect();
     for n in names {
         let at = root().child("devices").child(n);
@@ -509,6 +544,41 @@ mod tests {
             .map(|d| (d.path.as_str(), d.old.as_deref(), d.new.as_deref()))
             .collect();
         assert_eq!(paths, [("host.devices.\"mch@00.0\".x", Some("1"), Some("2"))]);
+    }
+
+    #[test]
+    fn a_respelled_qom_type_at_the_same_address_is_a_rename() {
+        // QEMU 5.2 -> 7.2, pc-q35: the SMBus function's type "ICH9 SMB" became
+        // "ICH9-SMB"; a property that changed with it is still reported.
+        let a: Value = serde_json::json!({"devices": {
+            "/machine/q35/pcie.0/smbus": {"qom-type": "ICH9 SMB", "properties": {"legacy-addr": "1f.3", "x": 1, "type": "ICH9 SMB"}},
+        }});
+        let mut b = a.clone();
+        b["devices"]["/machine/q35/pcie.0/smbus"]["qom-type"] = "ICH9-SMB".into();
+        b["devices"]["/machine/q35/pcie.0/smbus"]["properties"]["type"] = "ICH9-SMB".into();
+        b["devices"]["/machine/q35/pcie.0/smbus"]["properties"]["x"] = 2.into();
+        let mut out = Vec::new();
+        qmp(&a, &b, &mut out);
+        let got: Vec<(&str, &str, Option<&str>)> = out
+            .iter()
+            .map(|d| (d.rule.as_str(), d.path.as_str(), d.new.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "host-property-renamed",
+                    "host.devices.\"ICH9 SMB@1f.3\"",
+                    Some("QOM type renamed: ICH9-SMB@1f.3")
+                ),
+                ("host-device-changed", "host.devices.\"ICH9 SMB@1f.3\".x", Some("2")),
+            ]
+        );
+        // Another type at the address is no rename.
+        b["devices"]["/machine/q35/pcie.0/smbus"]["qom-type"] = "ICH9-LPC".into();
+        let mut out = Vec::new();
+        qmp(&a, &b, &mut out);
+        assert!(out.iter().all(|d| d.rule == "host-device-changed"), "{out:#?}");
     }
 }
 

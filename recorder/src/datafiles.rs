@@ -88,6 +88,25 @@ fn fw_cfg_dma_off(compat: &[AppliedTable]) -> bool {
     })
 }
 
+/// The `-kernel` loader option ROMs whose file names occur in a QEMU
+/// binary (`bytes`): the ones it can load.
+pub fn loader_roms_named(bytes: &[u8]) -> std::collections::BTreeSet<&'static str> {
+    [
+        "multiboot_dma.bin",
+        "multiboot.bin",
+        "linuxboot_dma.bin",
+        "linuxboot.bin",
+    ]
+    .into_iter()
+    .filter(|name| {
+        // Names are NUL-terminated C strings in .rodata.
+        let mut pattern = name.as_bytes().to_vec();
+        pattern.push(0);
+        bytes.windows(pattern.len()).any(|w| w == pattern.as_slice())
+    })
+    .collect()
+}
+
 /// The files a boot of `machine` (an x86 PC machine type on a
 /// qemu-system-x86_64) with `profile` and the `kind` probe loads from the
 /// data directories; empty for other machine types. `compat` is the compat
@@ -98,6 +117,7 @@ pub fn needed(
     profile: &Profile,
     kind: ProbeKind,
     compat: &[AppliedTable],
+    binary_names: &dyn Fn(&str) -> bool,
 ) -> Vec<Needed> {
     if arch != "x86_64" || !machine.0.starts_with("pc-") {
         return Vec::new();
@@ -112,12 +132,16 @@ pub fn needed(
             why: "the APIC's vapic option ROM".into(),
         },
     ];
-    let dma = !fw_cfg_dma_off(compat);
-    let loader = match (kind, dma) {
-        (ProbeKind::Bare, true) => "multiboot_dma.bin",
-        (ProbeKind::Bare, false) => "multiboot.bin",
-        (ProbeKind::Linux, true) => "linuxboot_dma.bin",
-        (ProbeKind::Linux, false) => "linuxboot.bin",
+    let (with_dma, without) = match kind {
+        ProbeKind::Bare => ("multiboot_dma.bin", "multiboot.bin"),
+        ProbeKind::Linux => ("linuxboot_dma.bin", "linuxboot.bin"),
+    };
+    // The DMA loader when fw_cfg DMA is on and the binary has one (QEMU
+    // 5.2 knows no multiboot_dma.bin and loads multiboot.bin).
+    let loader = if !fw_cfg_dma_off(compat) && binary_names(with_dma) {
+        with_dma
+    } else {
+        without
     };
     out.push(Needed {
         file: loader.into(),
@@ -167,7 +191,7 @@ mod tests {
     fn files(machine: &str, profile: &str, kind: ProbeKind, compat: &[AppliedTable]) -> Vec<String> {
         let set = crate::profile::Profiles::builtin().expect("built-in profiles");
         let p = set.get(profile).expect("profile");
-        needed("x86_64", &MachineType(machine.into()), p, kind, compat)
+        needed("x86_64", &MachineType(machine.into()), p, kind, compat, &|_| true)
             .into_iter()
             .map(|n| n.file)
             .collect()
@@ -219,6 +243,7 @@ mod tests {
             set.get("legacy-nic").expect("legacy-nic"),
             ProbeKind::Bare,
             &[],
+            &|_| true,
         );
         assert!(n.iter().any(|n| n.why == "option ROM of e1000e (nic1)"), "{n:?}");
     }
@@ -253,10 +278,46 @@ mod tests {
             .cloned()
             .expect("default");
         p.globals.push("VGA.romfile=".into());
-        let n = needed("x86_64", &MachineType("pc-q35-7.2".into()), &p, ProbeKind::Bare, &[]);
+        let n = needed(
+            "x86_64",
+            &MachineType("pc-q35-7.2".into()),
+            &p,
+            ProbeKind::Bare,
+            &[],
+            &|_| true,
+        );
         assert!(
             !n.iter().any(|n| n.file.starts_with("vgabios")),
             "romfile= empty means no ROM: {n:?}"
+        );
+    }
+
+    #[test]
+    fn the_loader_is_the_one_the_binary_has() {
+        // QEMU 5.2 names multiboot.bin only; its bare probe boots with it.
+        let qemu_5_2 = b"x\0genroms/linuxboot.bin\0linuxboot_dma.bin\0multiboot.bin\0pvh.bin\0";
+        let names = loader_roms_named(qemu_5_2);
+        assert!(
+            names.contains("multiboot.bin") && !names.contains("multiboot_dma.bin"),
+            "{names:?}"
+        );
+        let p = crate::profile::Profiles::builtin().expect("built-in profiles");
+        let default = p.get("default").expect("default");
+        let m = MachineType("pc-i440fx-5.2".into());
+        let known = |f: &str| names.contains(f);
+        let files = |kind| -> Vec<String> {
+            needed("x86_64", &m, default, kind, &[], &known)
+                .into_iter()
+                .map(|n| n.file)
+                .collect()
+        };
+        assert_eq!(files(ProbeKind::Bare)[2], "multiboot.bin");
+        assert_eq!(files(ProbeKind::Linux)[2], "linuxboot_dma.bin");
+        // A binary that has the DMA loader gets it.
+        let all = |_: &str| true;
+        assert_eq!(
+            needed("x86_64", &m, default, ProbeKind::Bare, &[], &all)[2].file,
+            "multiboot_dma.bin"
         );
     }
 }

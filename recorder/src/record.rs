@@ -249,6 +249,9 @@ pub struct Recorder {
     devices: std::collections::BTreeSet<String>,
     /// The binary's compat tables, read once.
     compat: Result<CompatTables, String>,
+    /// The `-kernel` loader ROMs the binary names (QEMU 5.2 has no
+    /// multiboot_dma.bin).
+    loaders: std::collections::BTreeSet<&'static str>,
     /// Host-side facts per machine type, shared by its profiles; gathered
     /// once even when two profiles of a machine type boot at the same time.
     host_cache: Mutex<BTreeMap<MachineType, Arc<OnceLock<HostCapture>>>>,
@@ -321,9 +324,13 @@ impl Recorder {
         std::fs::create_dir(&share).map_err(|err| e("cannot create", &share, &err))?;
         let devices = config.qemu.devices().map_err(|err| SetupError(err.to_string()))?;
         let firmware = firmware(&config.qemu, &target_arch).map_err(SetupError)?;
-        let compat = std::fs::read(&config.qemu.binary)
-            .map_err(|err| format!("{}: {err}", config.qemu.binary.display()))
-            .and_then(|b| crate::elf::compat_tables(&b).map_err(|err| err.to_string()));
+        let binary =
+            std::fs::read(&config.qemu.binary).map_err(|err| format!("{}: {err}", config.qemu.binary.display()));
+        let loaders = binary
+            .as_ref()
+            .map(|b| crate::datafiles::loader_roms_named(b))
+            .unwrap_or_default();
+        let compat = binary.and_then(|b| crate::elf::compat_tables(&b).map_err(|err| err.to_string()));
         Ok(Recorder {
             uefi,
             linux,
@@ -336,6 +343,7 @@ impl Recorder {
             share,
             devices,
             compat,
+            loaders,
             host_cache: Mutex::new(BTreeMap::new()),
         })
     }
@@ -462,7 +470,8 @@ impl Recorder {
             Ok(t) => abi_model::host::applied(t, machine),
             Err(_) => Vec::new(),
         };
-        crate::datafiles::needed(&self.target_arch, machine, profile, kind, &compat)
+        let known = |f: &str| self.loaders.contains(f);
+        crate::datafiles::needed(&self.target_arch, machine, profile, kind, &compat, &known)
             .into_iter()
             .map(|n| {
                 let found = self.config.qemu.find_data_file(&n.file);

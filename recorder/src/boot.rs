@@ -289,7 +289,8 @@ const LOAD_FAILURES: [&str; 4] = [
 /// the file it names: `(file, line)`.
 pub fn load_failure(stderr: &str) -> Option<(String, String)> {
     stderr.lines().find_map(|line| {
-        let lower = line.to_lowercase();
+        // ASCII only: the offset found must be a char boundary of `line`.
+        let lower = line.to_ascii_lowercase();
         let at = LOAD_FAILURES.iter().find_map(|p| lower.find(p).map(|i| i + p.len()))?;
         let file = quoted(&line[at..]).or_else(|| {
             // `rom: file NAME : error …`
@@ -478,6 +479,16 @@ mod tests {
         fs::write(dir.join("memory.max"), "max\n").expect("write");
         assert_eq!(cgroup_headroom_mib(&dir), None, "unlimited");
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_load_failure_after_non_ascii_text_does_not_panic() {
+        // 'İ' lowercases to two chars, one byte longer: an offset found in a
+        // Unicode lowercase copy would land inside glib's 3-byte quote.
+        let stderr = "qemu: \u{130}\u{130} failed to open file \u{2018}x.bin\u{2019}\n";
+        let _ = load_failure(stderr);
+        let (file, _) = load_failure("qemu: \u{130} could not load 'x.bin'\n").expect("found");
+        assert_eq!(file, "x.bin");
     }
 
     #[test]

@@ -49,6 +49,10 @@ fn machine_and_args(machine: &MachineType, profile: &Profile, share: &str) -> (S
     (m, args)
 }
 
+/// What [`wait_migration`] says when the deadline passed: no verdict on the
+/// stream, so never a proven load failure.
+const TIMED_OUT: &str = "did not finish in time";
+
 /// Ask `query-migrate` until the migration is over: `Ok(None)` when it
 /// completed, `Ok(Some(error))` when it failed.
 fn wait_migration(qmp: &mut Qmp, deadline: Instant) -> Result<Option<String>, QmpError> {
@@ -60,7 +64,7 @@ fn wait_migration(qmp: &mut Qmp, deadline: Instant) -> Result<Option<String>, Qm
                 let why = r.get("error-desc").and_then(Value::as_str).unwrap_or("failed");
                 return Ok(Some(why.to_string()));
             }
-            _ if Instant::now() >= deadline => return Ok(Some("did not finish in time".into())),
+            _ if Instant::now() >= deadline => return Ok(Some(TIMED_OUT.into())),
             _ => std::thread::sleep(Duration::from_millis(50)),
         }
     }
@@ -173,6 +177,7 @@ fn migrate_once(
     }
     match wait_migration(&mut qmp, deadline) {
         Ok(None) => Ok(Outcome::Loaded),
+        Ok(Some(why)) if why == TIMED_OUT => Err(format!("destination: the load {TIMED_OUT}")),
         Ok(Some(why)) => Ok(Outcome::Failed(why)),
         Err(e) => exited(e),
     }

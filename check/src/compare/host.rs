@@ -419,10 +419,13 @@ fn vmstate_drift(pair: &VmstatePair, types: &BTreeSet<String>, in_both: &BTreeSe
                 out.push(rules::drift("host-vmstate-info", at, None, Some(note)));
                 continue;
             }
-            let version = matches!(
-                f.kind,
-                vmstate::FindingKind::VersionTooNew | vmstate::FindingKind::BelowMinimumVersion
-            );
+            // The section's own version only: a subsection goes on the wire
+            // only when its needed() test says so, not for every guest.
+            let version = f.path.is_empty()
+                && matches!(
+                    f.kind,
+                    vmstate::FindingKind::VersionTooNew | vmstate::FindingKind::BelowMinimumVersion
+                );
             let rule = match f.severity {
                 // The section's version goes on the wire whatever the guest
                 // did: rolling back to the release fails for every guest.

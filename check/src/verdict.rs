@@ -133,9 +133,11 @@ impl Verdict {
             results.iter().map(|r| (&r.machine, r.profile.as_str())).collect();
         for w in &waivers.list {
             let applies = w.covers_version(&version)
-                && results
-                    .iter()
-                    .any(|r| w.covers_machine(&r.machine, &r.profile) && w.covers_probe(r.probe));
+                && results.iter().any(|r| {
+                    w.covers_machine(&r.machine, &r.profile)
+                        && w.covers_probe(r.probe)
+                        && w.covers_baseline(&r.baseline.qemu_version)
+                });
             let n = used.matched.get(&w.id).copied().unwrap_or(0);
             if applies && n == 0 {
                 let whole = scope.is_none_or(|s| {
@@ -191,10 +193,13 @@ impl Verdict {
 /// checking QEMU `v`; returns the id of each waiver used, once per drift.
 pub fn mark(waivers: &Waivers, r: &mut MachineResult, v: &Version) -> Vec<String> {
     let (machine, profile, probe) = (r.machine.clone(), r.profile.clone(), r.probe);
+    let baseline = r.baseline.qemu_version.clone();
     let mut used = Vec::new();
     if let Outcome::Drifted { drifts } = &mut r.outcome {
         for d in drifts.iter_mut() {
-            d.waiver = waivers.find(&machine, &profile, probe, d, v).map(|w| w.id.clone());
+            d.waiver = waivers
+                .find(&machine, &profile, probe, d, v, &baseline)
+                .map(|w| w.id.clone());
             used.extend(d.waiver.clone());
         }
     }

@@ -9,6 +9,7 @@
 //! path = "acpi.APIC.header.revision"    # fact path glob (* and ? only)
 //! since = "8.0"                         # QEMU versions checked (inclusive)
 //! until = "10.0"                        # optional; 10.0 covers 10.0.x
+//! baseline_until = "10.0"               # optional: only against baselines recorded up to this release
 //! old = "1"                             # optional, exact
 //! new = "3"                             # optional, exact
 //! probe = "linux"                       # optional: only observations of this probe kind
@@ -73,6 +74,7 @@ struct RawWaiver {
     path: Option<Spanned<String>>,
     since: Option<Spanned<String>>,
     until: Option<Spanned<String>>,
+    baseline_until: Option<Spanned<String>>,
     old: Option<String>,
     new: Option<String>,
     probe: Option<Spanned<String>>,
@@ -97,6 +99,10 @@ pub struct Waiver {
     pub since: Option<Version>,
     /// Last QEMU version it applies to; `10.0` covers `10.0.x`.
     pub until: Option<Version>,
+    /// Last QEMU version of the baseline record it applies to (`10.0`
+    /// covers `10.0.x`): a change accepted against old baselines is not
+    /// accepted against the records of later releases.
+    pub baseline_until: Option<Version>,
     /// Exact baseline value.
     pub old: Option<String>,
     /// Exact observed value.
@@ -185,6 +191,14 @@ impl Waiver {
         // Compare only as many components as `until` has: 10.0 covers 10.0.2.
         let before = self.until.as_ref().is_none_or(|u| v.truncated(u.parts().len()) <= *u);
         after && before
+    }
+
+    /// True when the waiver applies to drift against a baseline recorded
+    /// by QEMU `v`.
+    pub fn covers_baseline(&self, v: &Version) -> bool {
+        self.baseline_until
+            .as_ref()
+            .is_none_or(|u| v.truncated(u.parts().len()) <= *u)
     }
 
     /// True when the waiver applies to this (machine type, profile).
@@ -339,6 +353,11 @@ impl Waivers {
             };
             let since = raw.since.as_ref().map(|v| version_key(v, file, &lines)).transpose()?;
             let until = raw.until.as_ref().map(|v| version_key(v, file, &lines)).transpose()?;
+            let baseline_until = raw
+                .baseline_until
+                .as_ref()
+                .map(|v| version_key(v, file, &lines))
+                .transpose()?;
             if let (Some(s), Some(u), Some(span)) = (&since, &until, &raw.until) {
                 if s.truncated(u.parts().len()) > *u {
                     return Err(err(
@@ -355,6 +374,7 @@ impl Waivers {
                 path: raw.path.map(Spanned::into_inner),
                 since,
                 until,
+                baseline_until,
                 old: raw.old,
                 new: raw.new,
                 probe,
@@ -401,7 +421,8 @@ impl Waivers {
     }
 
     /// The first waiver that accepts `d` on `machine` with `profile`,
-    /// observed by `probe`, when checking QEMU `v`.
+    /// observed by `probe`, when checking QEMU `v` against a baseline
+    /// recorded by QEMU `baseline`.
     pub fn find(
         &self,
         machine: &MachineType,
@@ -409,9 +430,14 @@ impl Waivers {
         probe: Option<abi_model::provenance::ProbeKind>,
         d: &Drift,
         v: &Version,
+        baseline: &Version,
     ) -> Option<&Waiver> {
         self.list.iter().find(|w| {
-            w.covers_version(v) && w.covers_machine(machine, profile) && w.covers_probe(probe) && w.matches(d)
+            w.covers_version(v)
+                && w.covers_baseline(baseline)
+                && w.covers_machine(machine, profile)
+                && w.covers_probe(probe)
+                && w.matches(d)
         })
     }
 }
@@ -538,6 +564,30 @@ link = "https://example.invalid/commit"
         );
         let e = error_of(&format!("{GOOD}{GOOD}"));
         assert!(e.contains("duplicate waiver id"), "{e}");
+    }
+
+    #[test]
+    fn baseline_until_limits_the_baselines_a_waiver_accepts() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("w.toml");
+        std::fs::write(
+            &f,
+            "[[waiver]]\nid = \"old-only\"\nmachines = [\"pc-q35-*\"]\npath = \"host.vmstate.backward.nvme\"\n\
+             baseline_until = \"10.0\"\nreason = \"nvme was not migratable up to 10.x\"\n",
+        )
+        .expect("write");
+        let w = Waivers::load(&f, &[]).expect("loads");
+        let d = rules::drift(
+            "host-vmstate-backward",
+            abi_model::drift::FactPath::new("host.vmstate.backward.nvme"),
+            None,
+            None,
+        );
+        let m = MachineType("pc-q35-10.0".into());
+        let v = |s: &str| Version::parse(s).expect("version");
+        let build = v("12.0");
+        assert!(w.find(&m, "storage", None, &d, &build, &v("10.0.2")).is_some());
+        assert!(w.find(&m, "storage", None, &d, &build, &v("11.1.3")).is_none());
     }
 
     #[test]

@@ -141,21 +141,11 @@ pub fn drifts(baseline: &Record, observed: &Record, ob: BlobSource, nb: BlobSour
         None => facts::compare(&baseline.facts, &observed.facts, ob, nb),
     };
     if cross {
-        // Each probe kind brings its own boot payload (a Linux kernel and
-        // linuxboot_dma.bin, or the bare probe's Multiboot image and
-        // multiboot_dma.bin): across kinds that is the probes' difference.
-        let kinds = format!(
-            "baseline by the {} probe, observation by the {} probe",
-            baseline.provenance.probe.kind, observed.provenance.probe.kind
+        crate::compare::probes::relabel_payload(
+            &mut out,
+            baseline.provenance.probe.kind,
+            observed.provenance.probe.kind,
         );
-        for d in out.iter_mut().filter(|d| d.rule == "fw_cfg-payload-file") {
-            let mut e = crate::rules::drift("probe-boot-payload", d.path.clone(), d.old.take(), d.new.take());
-            e.detail = Some(match d.detail.take() {
-                Some(x) => format!("{kinds}; {x}"),
-                None => kinds.clone(),
-            });
-            *d = e;
-        }
     }
     if let (Some(a), Some(b)) = (&baseline.host, &observed.host) {
         let added: std::collections::BTreeSet<String> = profile_devices(&baseline.provenance.command_line)

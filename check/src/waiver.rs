@@ -184,21 +184,22 @@ fn version_key(v: &Spanned<String>, file: &Path, lines: &Lines) -> Result<Versio
     })
 }
 
+/// `v` is at most `until` (no bound: always), comparing only as many
+/// components as `until` has: 10.0 covers 10.0.2.
+fn up_to(until: Option<&Version>, v: &Version) -> bool {
+    until.is_none_or(|u| v.truncated(u.parts().len()) <= *u)
+}
+
 impl Waiver {
     /// True when the waiver applies to checks of QEMU `v`.
     pub fn covers_version(&self, v: &Version) -> bool {
-        let after = self.since.as_ref().is_none_or(|s| v >= s);
-        // Compare only as many components as `until` has: 10.0 covers 10.0.2.
-        let before = self.until.as_ref().is_none_or(|u| v.truncated(u.parts().len()) <= *u);
-        after && before
+        self.since.as_ref().is_none_or(|s| v >= s) && up_to(self.until.as_ref(), v)
     }
 
     /// True when the waiver applies to drift against a baseline recorded
     /// by QEMU `v`.
     pub fn covers_baseline(&self, v: &Version) -> bool {
-        self.baseline_until
-            .as_ref()
-            .is_none_or(|u| v.truncated(u.parts().len()) <= *u)
+        up_to(self.baseline_until.as_ref(), v)
     }
 
     /// True when the waiver applies to this (machine type, profile).
@@ -359,7 +360,7 @@ impl Waivers {
                 .map(|v| version_key(v, file, &lines))
                 .transpose()?;
             if let (Some(s), Some(u), Some(span)) = (&since, &until, &raw.until) {
-                if s.truncated(u.parts().len()) > *u {
+                if !up_to(Some(u), s) {
                     return Err(err(
                         at(&span.span()),
                         format!("waiver {id:?}: until {u} is before since {s}; it could never apply"),

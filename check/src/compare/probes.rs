@@ -11,7 +11,8 @@
 //! replaced by the observation's before the comparison, and each replaced
 //! byte is reported as one `probe-os-written` (info) drift naming the
 //! cause. Any other difference in the same config space is compared and
-//! reported as usual.
+//! reported as usual. The boot payload each probe brings in fw_cfg is
+//! relabelled `probe-boot-payload` (info) the same way ([`relabel_payload`]).
 
 use crate::rules;
 use abi_model::blob::BlobId;
@@ -220,6 +221,26 @@ pub fn reconcile(
         blobs,
         drifts,
     })
+}
+
+/// Each probe kind brings its own boot payload (a Linux kernel and
+/// linuxboot_dma.bin, or the bare probe's Multiboot image and
+/// multiboot_dma.bin): across kinds, the payload drifts of `out` are the
+/// probes' difference, `probe-boot-payload`, naming both kinds.
+pub fn relabel_payload(
+    out: &mut [Drift],
+    baseline: abi_model::provenance::ProbeKind,
+    observed: abi_model::provenance::ProbeKind,
+) {
+    let kinds = format!("baseline by the {baseline} probe, observation by the {observed} probe");
+    for d in out.iter_mut().filter(|d| d.rule == "fw_cfg-payload-file") {
+        let mut e = rules::drift("probe-boot-payload", d.path.clone(), d.old.take(), d.new.take());
+        e.detail = Some(match d.detail.take() {
+            Some(x) => format!("{kinds}; {x}"),
+            None => kinds.clone(),
+        });
+        *d = e;
+    }
 }
 
 #[cfg(test)]

@@ -872,7 +872,7 @@ fn processor_id(c: &mut Ctx) {
         );
     }
     if let Some(edx) = c.uint(0x0c, 4) {
-        c.put("Processor ID.EDX (feature flags)", format!("0x{edx:08x}"));
+        c.put("Processor ID.EDX", format!("0x{edx:08x}"));
         c.bit_items("Processor ID.EDX", edx, X86_EDX_FLAGS);
     }
 }
@@ -3090,10 +3090,7 @@ mod tests {
                 "Processor Information #0.Processor ID.EAX (signature)",
                 "0x00060fb1 (family 15, model 107, stepping 1)",
             ),
-            (
-                "Processor Information #0.Processor ID.EDX (feature flags)",
-                "0x078bfbfd",
-            ),
+            ("Processor Information #0.Processor ID.EDX", "0x078bfbfd"),
             ("Processor Information #0.Processor ID.EDX.HTT", "0"),
             ("Processor Information #0.Processor ID.EDX.SSE2", "1"),
             ("Processor Information #0.Max Speed", "2000 MHz"),
@@ -3163,7 +3160,7 @@ mod tests {
                 changed(&old, &new),
                 [
                     "Processor Information #0.Processor Family",
-                    "Processor Information #0.Processor ID.EDX (feature flags)",
+                    "Processor Information #0.Processor ID.EDX",
                     "Processor Information #0.Processor ID.EDX.HTT",
                 ],
                 "{machine}"
@@ -3173,10 +3170,7 @@ mod tests {
             assert_eq!(new.get(family), Some("0xfe (see Processor Family 2)"));
             let family2 = "Processor Information #0.Processor Family 2";
             assert_eq!(old.get(family2), new.get(family2));
-            assert_eq!(
-                new.get("Processor Information #0.Processor ID.EDX (feature flags)"),
-                Some("0x178bfbfd")
-            );
+            assert_eq!(new.get("Processor Information #0.Processor ID.EDX"), Some("0x178bfbfd"));
             assert_eq!(new.get("Processor Information #0.Processor ID.EDX.HTT"), Some("1"));
             let ep_old = decode_entry_point(&data(&format!("{machine}-on-7.2.22"), "entry_point.bin"));
             let ep_new = decode_entry_point(&data(&format!("{machine}-on-10.0.2"), "entry_point.bin"));

@@ -511,7 +511,16 @@ pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSou
         out.extend(drifts);
     }
 
+    let ranges = memory_ranges(&mut raw);
+    // QEMU's etc/e820 is what the firmware builds the guest's map from; when
+    // that map changed, the file's bytes restate the change it names.
+    let map_changed = !ranges.is_empty() || raw.keys().any(|p| p.category() == "memory_map");
+    out.extend(ranges);
     for (p, (x, y)) in raw {
+        if map_changed && E820_FILE.iter().any(|f| p.as_str() == *f) {
+            out.push(rules::drift("fw_cfg-content-derived", p, x.cloned(), y.cloned()));
+            continue;
+        }
         let shift = p.category() == "fw_cfg"
             && p.as_str().ends_with(".selector")
             && selector_shift_explained(old, new, &p.segments()[2]);
@@ -527,7 +536,101 @@ pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSou
         }
         out.push(d);
     }
+    one_change_every_cpu(&mut out, old, new);
     out.sort_by(|x, y| x.path.cmp(&y.path));
+    out
+}
+
+/// A CPUID change every vCPU shows alike (a feature bit of the CPU model)
+/// is one change: reported once at `cpuid[cpu=*]…`, not once per vCPU. A
+/// change some vCPUs show and others do not stays per vCPU.
+fn one_change_every_cpu(out: &mut Vec<Drift>, old: &Facts, new: &Facts) {
+    let (Some(a), Some(b)) = (available(&old.cpuid), available(&new.cpuid)) else {
+        return;
+    };
+    let cpus: BTreeSet<u32> = a
+        .iter()
+        .map(|c| c.cpu)
+        .filter(|c| b.iter().any(|d| d.cpu == *c))
+        .collect();
+    if cpus.len() < 2 {
+        return;
+    }
+    // (path with the vCPU as `*`, rule, old, new) -> the vCPUs showing it
+    let mut seen: BTreeMap<(String, String, Option<String>, Option<String>), BTreeSet<u32>> = BTreeMap::new();
+    let split = |d: &Drift| -> Option<(u32, String)> {
+        let rest = d.path.as_str().strip_prefix("cpuid[cpu=")?;
+        let (cpu, tail) = rest.split_once(']')?;
+        Some((cpu.parse().ok()?, format!("cpuid[cpu=*]{tail}")))
+    };
+    for d in out.iter() {
+        if let Some((cpu, any)) = split(d) {
+            seen.entry((any, d.rule.clone(), d.old.clone(), d.new.clone()))
+                .or_default()
+                .insert(cpu);
+        }
+    }
+    let every: BTreeSet<(String, String, Option<String>, Option<String>)> =
+        seen.into_iter().filter(|(_, c)| *c == cpus).map(|(k, _)| k).collect();
+    let mut kept = BTreeSet::new();
+    out.retain_mut(|d| {
+        let Some((_, any)) = split(d) else { return true };
+        let key = (any, d.rule.clone(), d.old.clone(), d.new.clone());
+        if !every.contains(&key) {
+            return true;
+        }
+        d.path = FactPath::new(&key.0);
+        kept.insert(key)
+    });
+}
+
+/// The flattened paths of QEMU's e820 table in fw_cfg.
+const E820_FILE: [&str; 2] = [r#"fw_cfg.files."etc/e820".content"#, r#"fw_cfg.files."etc/e820".size"#];
+
+/// Memory map ranges that came or went whole: one drift per range at
+/// `memory_map[start=…]` ("0x…-0x… Reserved"), not one per field. Their
+/// field paths leave `raw`; a range whose fields changed in place stays
+/// field by field.
+fn memory_ranges(raw: &mut BTreeMap<FactPath, (Option<&String>, Option<&String>)>) -> Vec<Drift> {
+    // range path -> (old side, new side) field values
+    type Sides<'a> = (BTreeMap<&'a str, &'a String>, BTreeMap<&'a str, &'a String>);
+    let mut ranges: BTreeMap<String, Sides> = BTreeMap::new();
+    for (p, (x, y)) in raw.iter() {
+        let Some((range, field)) = p.as_str().rsplit_once("].") else {
+            continue;
+        };
+        if !range.starts_with("memory_map[") || field.contains('.') {
+            continue;
+        }
+        let e = ranges.entry(format!("{range}]")).or_default();
+        if let Some(x) = x {
+            e.0.insert(field, x);
+        }
+        if let Some(y) = y {
+            e.1.insert(field, y);
+        }
+    }
+    let summary = |f: &BTreeMap<&str, &String>| -> Option<String> {
+        Some(format!("{}-{} {}", f.get("start")?, f.get("end")?, f.get("type")?))
+    };
+    let whole: Vec<(String, Option<String>, Option<String>)> = ranges
+        .into_iter()
+        .filter_map(|(range, (old, new))| {
+            // Whole: every field on one side only (and all three there).
+            let (was, is) = match (old.is_empty(), new.is_empty()) {
+                (true, false) => (None, Some(summary(&new)?)),
+                (false, true) => (Some(summary(&old)?), None),
+                _ => return None,
+            };
+            Some((range, was, is))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (range, was, is) in whole {
+        let prefix = format!("{range}.");
+        raw.retain(|p, _| !p.as_str().starts_with(&prefix));
+        out.push(rules::classified(FactPath::new(&range), was, is, false));
+    }
     out
 }
 
@@ -612,9 +715,27 @@ fn whole_objects(
     out
 }
 
+/// Decoders list a packed or flag field twice: whole (`Type`, in hex) and
+/// per sub-field (`Type.Chassis Type`, `BIOS Characteristics.PCI`). When a
+/// sub-field changed, it names the change and the whole only restates it:
+/// one changed byte is one finding, not two. A whole whose change no
+/// sub-field names (an unnamed bit) stays. AML keys are object paths, not
+/// fields, and are left alone.
+fn drop_restated_wholes(changed: &mut Vec<&String>) {
+    let subs: Vec<String> = changed.iter().map(|k| k.to_string()).collect();
+    changed.retain(|k| {
+        if aml_key(k).is_some() {
+            return true;
+        }
+        let prefix = format!("{k}.");
+        !subs.iter().any(|s| s.starts_with(&prefix) && aml_key(s).is_none())
+    });
+}
+
 fn decoded_drifts(at: &FactPath, old: &Decoded, new: &Decoded) -> Vec<Drift> {
     let keys: BTreeSet<&String> = old.items().keys().chain(new.items().keys()).collect();
     let mut changed: Vec<&String> = keys.into_iter().filter(|k| old.get(k) != new.get(k)).collect();
+    drop_restated_wholes(&mut changed);
     let objects = whole_objects(at, old, new, &changed);
     if !objects.is_empty() {
         changed.retain(|k| !k.split_once('.').is_some_and(|(o, _)| objects.contains_key(o)));
@@ -951,6 +1072,46 @@ mod tests {
                 "words[1]"
             ]
         );
+    }
+
+    /// The mutation bench's SMBIOS case: QEMU 7.2's real table with the
+    /// type 3 Chassis Type byte changed (Other -> Unknown) is one finding on
+    /// the named sub-field, not a second one on the packed byte.
+    #[test]
+    fn one_changed_packed_byte_is_one_finding() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/data/pc-q35-7.2-default-on-7.2.22/smbios/table.bin"
+        );
+        let old = std::fs::read(dir).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        let at = old
+            .windows(2)
+            .position(|w| w == [3, 0x16])
+            .expect("a type 3 structure of 0x16 bytes");
+        let mut new = old.clone();
+        assert_eq!(new[at + 5], 0x01, "Chassis Type Other");
+        new[at + 5] = 0x02;
+        let drifts = decoded_drifts(
+            &FactPath::root().child("smbios").child("table"),
+            &decode::smbios_table(&old),
+            &decode::smbios_table(&new),
+        );
+        let paths: Vec<&str> = drifts.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [r#"smbios.table."System Enclosure or Chassis #0.Type.Chassis Type""#]
+        );
+        assert_eq!(drifts[0].severity, Severity::Break);
+    }
+
+    #[test]
+    fn an_unnamed_bit_keeps_its_whole() {
+        let (a, b, c) = ("Type".to_string(), "Type.Lock".to_string(), "Flags".to_string());
+        let d = "Device \\_SB.PCI0".to_string();
+        let e = "Device \\_SB.PCI0.S08".to_string();
+        let mut changed = vec![&a, &b, &c, &d, &e];
+        drop_restated_wholes(&mut changed);
+        assert_eq!(changed, [&b, &c, &d, &e]);
     }
 
     #[test]

@@ -557,7 +557,8 @@ fn one_change_every_cpu(out: &mut Vec<Drift>, old: &Facts, new: &Facts) {
         return;
     }
     // (path with the vCPU as `*`, rule, old, new) -> the vCPUs showing it
-    let mut seen: BTreeMap<(String, String, Option<String>, Option<String>), BTreeSet<u32>> = BTreeMap::new();
+    type Change = (String, String, Option<String>, Option<String>);
+    let mut seen: BTreeMap<Change, BTreeSet<u32>> = BTreeMap::new();
     let split = |d: &Drift| -> Option<(u32, String)> {
         let rest = d.path.as_str().strip_prefix("cpuid[cpu=")?;
         let (cpu, tail) = rest.split_once(']')?;
@@ -570,8 +571,7 @@ fn one_change_every_cpu(out: &mut Vec<Drift>, old: &Facts, new: &Facts) {
                 .insert(cpu);
         }
     }
-    let every: BTreeSet<(String, String, Option<String>, Option<String>)> =
-        seen.into_iter().filter(|(_, c)| *c == cpus).map(|(k, _)| k).collect();
+    let every: BTreeSet<Change> = seen.into_iter().filter(|(_, c)| *c == cpus).map(|(k, _)| k).collect();
     let mut kept = BTreeSet::new();
     out.retain_mut(|d| {
         let Some((_, any)) = split(d) else { return true };

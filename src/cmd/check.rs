@@ -112,6 +112,10 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
     // unless it is kept for review.
     let mut kept: Vec<Capture> = Vec::new();
     let mut fixture_error = None;
+    // For the migration proof: which device sends each migration section,
+    // from both records' -dump-vmstate facts.
+    let mut sections: std::collections::BTreeMap<(MachineType, String), abi_check::proof::Sections> =
+        Default::default();
     boots::boot_each(&rec, &work, args.jobs(), |i, r| {
         let key = keys[i];
         let failed = |error: String| MachineResult::new(&db, key, &key.profile, Outcome::Failed { error });
@@ -124,6 +128,20 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
                         }
                     }
                     let result = outcome::compare(&db, &baseline, &c.record, &c.blobs);
+                    if args.baseline_qemu.is_some() && has_vmstate_finding(&result) {
+                        let mut s = abi_check::proof::Sections::default();
+                        let read = [
+                            s.add_record(&baseline, &|id| db.blob(id).ok()),
+                            s.add_record(&c.record, &|id| c.blobs.get(id).map(<[u8]>::to_vec)),
+                        ];
+                        for e in read.into_iter().filter_map(Result::err) {
+                            eprintln!(
+                                "machine-abi: {} ({}): no vmstate dump to name migration sections by: {e}",
+                                key.machine, key.profile
+                            );
+                        }
+                        sections.insert((key.machine.clone(), key.profile.clone()), s);
+                    }
                     if pending && unwaived_drift(&result, waivers.as_ref(), &c) {
                         kept.push(c);
                     }
@@ -143,7 +161,7 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
     }
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
     if let Some(bin) = &args.baseline_qemu {
-        prove_migrations(args, bin, &rec, &set, &mut results)?;
+        prove_migrations(args, bin, &rec, &set, &sections, &mut results)?;
     }
     if let Some(path) = partial_out {
         let mut part = PartialCheck::new(args.shard, plan.selection, rec.identity().clone(), known, results);
@@ -172,6 +190,14 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
     Ok(out.print(&verdict))
 }
 
+/// True when a result has a finding a migration can prove.
+fn has_vmstate_finding(result: &MachineResult) -> bool {
+    result
+        .drifts()
+        .iter()
+        .any(|d| abi_check::proof::VMSTATE_RULES.contains(&d.rule.as_str()))
+}
+
 /// True when a result has drift no waiver accepts: only that is worth a
 /// reviewer's time as a pending record.
 fn unwaived_drift(result: &MachineResult, waivers: Option<&abi_check::waiver::Waivers>, c: &Capture) -> bool {
@@ -191,6 +217,7 @@ fn prove_migrations(
     baseline_bin: &Path,
     rec: &recorder::record::Recorder,
     set: &recorder::profile::Profiles,
+    sections: &std::collections::BTreeMap<(MachineType, String), abi_check::proof::Sections>,
     results: &mut [MachineResult],
 ) -> Result<(), crate::args::Failure> {
     use abi_check::proof::{self, Proof};
@@ -233,7 +260,9 @@ fn prove_migrations(
             forward.describe(),
             backward.describe()
         );
-        proof::attach(drifts, &forward, &backward);
+        let none = proof::Sections::default();
+        let sections = sections.get(&(r.machine.clone(), r.profile.clone())).unwrap_or(&none);
+        proof::attach(drifts, &forward, &backward, sections);
     }
     Ok(())
 }

@@ -1928,6 +1928,15 @@ fn a_backward_break_proven_by_migration_fails_the_check() {
             && detail.contains("/nvme"),
         "{detail}"
     );
+    // Forward, 10.0.2 refuses to migrate nvme at all: the migration went
+    // without it, so its finding is unproven, not "loaded".
+    let forward = find("host.vmstate.forward.nvme");
+    let detail = forward["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.starts_with("unproven (device not migrated: 10.0.2 refuses to migrate nvme (0000:00:0b.0/nvme); ")
+            && !detail.contains("proven:"),
+        "{detail}"
+    );
     // The same failed migration proves nothing about another device's finding.
     let scsi = find("host.vmstate.backward.\"scsi-hd scsi-disk/pr/\"");
     assert_eq!(scsi["severity"], "warn", "{scsi}");

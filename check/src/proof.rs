@@ -26,19 +26,47 @@ pub struct Proof {
     /// the load failed, in QEMU's words; `Err`: the migration could not be
     /// tried.
     pub result: Result<Option<String>, String>,
-    /// What was left out, e.g. ` (without nvme: not migratable)`.
-    pub note: String,
+    /// The devices the source refused to migrate at all, so the migration
+    /// went without them.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// A device a migration went without.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Its device model (`-device` driver), e.g. `nvme`.
+    pub device: String,
+    /// The section id QEMU refused to migrate, e.g. `0000:00:0b.0/nvme`.
+    pub section: String,
 }
 
 impl Proof {
     /// `proven: migration 7.2.22 → 10.0.2 of a never-started guest: …`.
     pub fn describe(&self) -> String {
-        let head = format!("migration {} → {} of a never-started guest", self.from, self.to);
+        let head = self.head();
+        let note = if self.left_out.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = self.left_out.iter().map(|l| l.device.as_str()).collect();
+            format!(" (without {}: not migratable)", names.join(", "))
+        };
         match &self.result {
-            Ok(None) => format!("proven: {head}: loaded{}", self.note),
-            Ok(Some(why)) => format!("proven: {head}: load fails ({why}){}", self.note),
+            Ok(None) => format!("proven: {head}: loaded{note}"),
+            Ok(Some(why)) => format!("proven: {head}: load fails ({why}){note}"),
             Err(e) => format!("unproven: {head} could not be tried: {e}"),
         }
+    }
+
+    fn head(&self) -> String {
+        format!("migration {} → {} of a never-started guest", self.from, self.to)
+    }
+
+    /// The left-out device that is `device` (a QOM type): by model, or by
+    /// the section QEMU refused (through `sections`).
+    fn left_out(&self, device: &str, sections: &Sections) -> Option<&LeftOut> {
+        self.left_out
+            .iter()
+            .find(|l| l.device == device || sections.is_of(vmsd_name(&l.section), device))
     }
 }
 
@@ -164,11 +192,27 @@ fn device(d: &Drift) -> Option<String> {
 /// every vmstate finding of their direction. A backward finding whose
 /// migration failed on a section of its device (by `sections`) becomes a
 /// break; a failure on another section, or on none, proves nothing about it.
+/// A finding on a device the migration went without is unproven, whatever
+/// the rest of the stream did.
 pub fn attach(drifts: &mut [Drift], forward: &Proof, backward: &Proof, sections: &Sections) {
     for d in drifts.iter_mut().filter(|d| VMSTATE_RULES.contains(&d.rule.as_str())) {
         let is_backward = d.path.as_str().starts_with("host.vmstate.backward");
         let proof = if is_backward { backward } else { forward };
         let mut text = proof.describe();
+        if let (Ok(result), Some(l)) = (&proof.result, device(d).and_then(|dev| proof.left_out(&dev, sections))) {
+            let outcome = match result {
+                None => "loaded".to_string(),
+                Some(why) => format!("load fails ({why})"),
+            };
+            d.detail = Some(format!(
+                "unproven (device not migrated: {} refuses to migrate {} ({}); without it, the {}: {outcome})",
+                proof.from,
+                l.device,
+                l.section,
+                proof.head()
+            ));
+            continue;
+        }
         if let Ok(Some(why)) = &proof.result {
             let ids = section_ids(why);
             let own = device(d).is_some_and(|dev| ids.iter().any(|id| sections.is_of(vmsd_name(id), &dev)));
@@ -212,7 +256,7 @@ mod tests {
             from: "11.1.3".into(),
             to: "10.0.2".into(),
             result,
-            note: String::new(),
+            left_out: Vec::new(),
         }
     }
 
@@ -378,5 +422,40 @@ mod tests {
             .as_deref()
             .unwrap_or("")
             .ends_with("names no device, so it proves nothing about this one"));
+    }
+
+    #[test]
+    fn a_finding_on_a_device_left_out_is_unproven() {
+        // 7.2.22 refuses to migrate nvme: the storage profile migrates
+        // without it, and the stream of the rest loads.
+        let mut without_nvme = proof(Ok(None));
+        without_nvme.from = "7.2.22".into();
+        without_nvme.left_out = vec![LeftOut {
+            device: "nvme".into(),
+            section: "0000:00:0b.0/nvme".into(),
+        }];
+        let mut d = vec![backward("nvme"), backward("scsi-hd scsi-disk/pr/")];
+        attach(&mut d, &proof(Ok(None)), &without_nvme, &real_sections());
+        let nvme = d[0].detail.as_deref().unwrap_or("");
+        assert!(
+            nvme.starts_with("unproven (device not migrated: 7.2.22 refuses to migrate nvme (0000:00:0b.0/nvme)"),
+            "{nvme}"
+        );
+        assert!(!nvme.contains("proven:"), "{nvme}");
+        assert_eq!(
+            d[1].detail.as_deref(),
+            Some("proven: migration 7.2.22 → 10.0.2 of a never-started guest: loaded (without nvme: not migratable)")
+        );
+        // Nor does a failure elsewhere prove anything about it, or make it a break.
+        let mut failed = without_nvme.clone();
+        failed.result = Ok(Some(REAL[0].1.into()));
+        let mut d = vec![backward("nvme")];
+        attach(&mut d, &proof(Ok(None)), &failed, &real_sections());
+        assert_eq!(d[0].severity, Severity::Warn);
+        assert!(d[0]
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("unproven (device not migrated: "));
     }
 }

@@ -84,6 +84,16 @@ fn reason(stderr: &str) -> String {
     }
 }
 
+/// A device of the profile the source refused to migrate at all, so the
+/// migration went without it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The device model (`-device` driver), e.g. `nvme`.
+    pub driver: String,
+    /// The migration section id QEMU named, e.g. `0000:00:0b.0/nvme`.
+    pub section: String,
+}
+
 /// What a migration showed, and which of the profile's devices had to be
 /// left out because QEMU refuses to migrate them at all (`nvme`: "State
 /// blocked by non-migratable device").
@@ -91,26 +101,28 @@ fn reason(stderr: &str) -> String {
 pub struct Migration {
     /// The destination's verdict.
     pub outcome: Outcome,
-    /// Device models left out, in the order QEMU named them.
-    pub left_out: Vec<String>,
+    /// Devices left out, in the order QEMU named them.
+    pub left_out: Vec<LeftOut>,
 }
 
 impl fmt::Display for Migration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.outcome)?;
         if !self.left_out.is_empty() {
-            write!(f, " (without {}: not migratable)", self.left_out.join(", "))?;
+            let names: Vec<&str> = self.left_out.iter().map(|l| l.driver.as_str()).collect();
+            write!(f, " (without {}: not migratable)", names.join(", "))?;
         }
         Ok(())
     }
 }
 
-/// The device QEMU names in "State blocked by non-migratable device
-/// '0000:00:0b.0/nvme'": `nvme`.
-fn blocked_device(error: &str) -> Option<String> {
+/// The section QEMU names in "State blocked by non-migratable device
+/// '0000:00:0b.0/nvme'", and its description name: (`0000:00:0b.0/nvme`,
+/// `nvme`).
+fn blocked_device(error: &str) -> Option<(String, String)> {
     let (_, rest) = error.split_once("non-migratable device '")?;
     let id = rest.split('\'').next()?;
-    Some(id.rsplit('/').next().unwrap_or(id).to_string())
+    Some((id.to_string(), id.rsplit('/').next().unwrap_or(id).to_string()))
 }
 
 /// Migrate a never-started `machine` with `profile`'s devices from `src`
@@ -130,9 +142,12 @@ pub fn migrate(
     loop {
         match migrate_once(src, dst, machine, &profile, timeout) {
             Err(e) => match blocked_device(&e) {
-                Some(model) if !left_out.contains(&model) && profile.devices.iter().any(|d| d.driver == model) => {
+                Some((section, model))
+                    if !left_out.iter().any(|l: &LeftOut| l.driver == model)
+                        && profile.devices.iter().any(|d| d.driver == model) =>
+                {
                     profile.devices.retain(|d| d.driver != model);
-                    left_out.push(model);
+                    left_out.push(LeftOut { driver: model, section });
                 }
                 _ => return Err(e),
             },
@@ -217,7 +232,10 @@ mod tests {
         assert_eq!(reason(""), "QEMU exited without a message");
         let e = "source: QEMU q -M pc-q35-7.2: migrate: GenericError: State blocked by non-migratable device \
                  '0000:00:0b.0/nvme'";
-        assert_eq!(blocked_device(e).as_deref(), Some("nvme"));
+        assert_eq!(
+            blocked_device(e),
+            Some(("0000:00:0b.0/nvme".to_string(), "nvme".to_string()))
+        );
     }
 
     /// A pinned build as the tool runs it: its data directories, and the
@@ -255,7 +273,8 @@ mod tests {
         let storage = set.get("storage").expect("storage");
         let m = MachineType("pc-q35-7.2".into());
         let got = migrate(&src, &dst, &m, storage, Duration::from_secs(60)).expect("migration tried");
-        assert_eq!(got.left_out, ["nvme"], "{got}");
+        let left_out: Vec<&str> = got.left_out.iter().map(|l| l.section.as_str()).collect();
+        assert_eq!(left_out, ["0000:00:0b.0/nvme"], "{got}");
         let Outcome::Failed(why) = &got.outcome else {
             panic!("loaded: {got}");
         };

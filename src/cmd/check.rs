@@ -237,9 +237,16 @@ fn prove_migrations(
         let Some(profile) = set.get(&r.profile) else { continue };
         let (forward, backward) = recorder::migrate::both_ways(&release, &build, &r.machine, profile, timeout);
         let to_proof = |from: &str, to: &str, m: Result<recorder::migrate::Migration, String>| {
-            let note = match &m {
-                Ok(m) if !m.left_out.is_empty() => format!(" (without {}: not migratable)", m.left_out.join(", ")),
-                _ => String::new(),
+            let left_out = match &m {
+                Ok(m) => m
+                    .left_out
+                    .iter()
+                    .map(|l| proof::LeftOut {
+                        device: l.driver.clone(),
+                        section: l.section.clone(),
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
             };
             Proof {
                 from: from.into(),
@@ -248,7 +255,7 @@ fn prove_migrations(
                     recorder::migrate::Outcome::Loaded => None,
                     recorder::migrate::Outcome::Failed(why) => Some(why),
                 }),
-                note,
+                left_out,
             }
         };
         let forward = to_proof(&release_version, &build_version, forward);

@@ -50,6 +50,17 @@ pub struct RunArgs {
     /// fails becomes a break.
     #[arg(long, value_name = "BIN")]
     pub baseline_qemu: Option<PathBuf>,
+    /// check: data directories (-L) of --baseline-qemu, searched in order.
+    /// Default: the pinned firmware, then the share/qemu of the unpacked
+    /// release next to the binary (bin/../share/qemu); in a meson build
+    /// directory, that tree's as for --qemu-build. Every file its
+    /// migrations load is checked before any boot.
+    #[arg(long = "baseline-data-dir", value_name = "DIR", requires = "baseline_qemu")]
+    pub baseline_data_dirs: Vec<PathBuf>,
+    /// check: run --baseline-qemu in this root file system, as --sysroot
+    /// does for --qemu (e.g. the pinned 5.2 in sysroot-bullseye).
+    #[arg(long, value_name = "DIR", requires = "baseline_qemu")]
+    pub baseline_sysroot: Option<PathBuf>,
     /// The build tree `--qemu-build` (or `--qemu` in one) resolved to, once
     /// [`RunArgs::resolve`] ran.
     #[arg(skip)]

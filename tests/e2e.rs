@@ -1949,6 +1949,61 @@ fn a_backward_break_proven_by_migration_fails_the_check() {
     );
 }
 
+#[test]
+fn the_baseline_binary_gets_its_own_data_dirs_checked_before_any_boot() {
+    let Some(fx) = fixtures("the_baseline_binary_gets_its_own_data_dirs_checked_before_any_boot") else {
+        return;
+    };
+    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("abi-db");
+    let empty = tempfile::tempdir().expect("temp dir");
+    let base = |baseline: Vec<OsString>| {
+        let mut args = vec![OsString::from("check")];
+        // The build's data directories are complete: only the baseline's lack files.
+        args.extend(fx.boot_args(Release::V10_0, None));
+        args.extend(["--db".into(), db.clone().into_os_string()]);
+        args.extend(["--machine", Q35, "--profile", "legacy-nic"].map(OsString::from));
+        args.extend(["--baseline-qemu".into(), fx.qemu(Release::V7_2).into()]);
+        args.extend(baseline);
+        args
+    };
+    // A baseline data directory without the BIOS: refused before any boot,
+    // the file named, though the build's --data-dir has it.
+    let started = std::time::Instant::now();
+    let run = machine_abi(base(vec!["--baseline-data-dir".into(), empty.path().into()]), &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("bios-256k.bin (BIOS, for ") && run.stderr.contains("is in none of its data directories"),
+        "{run}"
+    );
+    assert!(!run.stderr.contains(&format!("] {Q35} (")), "something booted\n{run}");
+    assert!(started.elapsed().as_secs() < 60, "{:?}\n{run}", started.elapsed());
+    // The BIOS alone is not enough: legacy-nic's NICs load their option ROMs.
+    for (from, file) in [
+        ("firmware", "bios-256k.bin"),
+        ("firmware", "vgabios-stdvga.bin"),
+        ("qemu-7.2/usr/share/qemu", "kvmvapic.bin"),
+    ] {
+        std::fs::copy(fx.dir.join(from).join(file), empty.path().join(file)).expect("copy");
+    }
+    let run = machine_abi(base(vec!["--baseline-data-dir".into(), empty.path().into()]), &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("efi-e1000.rom (option ROM of e1000 (nic0), for "),
+        "{run}"
+    );
+    // A root without a dynamic loader, and a directory that is not there,
+    // are refused as for --sysroot and --data-dir.
+    let run = machine_abi(base(vec!["--baseline-sysroot".into(), empty.path().into()]), &[]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("no dynamic loader"), "{run}");
+    let run = machine_abi(
+        base(vec!["--baseline-data-dir".into(), empty.path().join("gone").into()]),
+        &[],
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("gone does not exist"), "{run}");
+}
+
 /// A QEMU build of another Debian suite (scripts/fetch-suites): its
 /// directory under the fixtures and the sysroot it runs in.
 struct SuiteBuild {

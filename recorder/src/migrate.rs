@@ -202,6 +202,56 @@ fn migrate_once(
     }
 }
 
+/// The `-kernel` loader ROMs: a migration loads no kernel, so none of them.
+const LOADERS: [&str; 4] = [
+    "multiboot_dma.bin",
+    "multiboot.bin",
+    "linuxboot_dma.bin",
+    "linuxboot.bin",
+];
+
+/// Refuse, before any boot, a `qemu` that cannot start a migration of the
+/// pairs in `work`: the first file a pair would load from the data
+/// directories (the BIOS, the vapic ROM, the default VGA's and NICs' and
+/// the profile's option ROMs; see [`crate::datafiles`]) that none of them
+/// holds, named with what loads it.
+pub fn check_files(qemu: &Qemu, work: &[(MachineType, &Profile)]) -> Result<(), String> {
+    let bytes = std::fs::read(&qemu.binary).map_err(|e| format!("{}: {e}", qemu.binary.display()))?;
+    // Without readable compat tables no romfile override is known: the
+    // defaults are checked, which is what QEMU loads for most machine types.
+    let compat = crate::elf::compat_tables(&bytes).unwrap_or_default();
+    let arch = "x86_64";
+    for (machine, profile) in work {
+        let applied = abi_model::host::applied(&compat, machine);
+        let needed = crate::datafiles::needed(
+            arch,
+            machine,
+            profile,
+            abi_model::provenance::ProbeKind::Bare,
+            &applied,
+            &|_| false,
+        );
+        for n in needed.into_iter().filter(|n| !LOADERS.contains(&n.file.as_str())) {
+            if qemu.find_data_file(&n.file).is_none() {
+                let dirs: Vec<String> = qemu.data_dirs.iter().map(|d| d.display().to_string()).collect();
+                return Err(format!(
+                    "{}: {} ({}, for {machine} with the {} profile) is in none of its data directories ({})",
+                    qemu.binary.display(),
+                    n.file,
+                    n.why,
+                    profile.name,
+                    if dirs.is_empty() {
+                        "none given".to_string()
+                    } else {
+                        dirs.join(", ")
+                    }
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Both directions between a release and a build: (release → build,
 /// build → release).
 pub fn both_ways(

@@ -37,6 +37,8 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
         Some(_) => None,
         None => out.waivers(&db, &known)?,
     };
+    // The baseline release's binary is checked before anything boots.
+    let baseline_qemu = args.baseline()?;
     let rec = args.recorder()?;
     let machine_help = args.qemu().machines()?;
     let offered: Vec<MachineType> = machine_help.iter().map(|m| m.name.clone()).collect();
@@ -108,6 +110,9 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
     }
     rec.check_probes(work.iter().map(|(m, _)| m))?;
     args.show_data_files(&rec, &work);
+    if let Some(q) = &baseline_qemu {
+        recorder::migrate::check_files(q, &work).map_err(|e| Failure(format!("--baseline-qemu {e}")))?;
+    }
     // Each observation is compared as soon as its boot ends and dropped,
     // unless it is kept for review.
     let mut kept: Vec<Capture> = Vec::new();
@@ -160,8 +165,8 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
         return Err(e);
     }
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
-    if let Some(bin) = &args.baseline_qemu {
-        prove_migrations(args, bin, &rec, &set, &sections, &mut results)?;
+    if let Some(release) = &baseline_qemu {
+        prove_migrations(args, release, &rec, &set, &sections, &mut results)?;
     }
     if let Some(path) = partial_out {
         let mut part = PartialCheck::new(args.shard, plan.selection, rec.identity().clone(), known, results);
@@ -214,15 +219,13 @@ fn unwaived_drift(result: &MachineResult, waivers: Option<&abi_check::waiver::Wa
 /// ([`abi_check::proof::attach`]).
 fn prove_migrations(
     args: &RunArgs,
-    baseline_bin: &Path,
+    release: &recorder::qemu::Qemu,
     rec: &recorder::record::Recorder,
     set: &recorder::profile::Profiles,
     sections: &std::collections::BTreeMap<(MachineType, String), abi_check::proof::Sections>,
     results: &mut [MachineResult],
 ) -> Result<(), crate::args::Failure> {
     use abi_check::proof::{self, Proof};
-    let mut release = recorder::qemu::Qemu::new(baseline_bin.to_path_buf(), args.data_dirs.clone());
-    release.query_timeout = std::time::Duration::from_secs(args.timeout);
     let release_version = release.identity()?.version.to_string();
     let build = args.qemu();
     let build_version = rec.identity().version.to_string();
@@ -235,7 +238,7 @@ fn prove_migrations(
             continue;
         }
         let Some(profile) = set.get(&r.profile) else { continue };
-        let (forward, backward) = recorder::migrate::both_ways(&release, &build, &r.machine, profile, timeout);
+        let (forward, backward) = recorder::migrate::both_ways(release, &build, &r.machine, profile, timeout);
         let to_proof = |from: &str, to: &str, m: Result<recorder::migrate::Migration, String>| {
             let left_out = match &m {
                 Ok(m) => m

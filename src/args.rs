@@ -159,6 +159,9 @@ pub struct OutputArgs {
     /// A waiver accepting more facts than this is flagged as too broad.
     #[arg(long, default_value_t = 40)]
     pub broad_threshold: usize,
+    /// `--bisect` (set by main): exit with [`Verdict::bisect_exit_code`].
+    #[arg(skip)]
+    pub bisect: bool,
 }
 
 /// Output formats of reports.
@@ -252,7 +255,8 @@ impl OutputArgs {
         }
     }
 
-    /// Print the verdict in the chosen format; returns its exit status.
+    /// Print the verdict in the chosen format; returns its exit status (the
+    /// bisect one under `--bisect`).
     pub fn print(&self, verdict: &Verdict) -> i32 {
         let format = match self.format {
             FormatArg::Text => Format::Text,
@@ -263,7 +267,11 @@ impl OutputArgs {
         let text = abi_report::render(verdict, format, self.style());
         // A reader that stops early (`| head`) is not an error of the check.
         let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-        verdict.exit_code()
+        if self.bisect {
+            verdict.bisect_exit_code()
+        } else {
+            verdict.exit_code()
+        }
     }
 }
 

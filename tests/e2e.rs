@@ -1805,6 +1805,44 @@ fn bisect_maps_could_not_check_to_125_and_nothing_else() {
 }
 
 #[test]
+fn bisect_calls_a_break_bad_even_when_another_pair_could_not_be_checked() {
+    let Some(fx) = fixtures("bisect_calls_a_break_bad_even_when_another_pair_could_not_be_checked") else {
+        return;
+    };
+    // Only the storage profile is known to this run: the database's other
+    // profiles of pc-q35-7.2 cannot be checked (2), while storage breaks
+    // on F1 (abi-db/FINDINGS.md) with QEMU 10.0.2.
+    let profiles = tempfile::tempdir().expect("temp dir");
+    fs::copy(
+        Path::new(REPO).join("profiles/storage.toml"),
+        profiles.path().join("storage.toml"),
+    )
+    .expect("copy");
+    let mut args = vec![OsString::from("check")];
+    args.extend(fx.boot_args(Release::V10_0, None));
+    args.extend(["--db".into(), Path::new(REPO).join("abi-db").into()]);
+    args.extend(["--profile-dir".into(), profiles.path().into()]);
+    args.extend(["--machine", Q35, "--format", "json"].map(OsString::from));
+    let run = machine_abi(&args, &[]);
+    // Without --bisect, 2 wins over 1 (README, Exit status).
+    run.expect_code(2);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let breaks = report["drifts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["profile"] == "storage" && d["severity"] == "break" && d["waiver"].is_null())
+        .count();
+    assert!(breaks > 0, "{run}");
+    assert!(run.stdout.contains("unknown to this machine-abi"), "{run}");
+    // Under --bisect the break is the verdict: bad, not skip.
+    args.insert(0, "--bisect".into());
+    let run = machine_abi(&args, &[]);
+    run.expect_code(1);
+    assert!(!run.stderr.contains("git bisect skips"), "{run}");
+}
+
+#[test]
 fn migration_proves_f1_and_a_clean_control() {
     let Some(fx) = fixtures("migration_proves_f1_and_a_clean_control") else {
         return;

@@ -280,7 +280,23 @@ fn main() -> ExitCode {
     {
         out.bisect = bisect;
     }
-    finish(run(command), bisect)
+    if !bisect {
+        return finish(run(command), false);
+    }
+    // A panic is machine-abi's own failure, not the commit's: git bisect
+    // would read its 101 as bad. Unwinding still drops (and kills) every
+    // QEMU and scratch directory on the way.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| finish(run(command), true))) {
+        Ok(code) => code,
+        Err(_) => {
+            // Not eprintln!: stderr may be what failed.
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("machine-abi: panicked: exit {BISECT_SKIP} (--bisect: git bisect skips this commit)\n"),
+            );
+            ExitCode::from(BISECT_SKIP)
+        }
+    }
 }
 
 /// Run a command.

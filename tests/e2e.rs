@@ -1802,6 +1802,29 @@ fn bisect_maps_could_not_check_to_125_and_nothing_else() {
     machine_abi(["check", "--no-such-option"], &[]).expect_code(2);
     // Clean (0) and drift (1) keep their meaning: `explain` of a known rule is 0.
     machine_abi(["--bisect", "explain", "host-vmstate-backward-version"], &[]).expect_code(0);
+    // A panic is machine-abi's failure, not the commit's: 125, never the
+    // 101 git bisect would read as bad. `explain` panics on a stdout whose
+    // reader is gone (println! on EPIPE).
+    let with_dead_stdout = |bisect: bool| {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut cmd = Command::new(BIN);
+        if bisect {
+            cmd.arg("--bisect");
+        }
+        let out = cmd
+            .args(["explain", "host-vmstate-backward-version"])
+            .env_remove("MACHINE_ABI_BISECT")
+            .stdout(writer)
+            .output()
+            .expect("run machine-abi");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = with_dead_stdout(false);
+    assert_eq!(code, Some(101), "the panic this relies on\n{stderr}");
+    let (code, stderr) = with_dead_stdout(true);
+    assert_eq!(code, Some(125), "{stderr}");
+    assert!(stderr.contains("machine-abi: panicked: exit 125"), "{stderr}");
 }
 
 #[test]

@@ -1694,45 +1694,77 @@ fn readme_developer_loop_lines_run() {
     //    baseline) turns into 10.0.2 (drift), with a commit that does not
     //    build and one whose tree lacks a ROM on the way: both skipped, and
     //    the first 10.0.2 commit found.
-    let (repo, commits) = bisect_repo(
-        fx,
-        &[
-            ("good", "7.2"),
-            ("no-build", "7.2"),
-            ("missing-rom", "7.2"),
-            ("good", "7.2"),
-            ("bad", "10.0"),
-            ("bad", "10.0"),
-        ],
-    );
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(repo.path())
-            .output()
-            .unwrap()
-    };
-    assert!(git(&["bisect", "start", &commits[5], &commits[0]]).status.success());
+    let steps = [
+        ("good", "7.2"),
+        ("no-build", "7.2"),
+        ("missing-rom", "7.2"),
+        ("good", "7.2"),
+        ("bad", "10.0"),
+        ("bad", "10.0"),
+    ];
     let mut envs = pinned_env(fx);
     envs.push(("ABI_DB", db.into()));
     let bisect = &lines[1];
     assert!(bisect.starts_with("git bisect run "), "{bisect}");
-    let run = run_readme_line(bisect, repo.path(), &envs);
-    let log = String::from_utf8_lossy(&git(&["bisect", "log"]).stdout).into_owned();
-    let _ = git(&["bisect", "reset"]);
+    // `git bisect run` of the README line from `good` to `bad`: its output
+    // and `git bisect log`.
+    let bisect_run = |steps: &[(&str, &str)], good: usize, bad: usize| {
+        let (repo, commits) = bisect_repo(fx, steps);
+        let git = |args: &[&str]| {
+            Command::new("git")
+                .args(args)
+                .current_dir(repo.path())
+                .output()
+                .unwrap()
+        };
+        assert!(git(&["bisect", "start", &commits[bad], &commits[good]])
+            .status
+            .success());
+        let run = run_readme_line(bisect, repo.path(), &envs);
+        let log = String::from_utf8_lossy(&git(&["bisect", "log"]).stdout).into_owned();
+        let _ = git(&["bisect", "reset"]);
+        (run, log, commits)
+    };
+    let (run, log, commits) = bisect_run(&steps, 0, 5);
     run.expect_code(0);
     assert!(
         run.stdout.contains(&format!("{} is the first bad commit", commits[4])),
         "the first 10.0.2 commit must be found\n{run}\n{log}"
     );
     // Each skip is git's answer to exit 125 (a build that failed, or a check
-    // that could not check), never a good or bad verdict.
+    // that could not check), never a good or bad verdict. Which of the two
+    // git visits here depends on its search; at least one is.
     for c in [&commits[1], &commits[2]] {
         assert!(
             !log.contains(&format!("git bisect good {c}")) && !log.contains(&format!("git bisect bad {c}")),
             "{c} must be skipped, not judged\n{log}"
         );
     }
+    assert!(
+        log.contains(&format!("git bisect skip {}", commits[1]))
+            || log.contains(&format!("git bisect skip {}", commits[2])),
+        "{log}"
+    );
+    // Between a good and a bad commit only the two that cannot be checked:
+    // git must visit both, and skip both.
+    let (run, log, commits) = bisect_run(
+        &steps[..3].iter().chain(&steps[4..5]).copied().collect::<Vec<_>>(),
+        0,
+        3,
+    );
+    for (c, what) in [
+        (&commits[1], "the commit that does not build"),
+        (&commits[2], "the tree without a ROM"),
+    ] {
+        assert!(
+            log.contains(&format!("git bisect skip {c}")),
+            "{what} ({c}) must be skipped\n{run}\n{log}"
+        );
+    }
+    assert!(
+        run.stdout.contains("only 'skip'ped commits left"),
+        "nothing was judged, so git cannot tell\n{run}\n{log}"
+    );
 }
 
 #[test]

@@ -50,6 +50,17 @@ pub struct RunArgs {
     /// fails becomes a break.
     #[arg(long, value_name = "BIN")]
     pub baseline_qemu: Option<PathBuf>,
+    /// check: data directories (-L) of --baseline-qemu, searched in order.
+    /// Default: the pinned firmware, then the share/qemu of the unpacked
+    /// release next to the binary (bin/../share/qemu); in a meson build
+    /// directory, that tree's as for --qemu-build. Every file its
+    /// migrations load is checked before any boot.
+    #[arg(long = "baseline-data-dir", value_name = "DIR", requires = "baseline_qemu")]
+    pub baseline_data_dirs: Vec<PathBuf>,
+    /// check: run --baseline-qemu in this root file system, as --sysroot
+    /// does for --qemu (e.g. the pinned 5.2 in sysroot-bullseye).
+    #[arg(long, value_name = "DIR", requires = "baseline_qemu")]
+    pub baseline_sysroot: Option<PathBuf>,
     /// The build tree `--qemu-build` (or `--qemu` in one) resolved to, once
     /// [`RunArgs::resolve`] ran.
     #[arg(skip)]
@@ -148,6 +159,9 @@ pub struct OutputArgs {
     /// A waiver accepting more facts than this is flagged as too broad.
     #[arg(long, default_value_t = 40)]
     pub broad_threshold: usize,
+    /// `--bisect` (set by main): exit with [`Verdict::bisect_exit_code`].
+    #[arg(skip)]
+    pub bisect: bool,
 }
 
 /// Output formats of reports.
@@ -241,7 +255,8 @@ impl OutputArgs {
         }
     }
 
-    /// Print the verdict in the chosen format; returns its exit status.
+    /// Print the verdict in the chosen format; returns its exit status (the
+    /// bisect one under `--bisect`).
     pub fn print(&self, verdict: &Verdict) -> i32 {
         let format = match self.format {
             FormatArg::Text => Format::Text,
@@ -252,7 +267,11 @@ impl OutputArgs {
         let text = abi_report::render(verdict, format, self.style());
         // A reader that stops early (`| head`) is not an error of the check.
         let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-        verdict.exit_code()
+        if self.bisect {
+            verdict.bisect_exit_code()
+        } else {
+            verdict.exit_code()
+        }
     }
 }
 

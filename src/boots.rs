@@ -46,7 +46,108 @@ pub fn pinned_firmware() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// The data directories searched after a build tree's own: `given` (from
+/// the option `role`), then the pinned firmware.
+fn fallback_dirs(given: &[PathBuf], role: &str) -> Vec<recorder::tree::DataDir> {
+    let mut fallback: Vec<recorder::tree::DataDir> = given
+        .iter()
+        .map(|d| recorder::tree::DataDir {
+            path: d.clone(),
+            role: role.into(),
+        })
+        .collect();
+    match pinned_firmware() {
+        Some(fw) => fallback.push(recorder::tree::DataDir {
+            path: fw,
+            role: "pinned firmware".into(),
+        }),
+        None => eprintln!(
+            "machine-abi: no pinned firmware found (scripts/fetch-qemu, or MACHINE_ABI_FIRMWARE): \
+             only the tree and {role} are searched"
+        ),
+    }
+    fallback
+}
+
+/// Open the build tree `dir` (binary `name`) and say on stderr which data
+/// directories it resolved to, in order; `what` names it.
+fn open_tree(
+    dir: &Path,
+    name: &str,
+    fallback: &[recorder::tree::DataDir],
+    what: &str,
+) -> Result<recorder::tree::BuildTree, Failure> {
+    let tree = recorder::tree::open(dir, name, fallback)?;
+    eprintln!(
+        "machine-abi: {what} {}{}; data directories in order:",
+        tree.dir.display(),
+        tree.source.as_ref().map_or_else(
+            || " (source tree unknown: no meson-info)".to_string(),
+            |s| format!(" (source {})", s.display())
+        )
+    );
+    for d in &tree.data_dirs {
+        eprintln!("  {:<24} {}", d.role, d.path.display());
+    }
+    Ok(tree)
+}
+
 impl RunArgs {
+    /// The baseline release's binary (`--baseline-qemu`) as its migrations
+    /// run it, or `None` without one: its own data directories
+    /// (`--baseline-data-dir`, its build tree's, or the pinned firmware and
+    /// the unpacked release's `share/qemu`) and root (`--baseline-sysroot`),
+    /// never the build's. Refused at once when a directory or its root's
+    /// loader is missing or the binary does not run; said on stderr.
+    pub fn baseline(&self) -> Result<Option<Qemu>, Failure> {
+        let Some(bin) = &self.baseline_qemu else {
+            return Ok(None);
+        };
+        let fail = |m: String| Failure(format!("--baseline-qemu {}: {m}", bin.display()));
+        if !bin.is_file() {
+            return Err(fail("no such file".into()));
+        }
+        let (bin, dirs) = if let Some(dir) = recorder::tree::build_dir_of(bin) {
+            let name = bin
+                .file_name()
+                .map_or_else(|| "qemu-system-x86_64".into(), |n| n.to_string_lossy().into_owned());
+            let fallback = fallback_dirs(&self.baseline_data_dirs, "--baseline-data-dir");
+            let tree = open_tree(&dir, &name, &fallback, "baseline QEMU build tree")?;
+            (tree.binary, tree.data_dirs.into_iter().map(|d| d.path).collect())
+        } else {
+            let mut dirs: Vec<(PathBuf, &str)> = Vec::new();
+            if self.baseline_data_dirs.is_empty() {
+                dirs.extend(pinned_firmware().map(|fw| (fw, "pinned firmware")));
+                // An unpacked release: usr/bin/qemu-system-* next to usr/share/qemu.
+                let share = bin.parent().and_then(Path::parent).map(|usr| usr.join("share/qemu"));
+                dirs.extend(share.filter(|s| s.is_dir()).map(|s| (s, "the release's share/qemu")));
+            } else {
+                dirs.extend(
+                    self.baseline_data_dirs
+                        .iter()
+                        .map(|d| (d.clone(), "--baseline-data-dir")),
+                );
+            }
+            eprintln!(
+                "machine-abi: baseline QEMU {}{}; data directories in order:",
+                bin.display(),
+                self.baseline_sysroot
+                    .as_ref()
+                    .map_or_else(String::new, |r| format!(" (in {})", r.display()))
+            );
+            for (d, role) in &dirs {
+                eprintln!("  {role:<24} {}", d.display());
+            }
+            (bin.clone(), dirs.into_iter().map(|(d, _)| d).collect())
+        };
+        let mut q = Qemu::new(bin, dirs);
+        q.query_timeout = q.query_timeout.min(Duration::from_secs(self.timeout));
+        q.sysroot = self.baseline_sysroot.clone();
+        q.check_data_dirs().map_err(|e| fail(e.message))?;
+        q.identity().map_err(|e| fail(e.message))?;
+        Ok(Some(q))
+    }
+
     /// The QEMU binary (`--qemu`, or the build tree's after [`RunArgs::resolve`]).
     pub fn binary(&self) -> PathBuf {
         self.qemu.clone().unwrap_or_default()
@@ -69,36 +170,8 @@ impl RunArgs {
             || "qemu-system-x86_64".to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let mut fallback: Vec<recorder::tree::DataDir> = self
-            .data_dirs
-            .iter()
-            .map(|d| recorder::tree::DataDir {
-                path: d.clone(),
-                role: "--data-dir".into(),
-            })
-            .collect();
-        match pinned_firmware() {
-            Some(fw) => fallback.push(recorder::tree::DataDir {
-                path: fw,
-                role: "pinned firmware".into(),
-            }),
-            None => eprintln!(
-                "machine-abi: no pinned firmware found (scripts/fetch-qemu, or MACHINE_ABI_FIRMWARE): \
-                 only the tree and --data-dir are searched"
-            ),
-        }
-        let tree = recorder::tree::open(&dir, &name, &fallback)?;
-        eprintln!(
-            "machine-abi: QEMU build tree {}{}; data directories in order:",
-            tree.dir.display(),
-            tree.source.as_ref().map_or_else(
-                || " (source tree unknown: no meson-info)".to_string(),
-                |s| format!(" (source {})", s.display())
-            )
-        );
-        for d in &tree.data_dirs {
-            eprintln!("  {:<24} {}", d.role, d.path.display());
-        }
+        let fallback = fallback_dirs(&self.data_dirs, "--data-dir");
+        let tree = open_tree(&dir, &name, &fallback, "QEMU build tree")?;
         self.qemu = Some(tree.binary.clone());
         self.data_dirs = tree.data_dirs.iter().map(|d| d.path.clone()).collect();
         self.tree = Some(tree);

@@ -30,7 +30,7 @@ struct Cli {
 }
 
 /// `git bisect run`'s "cannot test this commit, skip it".
-const BISECT_SKIP: u8 = 125;
+const BISECT_SKIP: u8 = abi_check::verdict::EXIT_BISECT_SKIP as u8;
 
 /// Whether MACHINE_ABI_BISECT asks for bisect exit codes (set, not empty, `0` or `false`).
 fn bisect_env() -> bool {
@@ -272,7 +272,36 @@ fn main() -> ExitCode {
         }
     };
     let bisect = cli.bisect || bisect_env();
-    let result = match cli.command {
+    let mut command = cli.command;
+    if let Command::Check { out, .. }
+    | Command::Merge { out, .. }
+    | Command::Diff { out, .. }
+    | Command::Review { out, .. } = &mut command
+    {
+        out.bisect = bisect;
+    }
+    if !bisect {
+        return finish(run(command), false);
+    }
+    // A panic is machine-abi's own failure, not the commit's: git bisect
+    // would read its 101 as bad. Unwinding still drops (and kills) every
+    // QEMU and scratch directory on the way.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| finish(run(command), true))) {
+        Ok(code) => code,
+        Err(_) => {
+            // Not eprintln!: stderr may be what failed.
+            let _ = std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("machine-abi: panicked: exit {BISECT_SKIP} (--bisect: git bisect skips this commit)\n"),
+            );
+            ExitCode::from(BISECT_SKIP)
+        }
+    }
+}
+
+/// Run a command.
+fn run(command: Command) -> Result<i32, Failure> {
+    match command {
         Command::Record(mut args) => args.run.resolve().and_then(|()| cmd::record::run(&args)),
         Command::Check {
             mut run,
@@ -323,7 +352,12 @@ fn main() -> ExitCode {
         } => run
             .resolve()
             .and_then(|()| cmd::bench::bench(&run, boots, &side_by_side)),
-    };
+    }
+}
+
+/// Say why a command failed; its exit status (under `--bisect`, "could
+/// not check" is [`BISECT_SKIP`]).
+fn finish(result: Result<i32, Failure>, bisect: bool) -> ExitCode {
     let code = match result {
         Ok(code) => code,
         Err(Failure(msg)) => {
@@ -331,7 +365,7 @@ fn main() -> ExitCode {
             FAILURE_EXIT
         }
     };
-    if bisect && code == FAILURE_EXIT {
+    if bisect && (code == FAILURE_EXIT || code == i32::from(BISECT_SKIP)) {
         eprintln!("machine-abi: could not check: exit {BISECT_SKIP} (--bisect: git bisect skips this commit)");
         return ExitCode::from(BISECT_SKIP);
     }

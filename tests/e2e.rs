@@ -1694,45 +1694,77 @@ fn readme_developer_loop_lines_run() {
     //    baseline) turns into 10.0.2 (drift), with a commit that does not
     //    build and one whose tree lacks a ROM on the way: both skipped, and
     //    the first 10.0.2 commit found.
-    let (repo, commits) = bisect_repo(
-        fx,
-        &[
-            ("good", "7.2"),
-            ("no-build", "7.2"),
-            ("missing-rom", "7.2"),
-            ("good", "7.2"),
-            ("bad", "10.0"),
-            ("bad", "10.0"),
-        ],
-    );
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(repo.path())
-            .output()
-            .unwrap()
-    };
-    assert!(git(&["bisect", "start", &commits[5], &commits[0]]).status.success());
+    let steps = [
+        ("good", "7.2"),
+        ("no-build", "7.2"),
+        ("missing-rom", "7.2"),
+        ("good", "7.2"),
+        ("bad", "10.0"),
+        ("bad", "10.0"),
+    ];
     let mut envs = pinned_env(fx);
     envs.push(("ABI_DB", db.into()));
     let bisect = &lines[1];
     assert!(bisect.starts_with("git bisect run "), "{bisect}");
-    let run = run_readme_line(bisect, repo.path(), &envs);
-    let log = String::from_utf8_lossy(&git(&["bisect", "log"]).stdout).into_owned();
-    let _ = git(&["bisect", "reset"]);
+    // `git bisect run` of the README line from `good` to `bad`: its output
+    // and `git bisect log`.
+    let bisect_run = |steps: &[(&str, &str)], good: usize, bad: usize| {
+        let (repo, commits) = bisect_repo(fx, steps);
+        let git = |args: &[&str]| {
+            Command::new("git")
+                .args(args)
+                .current_dir(repo.path())
+                .output()
+                .unwrap()
+        };
+        assert!(git(&["bisect", "start", &commits[bad], &commits[good]])
+            .status
+            .success());
+        let run = run_readme_line(bisect, repo.path(), &envs);
+        let log = String::from_utf8_lossy(&git(&["bisect", "log"]).stdout).into_owned();
+        let _ = git(&["bisect", "reset"]);
+        (run, log, commits)
+    };
+    let (run, log, commits) = bisect_run(&steps, 0, 5);
     run.expect_code(0);
     assert!(
         run.stdout.contains(&format!("{} is the first bad commit", commits[4])),
         "the first 10.0.2 commit must be found\n{run}\n{log}"
     );
     // Each skip is git's answer to exit 125 (a build that failed, or a check
-    // that could not check), never a good or bad verdict.
+    // that could not check), never a good or bad verdict. Which of the two
+    // git visits here depends on its search; at least one is.
     for c in [&commits[1], &commits[2]] {
         assert!(
             !log.contains(&format!("git bisect good {c}")) && !log.contains(&format!("git bisect bad {c}")),
             "{c} must be skipped, not judged\n{log}"
         );
     }
+    assert!(
+        log.contains(&format!("git bisect skip {}", commits[1]))
+            || log.contains(&format!("git bisect skip {}", commits[2])),
+        "{log}"
+    );
+    // Between a good and a bad commit only the two that cannot be checked:
+    // git must visit both, and skip both.
+    let (run, log, commits) = bisect_run(
+        &steps[..3].iter().chain(&steps[4..5]).copied().collect::<Vec<_>>(),
+        0,
+        3,
+    );
+    for (c, what) in [
+        (&commits[1], "the commit that does not build"),
+        (&commits[2], "the tree without a ROM"),
+    ] {
+        assert!(
+            log.contains(&format!("git bisect skip {c}")),
+            "{what} ({c}) must be skipped\n{run}\n{log}"
+        );
+    }
+    assert!(
+        run.stdout.contains("only 'skip'ped commits left"),
+        "nothing was judged, so git cannot tell\n{run}\n{log}"
+    );
 }
 
 #[test]
@@ -1802,6 +1834,67 @@ fn bisect_maps_could_not_check_to_125_and_nothing_else() {
     machine_abi(["check", "--no-such-option"], &[]).expect_code(2);
     // Clean (0) and drift (1) keep their meaning: `explain` of a known rule is 0.
     machine_abi(["--bisect", "explain", "host-vmstate-backward-version"], &[]).expect_code(0);
+    // A panic is machine-abi's failure, not the commit's: 125, never the
+    // 101 git bisect would read as bad. `explain` panics on a stdout whose
+    // reader is gone (println! on EPIPE).
+    let with_dead_stdout = |bisect: bool| {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut cmd = Command::new(BIN);
+        if bisect {
+            cmd.arg("--bisect");
+        }
+        let out = cmd
+            .args(["explain", "host-vmstate-backward-version"])
+            .env_remove("MACHINE_ABI_BISECT")
+            .stdout(writer)
+            .output()
+            .expect("run machine-abi");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = with_dead_stdout(false);
+    assert_eq!(code, Some(101), "the panic this relies on\n{stderr}");
+    let (code, stderr) = with_dead_stdout(true);
+    assert_eq!(code, Some(125), "{stderr}");
+    assert!(stderr.contains("machine-abi: panicked: exit 125"), "{stderr}");
+}
+
+#[test]
+fn bisect_calls_a_break_bad_even_when_another_pair_could_not_be_checked() {
+    let Some(fx) = fixtures("bisect_calls_a_break_bad_even_when_another_pair_could_not_be_checked") else {
+        return;
+    };
+    // Only the storage profile is known to this run: the database's other
+    // profiles of pc-q35-7.2 cannot be checked (2), while storage breaks
+    // on F1 (abi-db/FINDINGS.md) with QEMU 10.0.2.
+    let profiles = tempfile::tempdir().expect("temp dir");
+    fs::copy(
+        Path::new(REPO).join("profiles/storage.toml"),
+        profiles.path().join("storage.toml"),
+    )
+    .expect("copy");
+    let mut args = vec![OsString::from("check")];
+    args.extend(fx.boot_args(Release::V10_0, None));
+    args.extend(["--db".into(), Path::new(REPO).join("abi-db").into()]);
+    args.extend(["--profile-dir".into(), profiles.path().into()]);
+    args.extend(["--machine", Q35, "--format", "json"].map(OsString::from));
+    let run = machine_abi(&args, &[]);
+    // Without --bisect, 2 wins over 1 (README, Exit status).
+    run.expect_code(2);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let breaks = report["drifts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["profile"] == "storage" && d["severity"] == "break" && d["waiver"].is_null())
+        .count();
+    assert!(breaks > 0, "{run}");
+    assert!(run.stdout.contains("unknown to this machine-abi"), "{run}");
+    // Under --bisect the break is the verdict: bad, not skip.
+    args.insert(0, "--bisect".into());
+    let run = machine_abi(&args, &[]);
+    run.expect_code(1);
+    assert!(!run.stderr.contains("git bisect skips"), "{run}");
 }
 
 #[test]
@@ -1928,6 +2021,15 @@ fn a_backward_break_proven_by_migration_fails_the_check() {
             && detail.contains("/nvme"),
         "{detail}"
     );
+    // Forward, 10.0.2 refuses to migrate nvme at all: the migration went
+    // without it, so its finding is unproven, not "loaded".
+    let forward = find("host.vmstate.forward.nvme");
+    let detail = forward["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.starts_with("unproven (device not migrated: 10.0.2 refuses to migrate nvme (0000:00:0b.0/nvme); ")
+            && !detail.contains("proven:"),
+        "{detail}"
+    );
     // The same failed migration proves nothing about another device's finding.
     let scsi = find("host.vmstate.backward.\"scsi-hd scsi-disk/pr/\"");
     assert_eq!(scsi["severity"], "warn", "{scsi}");
@@ -1938,6 +2040,61 @@ fn a_backward_break_proven_by_migration_fails_the_check() {
             .ends_with("proves nothing about this one"),
         "{scsi}"
     );
+}
+
+#[test]
+fn the_baseline_binary_gets_its_own_data_dirs_checked_before_any_boot() {
+    let Some(fx) = fixtures("the_baseline_binary_gets_its_own_data_dirs_checked_before_any_boot") else {
+        return;
+    };
+    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("abi-db");
+    let empty = tempfile::tempdir().expect("temp dir");
+    let base = |baseline: Vec<OsString>| {
+        let mut args = vec![OsString::from("check")];
+        // The build's data directories are complete: only the baseline's lack files.
+        args.extend(fx.boot_args(Release::V10_0, None));
+        args.extend(["--db".into(), db.clone().into_os_string()]);
+        args.extend(["--machine", Q35, "--profile", "legacy-nic"].map(OsString::from));
+        args.extend(["--baseline-qemu".into(), fx.qemu(Release::V7_2).into()]);
+        args.extend(baseline);
+        args
+    };
+    // A baseline data directory without the BIOS: refused before any boot,
+    // the file named, though the build's --data-dir has it.
+    let started = std::time::Instant::now();
+    let run = machine_abi(base(vec!["--baseline-data-dir".into(), empty.path().into()]), &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("bios-256k.bin (BIOS, for ") && run.stderr.contains("is in none of its data directories"),
+        "{run}"
+    );
+    assert!(!run.stderr.contains(&format!("] {Q35} (")), "something booted\n{run}");
+    assert!(started.elapsed().as_secs() < 60, "{:?}\n{run}", started.elapsed());
+    // The BIOS alone is not enough: legacy-nic's NICs load their option ROMs.
+    for (from, file) in [
+        ("firmware", "bios-256k.bin"),
+        ("firmware", "vgabios-stdvga.bin"),
+        ("qemu-7.2/usr/share/qemu", "kvmvapic.bin"),
+    ] {
+        std::fs::copy(fx.dir.join(from).join(file), empty.path().join(file)).expect("copy");
+    }
+    let run = machine_abi(base(vec!["--baseline-data-dir".into(), empty.path().into()]), &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("efi-e1000.rom (option ROM of e1000 (nic0), for "),
+        "{run}"
+    );
+    // A root without a dynamic loader, and a directory that is not there,
+    // are refused as for --sysroot and --data-dir.
+    let run = machine_abi(base(vec!["--baseline-sysroot".into(), empty.path().into()]), &[]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("no dynamic loader"), "{run}");
+    let run = machine_abi(
+        base(vec!["--baseline-data-dir".into(), empty.path().join("gone").into()]),
+        &[],
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("gone does not exist"), "{run}");
 }
 
 /// A QEMU build of another Debian suite (scripts/fetch-suites): its

@@ -17,6 +17,9 @@ pub const EXIT_CLEAN: i32 = 0;
 pub const EXIT_DRIFT: i32 = 1;
 /// Exit status: something could not be checked.
 pub const EXIT_ERROR: i32 = 2;
+/// Exit status under `--bisect` when something could not be checked and
+/// nothing checked failed: `git bisect run`'s "skip this commit".
+pub const EXIT_BISECT_SKIP: i32 = 125;
 
 /// What makes a run fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -179,6 +182,27 @@ impl Verdict {
     /// result fails the policy (unwaived drift at or above its threshold) or,
     /// when strict, a waiver is stale, else 0.
     pub fn exit_code(&self) -> i32 {
+        self.exit_code_as(false)
+    }
+
+    /// The exit status for `git bisect run` (`--bisect`): a result that
+    /// fails the policy makes the commit bad (1) even when another could
+    /// not be checked, since that failure is a verdict on the commit; only
+    /// when nothing failed and something could not be checked is it skip
+    /// ([`EXIT_BISECT_SKIP`]). Otherwise as [`Verdict::exit_code`].
+    pub fn bisect_exit_code(&self) -> i32 {
+        self.exit_code_as(true)
+    }
+
+    fn exit_code_as(&self, bisect: bool) -> i32 {
+        if bisect && self.has_errors() {
+            let checked = |r: &&MachineResult| !matches!(r.outcome, Outcome::Failed { .. });
+            return if self.results.iter().filter(checked).any(|r| self.fails(r)) {
+                EXIT_DRIFT
+            } else {
+                EXIT_BISECT_SKIP
+            };
+        }
         if self.has_errors() {
             EXIT_ERROR
         } else if self.results.iter().any(|r| self.fails(r)) || (self.policy.strict && !self.waivers.stale.is_empty()) {
@@ -274,5 +298,38 @@ reason = "a DSDT change of every pc-q35 type"
         let v = Verdict::with_waivers(qemu, all, &w, 40, Policy::default(), Some(&scope));
         assert_eq!(v.waivers.stale, ["dsdt"]);
         assert!(v.waivers.not_exercised.is_empty());
+    }
+
+    #[test]
+    fn under_bisect_a_failing_result_is_bad_even_beside_one_not_checked() {
+        let qemu = QemuIdentity {
+            version: Version::parse("10.0.2").expect("version"),
+            package: String::new(),
+            blake3: String::new(),
+            build_id: None,
+        };
+        let broke = result("pc-q35-7.2");
+        assert_eq!(broke.drifts()[0].severity, abi_model::drift::Severity::Break);
+        let mut not_checked = result("pc-q35-5.2");
+        not_checked.outcome = Outcome::Failed {
+            error: "boot hung".into(),
+        };
+        let mut clean = result("pc-q35-6.2");
+        clean.outcome = Outcome::Clean;
+        let verdict = |results: Vec<MachineResult>| Verdict::new(qemu.clone(), results, Policy::default());
+        // Both: 2 wins over 1 (README), but git bisect must hear "bad".
+        let mixed = verdict(vec![broke.clone(), not_checked.clone()]);
+        assert_eq!((mixed.exit_code(), mixed.bisect_exit_code()), (EXIT_ERROR, EXIT_DRIFT));
+        // Nothing failed and something could not be checked: skip.
+        let unsure = verdict(vec![clean.clone(), not_checked]);
+        assert_eq!(
+            (unsure.exit_code(), unsure.bisect_exit_code()),
+            (EXIT_ERROR, EXIT_BISECT_SKIP)
+        );
+        // Without errors the two agree.
+        for (results, code) in [(vec![broke], EXIT_DRIFT), (vec![clean], EXIT_CLEAN)] {
+            let v = verdict(results);
+            assert_eq!((v.exit_code(), v.bisect_exit_code()), (code, code));
+        }
     }
 }

@@ -130,7 +130,23 @@ pub struct Qmp {
 #[derive(Default)]
 struct StderrTail {
     text: String,
+    /// Bytes of text received so far, the trimmed ones included: where
+    /// `text` ends in the whole stream.
+    total: usize,
     closed: bool,
+}
+
+impl StderrTail {
+    /// What was received after `mark` (a [`StderrTail::total`] of earlier),
+    /// as far as the kept tail reaches back.
+    fn since(&self, mark: usize) -> String {
+        let start = self.total - self.text.len();
+        let mut from = mark.saturating_sub(start).min(self.text.len());
+        while !self.text.is_char_boundary(from) {
+            from += 1;
+        }
+        self.text[from..].to_string()
+    }
 }
 
 impl Qmp {
@@ -302,6 +318,31 @@ impl Qmp {
         }
     }
 
+    /// A mark in QEMU's stderr, for [`Qmp::stderr_since`]: everything it
+    /// wrote so far. What QEMU wrote before its last QMP reply is in the
+    /// pipe by then; this waits until the reader has taken it (no new bytes
+    /// for 20 ms, at most half a second).
+    pub fn stderr_mark(&self) -> usize {
+        let total = || self.stderr.lock().map(|t| t.total).unwrap_or(0);
+        let until = Instant::now() + Duration::from_millis(500);
+        let mut seen = total();
+        loop {
+            thread::sleep(Duration::from_millis(20));
+            let now = total();
+            if now == seen || Instant::now() >= until {
+                return now;
+            }
+            seen = now;
+        }
+    }
+
+    /// What QEMU wrote to stderr after `mark` ([`Qmp::stderr_mark`]), as far
+    /// as the kept tail reaches back: its words about a later command
+    /// without the warnings of its start.
+    pub fn stderr_since(&self, mark: usize) -> String {
+        self.stderr.lock().map(|t| t.since(mark)).unwrap_or_default()
+    }
+
     /// The error for a QEMU that closed its output: reap it briefly for the
     /// exit status and let the stderr thread catch up, without blocking long.
     fn exited(&mut self, command: &str) -> QmpError {
@@ -373,7 +414,9 @@ fn spawn_stderr_reader(stderr: impl Read + Send + 'static) -> Arc<Mutex<StderrTa
                 Ok(n) => n,
             };
             if let Ok(mut t) = shared.lock() {
-                t.text.push_str(&String::from_utf8_lossy(&chunk[..n]));
+                let text = String::from_utf8_lossy(&chunk[..n]);
+                t.total += text.len();
+                t.text.push_str(&text);
                 if t.text.len() > STDERR_TAIL_BYTES {
                     let mut cut = t.text.len() - STDERR_TAIL_BYTES;
                     while !t.text.is_char_boundary(cut) {
@@ -661,6 +704,26 @@ mod tests {
     }
 
     const TIMEOUT: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn stderr_since_a_mark_leaves_out_what_came_before() {
+        let mut t = StderrTail::default();
+        let put = |t: &mut StderrTail, s: &str, keep: usize| {
+            t.total += s.len();
+            t.text.push_str(s);
+            let cut = t.text.len().saturating_sub(keep);
+            t.text.drain(..cut);
+        };
+        put(&mut t, "warning: Machine type 'pc-q35-7.2' is deprecated\n", 4096);
+        let mark = t.total;
+        assert_eq!(t.since(mark), "");
+        put(&mut t, "Missing section footer for 0000:00:0c.0/pciespscsi\n", 4096);
+        assert_eq!(t.since(mark), "Missing section footer for 0000:00:0c.0/pciespscsi\n");
+        assert_eq!(t.since(0), t.text);
+        // The tail was trimmed past the mark: what is kept is all after it.
+        put(&mut t, "load of migration failed: Invalid argument\n", 20);
+        assert_eq!(t.since(mark), "d: Invalid argument\n");
+    }
 
     /// The one device of `qom_type`, by its QOM type rather than its path,
     /// since `/machine/unattached/device[N]` numbering differs by version.

@@ -37,6 +37,8 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
         Some(_) => None,
         None => out.waivers(&db, &known)?,
     };
+    // The baseline release's binary is checked before anything boots.
+    let baseline_qemu = args.baseline()?;
     let rec = args.recorder()?;
     let machine_help = args.qemu().machines()?;
     let offered: Vec<MachineType> = machine_help.iter().map(|m| m.name.clone()).collect();
@@ -108,10 +110,17 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
     }
     rec.check_probes(work.iter().map(|(m, _)| m))?;
     args.show_data_files(&rec, &work);
+    if let Some(q) = &baseline_qemu {
+        recorder::migrate::check_files(q, &work).map_err(|e| Failure(format!("--baseline-qemu {e}")))?;
+    }
     // Each observation is compared as soon as its boot ends and dropped,
     // unless it is kept for review.
     let mut kept: Vec<Capture> = Vec::new();
     let mut fixture_error = None;
+    // For the migration proof: which device sends each migration section,
+    // from both records' -dump-vmstate facts.
+    let mut sections: std::collections::BTreeMap<(MachineType, String), abi_check::proof::Sections> =
+        Default::default();
     boots::boot_each(&rec, &work, args.jobs(), |i, r| {
         let key = keys[i];
         let failed = |error: String| MachineResult::new(&db, key, &key.profile, Outcome::Failed { error });
@@ -124,6 +133,20 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
                         }
                     }
                     let result = outcome::compare(&db, &baseline, &c.record, &c.blobs);
+                    if args.baseline_qemu.is_some() && has_vmstate_finding(&result) {
+                        let mut s = abi_check::proof::Sections::default();
+                        let read = [
+                            s.add_record(&baseline, &|id| db.blob(id).ok()),
+                            s.add_record(&c.record, &|id| c.blobs.get(id).map(<[u8]>::to_vec)),
+                        ];
+                        for e in read.into_iter().filter_map(Result::err) {
+                            eprintln!(
+                                "machine-abi: {} ({}): no vmstate dump to name migration sections by: {e}",
+                                key.machine, key.profile
+                            );
+                        }
+                        sections.insert((key.machine.clone(), key.profile.clone()), s);
+                    }
                     if pending && unwaived_drift(&result, waivers.as_ref(), &c) {
                         kept.push(c);
                     }
@@ -142,8 +165,8 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
         return Err(e);
     }
     results.sort_by(|a, b| (&a.machine, &a.profile).cmp(&(&b.machine, &b.profile)));
-    if let Some(bin) = &args.baseline_qemu {
-        prove_migrations(args, bin, &rec, &set, &mut results)?;
+    if let Some(release) = &baseline_qemu {
+        prove_migrations(args, release, &rec, &set, &sections, &mut results)?;
     }
     if let Some(path) = partial_out {
         let mut part = PartialCheck::new(args.shard, plan.selection, rec.identity().clone(), known, results);
@@ -172,6 +195,14 @@ pub fn run(args: &RunArgs, out: &OutputArgs, pending: bool, partial_out: Option<
     Ok(out.print(&verdict))
 }
 
+/// True when a result has a finding a migration can prove.
+fn has_vmstate_finding(result: &MachineResult) -> bool {
+    result
+        .drifts()
+        .iter()
+        .any(|d| abi_check::proof::VMSTATE_RULES.contains(&d.rule.as_str()))
+}
+
 /// True when a result has drift no waiver accepts: only that is worth a
 /// reviewer's time as a pending record.
 fn unwaived_drift(result: &MachineResult, waivers: Option<&abi_check::waiver::Waivers>, c: &Capture) -> bool {
@@ -188,14 +219,13 @@ fn unwaived_drift(result: &MachineResult, waivers: Option<&abi_check::waiver::Wa
 /// ([`abi_check::proof::attach`]).
 fn prove_migrations(
     args: &RunArgs,
-    baseline_bin: &Path,
+    release: &recorder::qemu::Qemu,
     rec: &recorder::record::Recorder,
     set: &recorder::profile::Profiles,
+    sections: &std::collections::BTreeMap<(MachineType, String), abi_check::proof::Sections>,
     results: &mut [MachineResult],
 ) -> Result<(), crate::args::Failure> {
     use abi_check::proof::{self, Proof};
-    let mut release = recorder::qemu::Qemu::new(baseline_bin.to_path_buf(), args.data_dirs.clone());
-    release.query_timeout = std::time::Duration::from_secs(args.timeout);
     let release_version = release.identity()?.version.to_string();
     let build = args.qemu();
     let build_version = rec.identity().version.to_string();
@@ -208,11 +238,18 @@ fn prove_migrations(
             continue;
         }
         let Some(profile) = set.get(&r.profile) else { continue };
-        let (forward, backward) = recorder::migrate::both_ways(&release, &build, &r.machine, profile, timeout);
+        let (forward, backward) = recorder::migrate::both_ways(release, &build, &r.machine, profile, timeout);
         let to_proof = |from: &str, to: &str, m: Result<recorder::migrate::Migration, String>| {
-            let note = match &m {
-                Ok(m) if !m.left_out.is_empty() => format!(" (without {}: not migratable)", m.left_out.join(", ")),
-                _ => String::new(),
+            let left_out = match &m {
+                Ok(m) => m
+                    .left_out
+                    .iter()
+                    .map(|l| proof::LeftOut {
+                        device: l.driver.clone(),
+                        section: l.section.clone(),
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
             };
             Proof {
                 from: from.into(),
@@ -221,7 +258,7 @@ fn prove_migrations(
                     recorder::migrate::Outcome::Loaded => None,
                     recorder::migrate::Outcome::Failed(why) => Some(why),
                 }),
-                note,
+                left_out,
             }
         };
         let forward = to_proof(&release_version, &build_version, forward);
@@ -233,7 +270,9 @@ fn prove_migrations(
             forward.describe(),
             backward.describe()
         );
-        proof::attach(drifts, &forward, &backward);
+        let none = proof::Sections::default();
+        let sections = sections.get(&(r.machine.clone(), r.profile.clone())).unwrap_or(&none);
+        proof::attach(drifts, &forward, &backward, sections);
     }
     Ok(())
 }

@@ -1042,6 +1042,47 @@ fn a_rebuild_of_the_same_version_needs_replace() {
     assert!(same.stdout.contains(&format!("unchanged {}", file.display())), "{same}");
 }
 
+/// The option ROMs a boot resolves before it starts follow the display and
+/// NIC that QEMU 7.2 itself creates for the machine type (QMP), not a guess:
+/// Cirrus VGA on pc-i440fx-2.1 and older, e1000 on pc-q35-2.11 and older.
+#[test]
+fn default_display_and_nic_roms_are_asked_of_qemu() {
+    let test = "default_display_and_nic_roms_are_asked_of_qemu";
+    let fx = fixture_dir();
+    let dir = fx.join(Release::V7_2.dir());
+    let bin = dir.join("usr/bin/qemu-system-x86_64");
+    if !testkit::require(test, &[bin.clone(), fx.join("firmware/bios-256k.bin")]) {
+        return;
+    }
+    let qemu = recorder::qemu::Qemu::new(bin, vec![fx.join("firmware"), dir.join("usr/share/qemu")]);
+    let profiles = recorder::profile::Profiles::builtin().expect("built-in profiles");
+    let default = profiles.get("default").expect("default profile");
+    for (machine, vga, nic) in [
+        ("pc-i440fx-2.0", "vgabios-cirrus.bin", "efi-e1000.rom"),
+        ("pc-i440fx-2.1", "vgabios-cirrus.bin", "efi-e1000.rom"),
+        ("pc-i440fx-2.2", "vgabios-stdvga.bin", "efi-e1000.rom"),
+        ("pc-q35-2.11", "vgabios-stdvga.bin", "efi-e1000.rom"),
+        ("pc-q35-2.12", "vgabios-stdvga.bin", "efi-e1000e.rom"),
+    ] {
+        let own = recorder::qmp::default_device_types(&qemu, machine, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{machine}: {e}"));
+        let m = abi_model::MachineType(machine.to_string());
+        let files: Vec<String> = recorder::datafiles::needed(
+            "x86_64",
+            &m,
+            default,
+            abi_model::provenance::ProbeKind::Bare,
+            &[],
+            &|_| true,
+            Some(&own),
+        )
+        .into_iter()
+        .map(|n| n.file)
+        .collect();
+        assert_eq!(&files[3..], [vga, nic], "{machine}: QEMU's own devices {own:?}");
+    }
+}
+
 #[test]
 fn compat_tables_from_the_elf_agree_with_qmp() {
     let Some(fx) = fixtures("compat_tables_from_the_elf_agree_with_qmp") else {

@@ -12,6 +12,7 @@
 //! baseline_until = "10.0"               # optional: only against baselines recorded up to this release
 //! old = "1"                             # optional, exact
 //! new = "3"                             # optional, exact
+//! renames = [["GSI0", "L000"]]          # optional: new is old with these renamed, in turn
 //! probe = "linux"                       # optional: only observations of this probe kind
 //! reason = "MADT revision raised to 3 for all machine types (ACPI 6.x)"
 //! link = "https://…"                    # optional
@@ -20,6 +21,12 @@
 //! A waiver is strict by construction: it names machine types, a selector
 //! and a reason. Unknown keys, empty reasons and selectors that cannot
 //! match any fact are load errors naming the file and line.
+//!
+//! `renames` pins the values of a change that differs from fact to fact
+//! but is always the same rename (the rows of a `_PRT` that name moved link
+//! devices): the drift must have both values, and `old` with every
+//! `[from, to]` pair replaced, in the order given, must be `new` exactly,
+//! so a row whose slot or pin changed as well is not accepted.
 
 use crate::rules;
 use abi_model::drift::{Category, Drift};
@@ -77,6 +84,7 @@ struct RawWaiver {
     baseline_until: Option<Spanned<String>>,
     old: Option<String>,
     new: Option<String>,
+    renames: Option<Spanned<Vec<[String; 2]>>>,
     probe: Option<Spanned<String>>,
     reason: Spanned<String>,
     link: Option<String>,
@@ -107,6 +115,9 @@ pub struct Waiver {
     pub old: Option<String>,
     /// Exact observed value.
     pub new: Option<String>,
+    /// `[from, to]` substrings: the observed value must be the baseline
+    /// value with each replaced, in turn (empty: no such constraint).
+    pub renames: Vec<[String; 2]>,
     /// Only observations made by this probe (a change that exists because
     /// of how that probe boots, e.g. the Linux kernel in fw_cfg).
     pub probe: Option<abi_model::provenance::ProbeKind>,
@@ -221,6 +232,20 @@ impl Waiver {
             && self.path.as_ref().is_none_or(|p| glob_match(p, d.path.as_str()))
             && self.old.as_ref().is_none_or(|o| Some(o) == d.old.as_ref())
             && self.new.as_ref().is_none_or(|n| Some(n) == d.new.as_ref())
+            && (self.renames.is_empty() || self.renamed(d))
+    }
+
+    /// True when the drift's new value is its old value with every rename
+    /// applied (both values present).
+    fn renamed(&self, d: &Drift) -> bool {
+        let (Some(old), Some(new)) = (&d.old, &d.new) else {
+            return false;
+        };
+        let mut v = old.clone();
+        for [from, to] in &self.renames {
+            v = v.replace(from.as_str(), to);
+        }
+        v == *new
     }
 }
 
@@ -352,6 +377,14 @@ impl Waivers {
                 ),
                 None => None,
             };
+            if let Some(r) = &raw.renames {
+                if r.get_ref().is_empty() || r.get_ref().iter().any(|[from, _]| from.is_empty()) {
+                    return Err(err(
+                        at(&r.span()),
+                        format!("waiver {id:?}: renames must be a non-empty list of [from, to] with a non-empty from"),
+                    ));
+                }
+            }
             let since = raw.since.as_ref().map(|v| version_key(v, file, &lines)).transpose()?;
             let until = raw.until.as_ref().map(|v| version_key(v, file, &lines)).transpose()?;
             let baseline_until = raw
@@ -378,6 +411,7 @@ impl Waivers {
                 baseline_until,
                 old: raw.old,
                 new: raw.new,
+                renames: raw.renames.map(Spanned::into_inner).unwrap_or_default(),
                 probe,
                 reason: raw.reason.into_inner().trim().to_string(),
                 link: raw.link,
@@ -589,6 +623,38 @@ link = "https://example.invalid/commit"
         let build = v("12.0");
         assert!(w.find(&m, "storage", None, &d, &build, &v("10.0.2")).is_some());
         assert!(w.find(&m, "storage", None, &d, &build, &v("11.1.3")).is_none());
+    }
+
+    #[test]
+    fn renames_pin_a_change_that_is_only_a_rename() {
+        let text = "[[waiver]]\nid = \"prt\"\nmachines = [\"pc-q35-*\"]\nrule = \"aml-object-changed\"\n\
+                    path = 'acpi.DSDT.\"Name \\_SB.PCI0._PRT[*]\"'\n\
+                    renames = [[\"GSI0\", \"L000\"], [\"GSI1\", \"L001\"]]\nreason = \"links moved\"\n";
+        let w = parse(text).unwrap_or_else(|e| panic!("{e}"));
+        let w = &w.list[0];
+        let row = |old: Option<&str>, new: Option<&str>| {
+            rules::drift(
+                "aml-object-changed",
+                abi_model::drift::FactPath::new("acpi.DSDT.\"Name \\_SB.PCI0._PRT[7]\""),
+                old.map(str::to_string),
+                new.map(str::to_string),
+            )
+        };
+        let (gsi1, l001) = (
+            "Package(4) {0x1ffff, 0x3, GSI1, 0x0}",
+            "Package(4) {0x1ffff, 0x3, L001, 0x0}",
+        );
+        assert!(w.matches(&row(Some(gsi1), Some(l001))));
+        // The same rename and another change in the row: not accepted.
+        assert!(!w.matches(&row(Some(gsi1), Some("Package(4) {0x2ffff, 0x3, L001, 0x0}"))));
+        // Renamed to another link, or not a rename at all.
+        assert!(!w.matches(&row(Some(gsi1), Some("Package(4) {0x1ffff, 0x3, L000, 0x0}"))));
+        assert!(!w.matches(&row(None, Some(l001))));
+        assert!(!w.matches(&row(Some(gsi1), None)));
+        let e = error_of(&text.replace("[[\"GSI0\", \"L000\"], [\"GSI1\", \"L001\"]]", "[]"));
+        assert!(e.starts_with("waivers.toml:6: ") && e.contains("renames"), "{e}");
+        let e = error_of(&text.replace("[\"GSI0\", \"L000\"]", "[\"GSI0\"]"));
+        assert!(e.starts_with("waivers.toml:6: "), "{e}");
     }
 
     #[test]

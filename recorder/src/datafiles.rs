@@ -1,9 +1,15 @@
 //! The files QEMU loads from its data directories for one machine type,
-//! profile and probe: the BIOS, the default VGA's and NICs' option ROMs,
-//! the APIC's vapic ROM and the loader ROM of `-kernel`. Resolved before a
-//! boot, so that a missing file fails that machine type at once with the
-//! file named, instead of a QEMU that warns on stderr and runs on without
-//! it (a `-kernel` without `multiboot_dma.bin` never starts the probe).
+//! profile and probe: the BIOS, the option ROMs of the machine type's own
+//! display and NIC and of the profile's devices, the APIC's vapic ROM and
+//! the loader ROM of `-kernel`. Resolved before a boot, so that a missing
+//! file fails that machine type at once with the file named, instead of a
+//! QEMU that warns on stderr and runs on without it (a `-kernel` without
+//! `multiboot_dma.bin` never starts the probe).
+//!
+//! Which display and NIC a machine type creates by itself is asked of QEMU
+//! ([`crate::qmp::default_device_types`]), not assumed: pc-i440fx-2.1 and
+//! older have a Cirrus VGA (`vgabios-cirrus.bin`), the others the standard
+//! VGA; pc-q35-2.11 and older an e1000, later q35 types an e1000e.
 //!
 //! Only the x86 PC machine types are known here; for the others the boot's
 //! stderr watch ([`crate::boot::load_failure`]) is the only guard.
@@ -107,10 +113,31 @@ pub fn loader_roms_named(bytes: &[u8]) -> std::collections::BTreeSet<&'static st
     .collect()
 }
 
+/// True when [`needed`] knows the files of `machine` on a binary of `arch`:
+/// the x86 PC machine types.
+pub fn known(arch: &str, machine: &MachineType) -> bool {
+    arch == "x86_64" && machine.0.starts_with("pc-")
+}
+
+/// The default option ROM of a device model ([`DEFAULT_ROMS`]).
+fn default_rom(driver: &str) -> Option<&'static str> {
+    DEFAULT_ROMS.iter().find(|(d, _)| *d == driver).map(|(_, f)| *f)
+}
+
+/// A display device: its ROM is a VGA BIOS (the others in [`DEFAULT_ROMS`]
+/// are NICs' network boot ROMs).
+fn is_display(driver: &str) -> bool {
+    default_rom(driver).is_some_and(|f| f.starts_with("vgabios-"))
+}
+
 /// The files a boot of `machine` (an x86 PC machine type on a
 /// qemu-system-x86_64) with `profile` and the `kind` probe loads from the
 /// data directories; empty for other machine types. `compat` is the compat
-/// tables the machine type applies, when known.
+/// tables the machine type applies, when known. `own` is the QOM types of
+/// the devices the machine type creates by itself
+/// ([`crate::qmp::default_device_types`]): the display's ROM, and the NIC's
+/// unless the profile brings a `-netdev`, are taken from them; `None` (QEMU
+/// could not say) lists neither, and the boot's stderr watch is the guard.
 pub fn needed(
     arch: &str,
     machine: &MachineType,
@@ -118,8 +145,9 @@ pub fn needed(
     kind: ProbeKind,
     compat: &[AppliedTable],
     binary_names: &dyn Fn(&str) -> bool,
+    own: Option<&[String]>,
 ) -> Vec<Needed> {
-    if arch != "x86_64" || !machine.0.starts_with("pc-") {
+    if !known(arch, machine) {
         return Vec::new();
     }
     let mut out = vec![
@@ -148,12 +176,7 @@ pub fn needed(
         why: format!("-kernel loader of the {} probe", kind.name()),
     });
     let mut rom = |driver: &str, spec: Option<&str>, who: String| {
-        let file = romfile_override(profile, spec, driver, compat).or_else(|| {
-            DEFAULT_ROMS
-                .iter()
-                .find(|(d, _)| *d == driver)
-                .map(|(_, f)| f.to_string())
-        });
+        let file = romfile_override(profile, spec, driver, compat).or_else(|| default_rom(driver).map(str::to_string));
         if let Some(file) = file.filter(|f| !f.is_empty()) {
             out.push(Needed {
                 file,
@@ -161,15 +184,16 @@ pub fn needed(
             });
         }
     };
-    // The machine's own VGA (-vga std) and, without a -netdev, its own NIC.
-    rom("VGA", None, "the default VGA".into());
+    // The machine's own display and, without a -netdev, its own NIC, in
+    // the order QEMU creates them.
+    let own = own.unwrap_or_default();
+    for d in own.iter().filter(|d| is_display(d)) {
+        rom(d, None, format!("the default display ({d})"));
+    }
     if !profile.backends.iter().any(|(o, _)| o == "netdev") {
-        let nic = if machine.0.starts_with("pc-q35-") {
-            "e1000e"
-        } else {
-            "e1000"
-        };
-        rom(nic, None, format!("the default NIC ({nic})"));
+        for d in own.iter().filter(|d| default_rom(d).is_some() && !is_display(d)) {
+            rom(d, None, format!("the default NIC ({d})"));
+        }
     }
     for d in &profile.devices {
         let id = d
@@ -188,13 +212,35 @@ mod tests {
     use super::*;
     use abi_model::host::CompatProperty;
 
+    /// The devices QEMU 7.2 creates by itself for `machine` (QMP `qom-list
+    /// /machine/unattached` of a never-started pc-q35-7.2, pc-i440fx-2.0,
+    /// pc-q35-2.11, trimmed to the ones with a ROM and one chipset device).
+    fn own(machine: &str) -> Vec<String> {
+        let (vga, nic) = match machine {
+            "pc-i440fx-2.0" | "pc-i440fx-2.1" => ("cirrus-vga", "e1000"),
+            "pc-q35-2.11" => ("VGA", "e1000"),
+            m if m.starts_with("pc-q35-") => ("VGA", "e1000e"),
+            _ => ("VGA", "e1000"),
+        };
+        ["piix3-ide", vga, nic].iter().map(|s| s.to_string()).collect()
+    }
+
     fn files(machine: &str, profile: &str, kind: ProbeKind, compat: &[AppliedTable]) -> Vec<String> {
         let set = crate::profile::Profiles::builtin().expect("built-in profiles");
         let p = set.get(profile).expect("profile");
-        needed("x86_64", &MachineType(machine.into()), p, kind, compat, &|_| true)
-            .into_iter()
-            .map(|n| n.file)
-            .collect()
+        let own = own(machine);
+        needed(
+            "x86_64",
+            &MachineType(machine.into()),
+            p,
+            kind,
+            compat,
+            &|_| true,
+            Some(&own),
+        )
+        .into_iter()
+        .map(|n| n.file)
+        .collect()
     }
 
     #[test]
@@ -224,6 +270,33 @@ mod tests {
     }
 
     #[test]
+    fn the_default_display_and_nic_are_the_ones_qemu_creates() {
+        // pc-i440fx-2.1 and older: Cirrus VGA (default_display NULL in
+        // QEMU's pc_i440fx_2_1_machine_options); q35 up to 2.11: e1000.
+        let f = files("pc-i440fx-2.0", "default", ProbeKind::Bare, &[]);
+        assert_eq!(&f[3..], ["vgabios-cirrus.bin", "efi-e1000.rom"]);
+        let f = files("pc-q35-2.11", "default", ProbeKind::Bare, &[]);
+        assert_eq!(&f[3..], ["vgabios-stdvga.bin", "efi-e1000.rom"]);
+        // A -netdev replaces the default NIC, not the display.
+        let f = files("pc-i440fx-2.0", "legacy-nic", ProbeKind::Bare, &[]);
+        assert_eq!(f[3], "vgabios-cirrus.bin");
+        assert!(!f[4..].contains(&"vgabios-cirrus.bin".to_string()), "{f:?}");
+        // QEMU could not say: no guess (the boot's stderr watch is the guard).
+        let set = crate::profile::Profiles::builtin().expect("built-in profiles");
+        let n = needed(
+            "x86_64",
+            &MachineType("pc-i440fx-2.0".into()),
+            set.get("default").expect("default"),
+            ProbeKind::Bare,
+            &[],
+            &|_| true,
+            None,
+        );
+        let n: Vec<&str> = n.iter().map(|n| n.file.as_str()).collect();
+        assert_eq!(n, ["bios-256k.bin", "kvmvapic.bin", "multiboot_dma.bin"]);
+    }
+
+    #[test]
     fn profile_nics_replace_the_default_nic_and_bring_their_roms() {
         let f = files("pc-q35-7.2", "legacy-nic", ProbeKind::Bare, &[]);
         assert_eq!(
@@ -244,6 +317,7 @@ mod tests {
             ProbeKind::Bare,
             &[],
             &|_| true,
+            Some(&own("pc-q35-7.2")),
         );
         assert!(n.iter().any(|n| n.why == "option ROM of e1000e (nic1)"), "{n:?}");
     }
@@ -285,6 +359,7 @@ mod tests {
             ProbeKind::Bare,
             &[],
             &|_| true,
+            Some(&own("pc-q35-7.2")),
         );
         assert!(
             !n.iter().any(|n| n.file.starts_with("vgabios")),
@@ -306,7 +381,7 @@ mod tests {
         let m = MachineType("pc-i440fx-5.2".into());
         let known = |f: &str| names.contains(f);
         let files = |kind| -> Vec<String> {
-            needed("x86_64", &m, default, kind, &[], &known)
+            needed("x86_64", &m, default, kind, &[], &known, Some(&own("pc-i440fx-5.2")))
                 .into_iter()
                 .map(|n| n.file)
                 .collect()
@@ -316,7 +391,7 @@ mod tests {
         // A binary that has the DMA loader gets it.
         let all = |_: &str| true;
         assert_eq!(
-            needed("x86_64", &m, default, ProbeKind::Bare, &[], &all)[2].file,
+            needed("x86_64", &m, default, ProbeKind::Bare, &[], &all, None)[2].file,
             "multiboot_dma.bin"
         );
     }

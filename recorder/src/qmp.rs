@@ -472,6 +472,32 @@ pub fn host_facts(q: &crate::qemu::Qemu, machine: &str, timeout: Duration) -> Re
     })
 }
 
+/// The QOM types of the devices a machine type creates by itself when QEMU
+/// runs with its defaults (no `-nodefaults`, no devices given): the
+/// children of `/machine/unattached`, in QEMU's order. Among them are the
+/// default display (`VGA`, or `cirrus-vga` on pc-i440fx-2.1 and older) and
+/// the default NIC (`e1000`, `e1000e`, …), whose option ROMs a boot loads.
+pub fn default_device_types(q: &crate::qemu::Qemu, machine: &str, timeout: Duration) -> Result<Vec<String>, QmpError> {
+    const PATH: &str = "/machine/unattached";
+    let mut qmp = Qmp::start_with(q, machine, timeout)?;
+    let reply = qom_command(&mut qmp, "qom-list", PATH, json!({ "path": PATH }))?;
+    let properties: Vec<QomProperty> = decode(&qmp, "qom-list", reply)?;
+    Ok(child_types(properties))
+}
+
+/// The types of the `child<TYPE>` properties of a `qom-list` reply.
+fn child_types(properties: Vec<QomProperty>) -> Vec<String> {
+    properties
+        .into_iter()
+        .filter_map(|p| {
+            p.kind
+                .strip_prefix("child<")
+                .and_then(|t| t.strip_suffix('>'))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
 /// Decode a reply into `T`, naming the command when it does not fit.
 fn decode<T: for<'de> Deserialize<'de>>(qmp: &Qmp, command: &str, value: Value) -> Result<T, QmpError> {
     serde_json::from_value(value).map_err(|e| qmp.err(command, QmpErrorKind::Unexpected(format!("reply: {e}"))))

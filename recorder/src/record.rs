@@ -210,6 +210,9 @@ impl RecordError {
 
 /// Host-side facts of a machine type and the blobs they refer to.
 type HostCapture = (HostSide, Vec<Vec<u8>>);
+/// The QOM types of the devices a machine type creates by itself, when
+/// QEMU could say.
+type OwnDevices = Option<Vec<String>>;
 
 /// The Linux probe, ready to boot: the kernel, and the initramfs built
 /// around the probe binary.
@@ -255,6 +258,9 @@ pub struct Recorder {
     /// Host-side facts per machine type, shared by its profiles; gathered
     /// once even when two profiles of a machine type boot at the same time.
     host_cache: Mutex<BTreeMap<MachineType, Arc<OnceLock<HostCapture>>>>,
+    /// The QOM types of the devices each machine type creates by itself
+    /// (QMP), for the ROMs its boots load; `None` when QEMU could not say.
+    own_devices: Mutex<BTreeMap<MachineType, Arc<OnceLock<OwnDevices>>>>,
 }
 
 impl Recorder {
@@ -345,6 +351,7 @@ impl Recorder {
             compat,
             loaders,
             host_cache: Mutex::new(BTreeMap::new()),
+            own_devices: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -457,6 +464,20 @@ impl Recorder {
         .clone()
     }
 
+    /// The QOM types of the devices `machine` creates by itself, asked of
+    /// QEMU once per machine type ([`crate::qmp::default_device_types`]);
+    /// `None` when QEMU could not say (its boot will say why).
+    fn own_devices(&self, machine: &MachineType) -> Option<Vec<String>> {
+        let cell = match self.own_devices.lock() {
+            Ok(mut c) => c.entry(machine.clone()).or_default().clone(),
+            Err(_) => Arc::new(OnceLock::new()),
+        };
+        cell.get_or_init(|| {
+            crate::qmp::default_device_types(&self.config.qemu, &machine.0, self.config.settings.timeout).ok()
+        })
+        .clone()
+    }
+
     /// Every file a boot of `machine` with `profile` and the `kind` probe
     /// loads from the data directories, and where it was found (`None`:
     /// in no data directory).
@@ -471,13 +492,24 @@ impl Recorder {
             Err(_) => Vec::new(),
         };
         let known = |f: &str| self.loaders.contains(f);
-        crate::datafiles::needed(&self.target_arch, machine, profile, kind, &compat, &known)
-            .into_iter()
-            .map(|n| {
-                let found = self.config.qemu.find_data_file(&n.file);
-                (n, found)
-            })
-            .collect()
+        let own = crate::datafiles::known(&self.target_arch, machine)
+            .then(|| self.own_devices(machine))
+            .flatten();
+        crate::datafiles::needed(
+            &self.target_arch,
+            machine,
+            profile,
+            kind,
+            &compat,
+            &known,
+            own.as_deref(),
+        )
+        .into_iter()
+        .map(|n| {
+            let found = self.config.qemu.find_data_file(&n.file);
+            (n, found)
+        })
+        .collect()
     }
 
     /// The QEMU build being recorded.

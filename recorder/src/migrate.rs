@@ -221,8 +221,14 @@ pub fn check_files(qemu: &Qemu, work: &[(MachineType, &Profile)]) -> Result<(), 
     // defaults are checked, which is what QEMU loads for most machine types.
     let compat = crate::elf::compat_tables(&bytes).unwrap_or_default();
     let arch = "x86_64";
+    // The display and NIC a machine type creates by itself, asked of this
+    // binary once per type (their ROMs differ by type: cirrus-vga, e1000).
+    let mut own: std::collections::BTreeMap<&MachineType, Option<Vec<String>>> = Default::default();
     for (machine, profile) in work {
         let applied = abi_model::host::applied(&compat, machine);
+        let own = own.entry(machine).or_insert_with(|| {
+            crate::qmp::default_device_types(qemu, &machine.0, std::time::Duration::from_secs(30)).ok()
+        });
         let needed = crate::datafiles::needed(
             arch,
             machine,
@@ -230,6 +236,7 @@ pub fn check_files(qemu: &Qemu, work: &[(MachineType, &Profile)]) -> Result<(), 
             abi_model::provenance::ProbeKind::Bare,
             &applied,
             &|_| false,
+            own.as_deref(),
         );
         for n in needed.into_iter().filter(|n| !LOADERS.contains(&n.file.as_str())) {
             if qemu.find_data_file(&n.file).is_none() {

@@ -163,17 +163,69 @@ pub fn drifts(baseline: &Record, observed: &Record, ob: BlobSource, nb: BlobSour
             .filter(|d| d.path.is_within(&guest_tree))
             .map(|d| (&d.path.as_str()["device_tree".len()..], &d.old, &d.new))
             .collect();
+        let cpuid_seen = cpuid_features_changed(&out);
         let host: Vec<Drift> = host
             .into_iter()
             .filter(|d| {
                 !(d.path.is_within(&host_tree)
                     && seen.contains(&(&d.path.as_str()["host.device_tree".len()..], &d.old, &d.new)))
             })
+            .filter(|d| !restates_cpuid(d, &cpuid_seen))
             .collect();
         out.extend(host);
     }
     crate::devices::name_drifts(&mut out, baseline, observed, ob, nb);
     out
+}
+
+/// A CPUID feature name as QEMU's CPU properties and the decoder both
+/// spell it: lower case, letters and digits only (`sse4.2`, `sse4_2` and
+/// `sse4-2` are one), with QEMU's own name for SSE3.
+fn feature_key(name: &str) -> String {
+    let key: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if key == "pni" {
+        "sse3".into()
+    } else {
+        key
+    }
+}
+
+/// The CPUID feature bits the guest saw change, with their new state.
+fn cpuid_features_changed(drifts: &[Drift]) -> std::collections::BTreeSet<(String, bool)> {
+    drifts
+        .iter()
+        .filter(|d| d.path.category() == "cpuid")
+        .filter_map(|d| {
+            let on = match d.new.as_deref()? {
+                "1" => true,
+                "0" => false,
+                _ => return None,
+            };
+            Some((feature_key(d.path.segments().last()?), on))
+        })
+        .collect()
+}
+
+/// A CPU model property (`host.cpu_model.popcnt`, or the CPU device's own,
+/// `host.devices.qemu64-x86_64-cpu.popcnt`) that moved the way a CPUID bit
+/// the guest saw moved: the same change, reported once, as the guest saw it.
+fn restates_cpuid(d: &Drift, seen: &std::collections::BTreeSet<(String, bool)>) -> bool {
+    let s = d.path.segments();
+    let cpu = match s.as_slice() {
+        [h, m, _] => h == "host" && m == "cpu_model",
+        [h, dev, ty, _] => h == "host" && dev == "devices" && ty.ends_with("-cpu"),
+        _ => false,
+    };
+    let on = match d.new.as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        _ => return false,
+    };
+    cpu && s.last().is_some_and(|f| seen.contains(&(feature_key(f), on)))
 }
 
 /// Device models a boot's command line adds with `-device` (the profile's

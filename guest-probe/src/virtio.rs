@@ -11,9 +11,17 @@
 //! writing 0 to its status register; QEMU's reset (`virtio_reset`) puts every
 //! queue back to the size the device offers. A device an OS driver is bound
 //! to is left alone: the driver reset it when it probed, and what its queues
-//! read is what that driver set up. The feature words and the device config
-//! read here are the device's own (the driver's feature words are separate
-//! registers), so the reset only matters for the queue sizes.
+//! read is what that driver set up.
+//!
+//! The feature words are the device's own (the driver's are separate
+//! registers) and do not change with the reset. The device config is read
+//! before the reset, as the machine handed it over: the reset changes one
+//! byte of it, virtio-blk's `writeback` (offset 32), which QEMU derives from
+//! the features the last driver accepted ("auto writethrough": SeaBIOS does
+//! not accept FLUSH, so it reads 0) and a reset puts back to the drive's own
+//! cache mode (1). Reading it after the reset would be the device's value,
+//! but would change every recorded virtio-blk config; that is a decision for
+//! a re-recording of the database, not a side effect of this one.
 
 use crate::pci::{Config, DEVICES};
 use crate::source::Source;
@@ -156,13 +164,18 @@ fn modern(
     devcfg: Option<&Region>,
     reset_first: bool,
 ) -> io::Result<VirtioDevice> {
-    if reset_first {
-        reset(src, dev, c.bar, c.offset + DEVICE_STATUS)?;
-    }
     let mut features = Vec::new();
     for word in 0..FEATURE_WORDS {
         src.bar_write(dev, c.bar, c.offset + DEVICE_FEATURE_SELECT, 4, word)?;
         features.push(Hex32(src.bar_read(dev, c.bar, c.offset + DEVICE_FEATURE, 4)?));
+    }
+    // Config as handed over, before the reset (see the module doc).
+    let config = match devcfg {
+        Some(d) => read_config(src, dev, d.bar, d.offset, u64::from(d.length))?,
+        None => Vec::new(),
+    };
+    if reset_first {
+        reset(src, dev, c.bar, c.offset + DEVICE_STATUS)?;
     }
     let num_queues = src.bar_read(dev, c.bar, c.offset + NUM_QUEUES, 2)? as u16;
     if num_queues > MAX_QUEUES {
@@ -176,10 +189,6 @@ fn modern(
         src.bar_write(dev, c.bar, c.offset + QUEUE_SELECT, 2, u32::from(q))?;
         queue_sizes.push(src.bar_read(dev, c.bar, c.offset + QUEUE_SIZE, 2)? as u16);
     }
-    let config = match devcfg {
-        Some(d) => read_config(src, dev, d.bar, d.offset, u64::from(d.length))?,
-        None => Vec::new(),
-    };
     Ok(VirtioDevice {
         pci_device: Hex16(f.device.0),
         transport: "modern".into(),
@@ -197,13 +206,15 @@ fn legacy(src: &dyn Source, dev: &str, f: &PciFunction, reset_first: bool) -> io
             "neither virtio 1.x capabilities nor a legacy I/O BAR 0",
         )
     })?;
-    // Legacy queue sizes are read-only, but a legacy driver may write device
-    // config (virtio-net's MAC, without VIRTIO_NET_F_CTRL_MAC_ADDR), which
-    // QEMU's reset restores too; and both transports read a reset device.
+    let features = vec![Hex32(src.bar_read(dev, 0, LEGACY_FEATURES, 4)?)];
+    // Config as handed over, before the reset (see the module doc).
+    let config = read_config(src, dev, 0, LEGACY_CONFIG, bar.size.0.saturating_sub(LEGACY_CONFIG))?;
+    // Legacy queue sizes are read-only in QEMU (only the modern interface
+    // writes them), so the reset changes nothing read here today; it keeps
+    // the rule one for both transports: queue sizes come from a reset device.
     if reset_first {
         reset(src, dev, 0, LEGACY_STATUS)?;
     }
-    let features = vec![Hex32(src.bar_read(dev, 0, LEGACY_FEATURES, 4)?)];
     let mut queue_sizes = Vec::new();
     for q in 0..MAX_QUEUES {
         src.bar_write(dev, 0, LEGACY_QUEUE_SELECT, 2, u32::from(q))?;
@@ -213,7 +224,6 @@ fn legacy(src: &dyn Source, dev: &str, f: &PciFunction, reset_first: bool) -> io
         }
         queue_sizes.push(size);
     }
-    let config = read_config(src, dev, 0, LEGACY_CONFIG, bar.size.0.saturating_sub(LEGACY_CONFIG))?;
     Ok(VirtioDevice {
         pci_device: Hex16(f.device.0),
         transport: "legacy".into(),
@@ -397,6 +407,10 @@ mod tests {
                 (false, 4, DEVICE_FEATURE) => 0x0000_0001,
                 (false, 4, NUM_QUEUES) => self.offered.len() as u32,
                 (false, 4, QUEUE_SIZE) => size(),
+                // Like virtio-blk's `writeback`: 0 as firmware left it, 1 after a reset.
+                (false, 4, o) if o == DEVCFG + 7 => {
+                    u32::from(*self.status.borrow() == 0 && !self.status_writes.borrow().is_empty())
+                }
                 (false, 4, o) if (DEVCFG..DEVCFG + 8).contains(&o) => 0x08,
                 (true, 0, LEGACY_FEATURES) => 0x7100_0000,
                 (true, 0, LEGACY_QUEUE_SIZE) => size(),
@@ -441,7 +455,7 @@ mod tests {
         let d = available(m.collect());
         assert_eq!((d.num_queues, d.queue_sizes.as_slice()), (2, &[512u16, 512][..]));
         assert_eq!(*m.status_writes.borrow(), [0], "one reset");
-        assert_eq!(d.config, "0808080808080808");
+        assert_eq!(d.config, "0808080808080800", "config as handed over, before the reset");
     }
 
     #[test]

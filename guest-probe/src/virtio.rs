@@ -48,11 +48,11 @@ const LEGACY_FEATURES: u64 = 0x00;
 const LEGACY_QUEUE_SIZE: u64 = 0x0c;
 const LEGACY_QUEUE_SELECT: u64 = 0x0e;
 const LEGACY_STATUS: u64 = 0x12;
+const LEGACY_CONFIG: u64 = 0x14;
 /// Reads of the status register, after writing 0, before a device that
 /// never reads 0 is given up on (virtio 1.x 4.1.4.3.2: the driver waits for
 /// 0). QEMU resets synchronously: the first read is 0.
 const RESET_POLLS: u32 = 100;
-const LEGACY_CONFIG: u64 = 0x14;
 
 /// QEMU reads `ff` past the end of a device's config; a run this long means
 /// we are past it (no device config has that many `ff` bytes in a row).

@@ -750,6 +750,213 @@ fn virtio_profile_records_virtio_facts() {
     }
 }
 
+/// A profile directory with one profile, `bigq`: virtio devices whose
+/// queues offer 512 entries, more than SeaBIOS's limit (256), each with a
+/// disk so that SeaBIOS keeps the device it set up (it resets one without
+/// disks): a modern virtio-blk, a virtio-scsi, and a legacy-only virtio-blk.
+fn big_queue_profile(dir: &Path) -> PathBuf {
+    let p = dir.join("profiles");
+    fs::create_dir_all(&p).unwrap();
+    fs::write(
+        p.join("bigq.toml"),
+        r#"name = "bigq"
+description = "virtio-blk, virtio-scsi and a legacy virtio-blk offering 512-entry queues"
+backends = [
+    "blockdev driver=null-co,node-name=disk0,size=1048576,read-zeroes=on",
+    "blockdev driver=null-co,node-name=disk1,size=1048576,read-zeroes=on",
+    "blockdev driver=null-co,node-name=disk2,size=1048576,read-zeroes=on",
+]
+devices = [
+    "virtio-blk-pci,id=vblk0,drive=disk0,queue-size=512,addr=0x08",
+    "virtio-scsi-pci,id=vscsi0,virtqueue_size=512,addr=0x09",
+    "scsi-hd,id=vscsi0-disk,drive=disk1,bus=vscsi0.0",
+    "virtio-blk-pci,id=vblk1,drive=disk2,queue-size=512,disable-modern=on,addr=0x0a",
+]
+"#,
+    )
+    .unwrap();
+    fs::write(
+        p.join("default.toml"),
+        "name = \"default\"\ndescription = \"defaults\"\n",
+    )
+    .unwrap();
+    p
+}
+
+/// `facts.virtio."<addr>"` of a record: (transport, num_queues, queue_sizes).
+fn virtio_queues(record: &toml::Value, addr: &str) -> (String, i64, Vec<i64>) {
+    let d = record
+        .get("facts")
+        .and_then(|f| f.get("virtio"))
+        .and_then(|v| v.get(addr))
+        .unwrap_or_else(|| panic!("no facts.virtio.\"{addr}\""));
+    let transport = d.get("transport").and_then(toml::Value::as_str);
+    let n = d.get("num_queues").and_then(toml::Value::as_integer);
+    let sizes = d.get("queue_sizes").and_then(toml::Value::as_array);
+    let (Some(transport), Some(n), Some(sizes)) = (transport, n, sizes) else {
+        panic!("{addr} not read: {d}");
+    };
+    let sizes = sizes.iter().filter_map(toml::Value::as_integer).collect();
+    (transport.to_string(), n, sizes)
+}
+
+/// The three `bigq` devices read as offering 512 on every queue.
+fn assert_big_queues(record: &toml::Value, what: &str) {
+    for (addr, transport) in [
+        ("0000:00:08.0", "modern"),
+        ("0000:00:09.0", "modern"),
+        ("0000:00:0a.0", "legacy"),
+    ] {
+        let (t, n, sizes) = virtio_queues(record, addr);
+        assert_eq!(t, transport, "{what}: {addr}");
+        assert!(
+            !sizes.is_empty() && n as usize == sizes.len() && sizes.iter().all(|&s| s == 512),
+            "{what}: {addr} ({transport}) offers 512 on every queue (the profile's queue-size), \
+             read num_queues = {n}, queue_sizes = {sizes:?}"
+        );
+    }
+}
+
+/// SeaBIOS writes its limit (256) into the queue it drives of a virtio-blk
+/// or virtio-scsi it can boot from, and leaves the device so; the probe
+/// resets a device no driver is bound to, so the record holds what the
+/// device offers (the profile's 512) on every queue, not 256 on the one
+/// firmware used. Under the bare probe (the firmware's state is all there
+/// is) and under the Linux probe without drivers.
+#[test]
+fn virtqueue_sizes_are_the_offer_not_what_firmware_wrote() {
+    let Some(fx) = fixtures("virtqueue_sizes_are_the_offer_not_what_firmware_wrote") else {
+        return;
+    };
+    let tmp = tempfile::tempdir_in(&fx.work).unwrap();
+    let profiles = big_queue_profile(tmp.path());
+    for probe in [Probe::Bare, Probe::Linux] {
+        let db = tmp.path().join(format!("db-{probe:?}"));
+        let mut rec = vec![OsString::from("record")];
+        rec.extend(probe.args(fx, Release::V10_0, None));
+        rec.extend(["--db".into(), db.clone().into(), "--machine".into(), Q35.into()]);
+        rec.extend(["--profile-dir".into(), profiles.clone().into()]);
+        rec.extend(["--profile".into(), "bigq".into(), "--no-host-facts".into()]);
+        machine_abi(&rec, &[]).expect_code(0);
+        let path = only_record(&db, Q35, "bigq");
+        let record: toml::Value = toml::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        assert_big_queues(&record, &format!("{probe:?} probe"));
+    }
+}
+
+/// A device an OS driver is bound to is not reset by the probe. With the
+/// virtio_pci module loaded every `bigq` function has a `driver` link. The
+/// legacy virtio-blk's I/O BAR stays readable: the probe writes no status
+/// there (the fixture tree's register trace) and reads the offer (virtio_pci
+/// reset the device when it probed, and no virtio-blk driver set queues
+/// up). The modern functions' memory BARs cannot be mapped while the driver
+/// holds them (sysfs answers EINVAL): those devices are unavailable, with
+/// that reason, and nothing is written to them either.
+#[test]
+fn a_device_with_a_bound_driver_is_not_reset() {
+    let Some(fx) = fixtures("a_device_with_a_bound_driver_is_not_reset") else {
+        return;
+    };
+    let tmp = tempfile::tempdir_in(&fx.work).unwrap();
+    let profiles = big_queue_profile(tmp.path());
+    let db = tmp.path().join("db");
+    let capture = tmp.path().join("capture");
+    let mut rec = vec![OsString::from("record")];
+    rec.extend(fx.linux_boot_args(Release::V10_0, None));
+    rec.extend(["--db".into(), db.clone().into(), "--machine".into(), Q35.into()]);
+    rec.extend(["--profile-dir".into(), profiles.into()]);
+    rec.extend(["--profile".into(), "bigq".into(), "--no-host-facts".into()]);
+    rec.extend([
+        "--module".into(),
+        "virtio_pci".into(),
+        "--modules-dir".into(),
+        fx.modules().into(),
+    ]);
+    rec.extend(["--capture-fixtures".into(), capture.clone().into()]);
+    machine_abi(&rec, &[]).expect_code(0);
+    let record: toml::Value = toml::from_str(&fs::read_to_string(only_record(&db, Q35, "bigq")).unwrap()).unwrap();
+    let (transport, n, sizes) = virtio_queues(&record, "0000:00:0a.0");
+    assert_eq!(transport, "legacy");
+    assert!(
+        n as usize == sizes.len() && !sizes.is_empty() && sizes.iter().all(|&s| s == 512),
+        "legacy virtio-blk, virtio_pci bound: queue_sizes = {sizes:?}"
+    );
+    for addr in ["0000:00:08.0", "0000:00:09.0"] {
+        let why = record
+            .get("facts")
+            .and_then(|f| f.get("virtio"))
+            .and_then(|v| v.get(addr))
+            .and_then(|d| d.get("unavailable"))
+            .and_then(toml::Value::as_str)
+            .unwrap_or_else(|| panic!("{addr}: expected unavailable (BAR held by virtio_pci)"));
+        assert!(why.contains("os error 22"), "{addr}: {why}");
+    }
+
+    let tree = capture.join(format!("{Q35}-bigq"));
+    let links = fs::read_to_string(tree.join("links.txt")).unwrap();
+    let io = fs::read_to_string(tree.join("io.txt")).unwrap();
+    assert!(
+        io.lines().any(|l| l.starts_with("r 0000:00:0a.0 0 c 2 ")),
+        "the legacy device's queue sizes were read\n{io}"
+    );
+    for dev in ["0000:00:08.0", "0000:00:09.0", "0000:00:0a.0"] {
+        let link = format!("/sys/bus/pci/devices/{dev}/driver\t");
+        assert!(
+            links
+                .lines()
+                .any(|l| l.starts_with(&link) && l.ends_with("/virtio-pci")),
+            "{dev}: no virtio-pci driver link\n{links}"
+        );
+        assert!(
+            !io.lines()
+                .any(|l| l.starts_with(&format!("w {dev} ")) && (l.contains(" 14 1 ") || l.contains(" 12 1 "))),
+            "{dev}: the probe wrote the status of a device a driver owns\n{io}"
+        );
+    }
+}
+
+/// QEMU 10.0.13 (Debian trixie) offers 1024 entries on every virtqueue
+/// (abi-db/FINDINGS.md F2, measured through QEMU's monitor). The bare probe
+/// reads that on virtio-blk's queue 0 too, which SeaBIOS had written down
+/// to 256.
+#[test]
+fn qemu_10_0_13_virtio_blk_reads_1024_on_every_queue() {
+    let test = "qemu_10_0_13_virtio_blk_reads_1024_on_every_queue";
+    let fx = fixture_dir();
+    let mut needed = vec![fx.join("firmware/bios-256k.bin")];
+    needed.extend(QEMU_10_0_13.needs(&fx));
+    if !testkit::require(test, &needed) {
+        return;
+    }
+    let db = tempfile::tempdir().unwrap();
+    let mut a = vec![OsString::from("record")];
+    a.extend(QEMU_10_0_13.boot_args(&fx));
+    a.extend(["--db".into(), db.path().into()]);
+    a.extend(
+        [
+            "--machine",
+            "pc-q35-10.0",
+            "--profile",
+            "virtio",
+            "--no-host-facts",
+            "-j",
+            "1",
+        ]
+        .map(OsString::from),
+    );
+    machine_abi(&a, &[]).expect_code(0);
+    let path = only_record(db.path(), "pc-q35-10.0", "virtio");
+    let record: toml::Value = toml::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    // virtio-blk (the one SeaBIOS boots from) and virtio-net (untouched).
+    for addr in ["0000:00:09.0", "0000:00:08.0"] {
+        let (_, n, sizes) = virtio_queues(&record, addr);
+        assert!(
+            n as usize == sizes.len() && sizes.iter().all(|&s| s == 1024),
+            "{addr}: queue_sizes = {sizes:?}"
+        );
+    }
+}
+
 /// A profile directory holding one profile with a device model QEMU 7.2
 /// does not have (virtio-sound-pci came in 8.2).
 fn sound_profile(dir: &Path) -> PathBuf {
@@ -2157,6 +2364,10 @@ const QEMU_10_0_2: SuiteBuild = SuiteBuild {
     dir: "qemu-10.0",
     sysroot: None,
 };
+const QEMU_10_0_13: SuiteBuild = SuiteBuild {
+    dir: "qemu-10.0-trixie",
+    sysroot: Some("sysroot-trixie"),
+};
 const QEMU_11_1: SuiteBuild = SuiteBuild {
     dir: "qemu-11.1",
     sysroot: Some("sysroot-trixie-backports"),
@@ -2172,15 +2383,22 @@ impl SuiteBuild {
         v
     }
 
-    /// `check` of this build against the project's abi-db, bare probe, JSON.
-    fn check(&self, fx: &Path, extra: &[&str]) -> (Run, serde_json::Value) {
-        let mut a: Vec<OsString> = vec!["check".into(), "--qemu".into()];
+    /// `--qemu`, `--sysroot` and `--data-dir` of this build (bare probe).
+    fn boot_args(&self, fx: &Path) -> Vec<OsString> {
+        let mut a: Vec<OsString> = vec!["--qemu".into()];
         a.push(fx.join(self.dir).join("usr/bin/qemu-system-x86_64").into());
         if let Some(s) = self.sysroot {
             a.extend(["--sysroot".into(), fx.join(s).into()]);
         }
         a.extend(["--data-dir".into(), fx.join("firmware").into()]);
         a.extend(["--data-dir".into(), fx.join(self.dir).join("usr/share/qemu").into()]);
+        a
+    }
+
+    /// `check` of this build against the project's abi-db, bare probe, JSON.
+    fn check(&self, fx: &Path, extra: &[&str]) -> (Run, serde_json::Value) {
+        let mut a: Vec<OsString> = vec!["check".into()];
+        a.extend(self.boot_args(fx));
         a.extend(["--db".into(), Path::new(REPO).join("abi-db").into()]);
         a.extend(["--format".into(), "json".into()]);
         a.extend(extra.iter().map(OsString::from));

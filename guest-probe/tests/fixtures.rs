@@ -4,6 +4,16 @@
 //! 7.2.22 `virt-7.2`, cortex-a57, Debian arm64 cloud kernel 6.1, booted
 //! directly and through edk2 2022.11) with `scripts/boot-aarch64 --capture`.
 //! The expected document is the one the probe itself produced inside that VM.
+//!
+//! `pc-q35-7.2-virtio` keeps the six-device virtio profile it was first
+//! captured with; re-capture it (after a change to what the probe reads)
+//! with that profile, tests/capture-profiles/:
+//! ```text
+//! source scripts/env.sh
+//! machine-abi record $(qemu_args 7.2) --probe-kind linux $(linux_args) --db SCRATCH \
+//!     --machine pc-q35-7.2 --profile-dir guest-probe/tests/capture-profiles \
+//!     --profile virtio --no-host-facts --capture-fixtures OUT
+//! ```
 
 use abi_model::facts::{PciAddress, Probed};
 use guest_probe::collect::collect;

@@ -682,8 +682,17 @@ impl Source for Bare {
         Ok(names)
     }
 
+    /// A function's sysfs link; `<function>/driver` is never there: no OS
+    /// runs, so no driver is bound (the virtio collector resets the device
+    /// before reading its queue sizes).
     fn read_link(&self, path: &str) -> io::Result<String> {
         let dev = path.strip_prefix(&format!("{PCI}/")).ok_or_else(|| not_found(path))?;
+        if let Some((dev, "driver")) = dev.split_once('/') {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{path}: No such file or directory (no OS, so no driver is bound to {dev})"),
+            ));
+        }
         let f = self.pci.get(dev).ok_or_else(|| not_found(path))?;
         let mut link = "../../../devices/pci0000:00".to_string();
         for p in &f.parents {

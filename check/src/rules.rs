@@ -380,10 +380,12 @@ pub const RULES: &[Rule] = &[
         id: "fw_cfg-content-derived",
         category: Category::FwCfg,
         severity: Severity::Info,
-        summary: "A fw_cfg file that carries ACPI or SMBIOS tables changed.",
+        summary: "A fw_cfg file that carries ACPI or SMBIOS tables changed, or QEMU's e820 table in a way the guest's memory map shows.",
         why: "The guest sees these as ACPI tables and SMBIOS structures, which are decoded and reported \
               separately; the table loader's commands and the RSDP's checksums and addresses follow from \
-              the tables' layout.",
+              the tables' layout. etc/e820 is the input the firmware builds the guest's memory map from: \
+              when every entry that came or went starts a range of the map that changed, the map's \
+              findings name the change (an e820 change the map does not show stays fw_cfg-content-changed).",
         fix: "Nothing to do beyond the underlying change.",
     },
     // virtio

@@ -421,25 +421,41 @@ impl<'a> Ctx<'a> {
         Some(v)
     }
 
-    /// A flag field: the whole value in hex, then one `0`/`1` item per named
-    /// bit (`<name>.<bit name>`).
+    /// A flag field: one `0`/`1` item per named bit (`<name>.<bit name>`)
+    /// and the bits the spec leaves unnamed as `<name>.unnamed bits`. No
+    /// item holds the whole value: one changed bit is one changed item.
     fn flags(&mut self, off: usize, n: usize, name: &str, bits: Bits) -> Option<u64> {
         let v = self.uint(off, n)?;
-        self.put(name, hexn(v, n));
-        self.bit_items(name, v, bits);
+        self.bit_items(name, v, n, bits);
         Some(v)
     }
 
-    fn bit_items(&mut self, name: &str, v: u64, bits: Bits) {
+    fn bit_items(&mut self, name: &str, v: u64, n: usize, bits: Bits) {
+        let mut named = 0u64;
         for &(bit, label) in bits {
             self.put(format!("{name}.{label}"), ((v >> bit) & 1).to_string());
+            named |= 1u64.checked_shl(u32::from(bit)).unwrap_or(0);
+        }
+        self.unnamed_bits(name, v, n, named);
+    }
+
+    /// `<name>.unnamed bits`: the bits of an `n`-byte field no item names,
+    /// unless every bit is named.
+    fn unnamed_bits(&mut self, name: &str, v: u64, n: usize, named: u64) {
+        let all = u64::MAX.checked_shr(64u32.saturating_sub(8 * n as u32)).unwrap_or(0);
+        if all & !named != 0 {
+            self.put(format!("{name}.unnamed bits"), hexn(v & all & !named, n));
         }
     }
 
-    /// A packed field: the whole value in hex, then its sub-fields.
+    /// A packed field: its sub-fields, and its unnamed bits (see `flags`).
     fn packed(&mut self, off: usize, n: usize, name: &str, parts: &[Part]) -> Option<u64> {
         let v = self.uint(off, n)?;
-        self.put(name, hexn(v, n));
+        let mut covered = 0u64;
+        for p in parts {
+            covered |= ((1u64 << p.width) - 1) << p.shift;
+        }
+        self.unnamed_bits(name, v, n, covered);
         for p in parts {
             let mask = (1u64 << p.width) - 1;
             let sub = (v >> p.shift) & mask;
@@ -872,8 +888,7 @@ fn processor_id(c: &mut Ctx) {
         );
     }
     if let Some(edx) = c.uint(0x0c, 4) {
-        c.put("Processor ID.EDX", format!("0x{edx:08x}"));
-        c.bit_items("Processor ID.EDX", edx, X86_EDX_FLAGS);
+        c.bit_items("Processor ID.EDX", edx, 4, X86_EDX_FLAGS);
     }
 }
 
@@ -3090,7 +3105,7 @@ mod tests {
                 "Processor Information #0.Processor ID.EAX (signature)",
                 "0x00060fb1 (family 15, model 107, stepping 1)",
             ),
-            ("Processor Information #0.Processor ID.EDX", "0x078bfbfd"),
+            ("Processor Information #0.Processor ID.EDX.unnamed bits", "0x00000000"),
             ("Processor Information #0.Processor ID.EDX.HTT", "0"),
             ("Processor Information #0.Processor ID.EDX.SSE2", "1"),
             ("Processor Information #0.Max Speed", "2000 MHz"),
@@ -3101,7 +3116,10 @@ mod tests {
             ("Processor Information #0.L1 Cache Handle", "0xffff (none)"),
             ("Processor Information #0.Core Count", "2"),
             ("Processor Information #0.Thread Count", "2"),
-            ("Processor Information #0.Processor Characteristics", "0x0002"),
+            (
+                "Processor Information #0.Processor Characteristics.unnamed bits",
+                "0x0000",
+            ),
             ("Processor Information #0.Processor Characteristics.Unknown", "1"),
             ("Physical Memory Array #0.Maximum Capacity", "0x00080000 (524288 KiB)"),
             (
@@ -3151,6 +3169,34 @@ mod tests {
     /// The only SMBIOS drift 7.2.22 → 10.0.2, on both machine types: type 4
     /// now says "see Processor Family 2" (which stays 0x0001, Other) and its
     /// Processor ID (CPUID leaf 1 EDX) gains HTT, bit 28.
+    /// One changed bit is one changed item: a named bit alone, or the
+    /// unnamed bits, and both when both change (EDX bit 28, HTT, is named;
+    /// bit 30 is not).
+    #[test]
+    fn unnamed_bits_change_beside_named_ones() {
+        let table = data("pc-q35-7.2-default-on-7.2.22", "table.bin");
+        let old = decode_table(&table);
+        let edx = 0x078b_fbfdu32.to_le_bytes();
+        let at = table
+            .windows(4)
+            .position(|w| w == edx)
+            .expect("Processor ID EDX in the table");
+        let mut changed_table = table.clone();
+        changed_table[at..at + 4].copy_from_slice(&(0x078b_fbfdu32 | 1 << 28 | 1 << 30).to_le_bytes());
+        let new = decode_table(&changed_table);
+        assert_eq!(
+            changed(&old, &new),
+            [
+                "Processor Information #0.Processor ID.EDX.HTT",
+                "Processor Information #0.Processor ID.EDX.unnamed bits",
+            ]
+        );
+        assert_eq!(
+            new.get("Processor Information #0.Processor ID.EDX.unnamed bits"),
+            Some("0x40000000")
+        );
+    }
+
     #[test]
     fn drift_7_2_to_10_0() {
         for machine in ["pc-q35-7.2-default", "pc-i440fx-7.2-default", "pc-q35-7.2-virtio"] {
@@ -3160,7 +3206,6 @@ mod tests {
                 changed(&old, &new),
                 [
                     "Processor Information #0.Processor Family",
-                    "Processor Information #0.Processor ID.EDX",
                     "Processor Information #0.Processor ID.EDX.HTT",
                 ],
                 "{machine}"
@@ -3170,7 +3215,11 @@ mod tests {
             assert_eq!(new.get(family), Some("0xfe (see Processor Family 2)"));
             let family2 = "Processor Information #0.Processor Family 2";
             assert_eq!(old.get(family2), new.get(family2));
-            assert_eq!(new.get("Processor Information #0.Processor ID.EDX"), Some("0x178bfbfd"));
+            assert_eq!(
+                new.get("Processor Information #0.Processor ID.EDX"),
+                None,
+                "no whole value"
+            );
             assert_eq!(new.get("Processor Information #0.Processor ID.EDX.HTT"), Some("1"));
             let ep_old = decode_entry_point(&data(&format!("{machine}-on-7.2.22"), "entry_point.bin"));
             let ep_new = decode_entry_point(&data(&format!("{machine}-on-10.0.2"), "entry_point.bin"));

@@ -512,19 +512,30 @@ pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSou
     }
 
     let ranges = memory_ranges(&mut raw);
-    // QEMU's etc/e820 is what the firmware builds the guest's map from; when
-    // that map changed, the file's bytes restate the change it names.
-    let map_changed = !ranges.is_empty() || raw.keys().any(|p| p.category() == "memory_map");
+    // QEMU's etc/e820 is what the firmware builds the guest's map from: when
+    // every entry that came or went shows in the guest's map as a range that
+    // changed, the file's bytes restate what the map names.
+    let map_paths: BTreeSet<String> = ranges
+        .iter()
+        .map(|d| d.path.as_str().to_string())
+        .chain(
+            raw.keys()
+                .filter(|p| p.category() == "memory_map")
+                .map(|p| p.as_str().to_string()),
+        )
+        .collect();
+    let e820_shown = e820_shown_in_map(old, new, old_blob, new_blob, &map_paths);
     out.extend(ranges);
     for (p, (x, y)) in raw {
-        if map_changed && E820_FILE.iter().any(|f| p.as_str() == *f) {
-            out.push(rules::drift("fw_cfg-content-derived", p, x.cloned(), y.cloned()));
-            continue;
-        }
-        let shift = p.category() == "fw_cfg"
-            && p.as_str().ends_with(".selector")
-            && selector_shift_explained(old, new, &p.segments()[2]);
-        let mut d = rules::classified(p, x.cloned(), y.cloned(), shift);
+        let e820 = E820_FILE.iter().any(|f| p.as_str() == *f);
+        let mut d = if e820 && e820_shown {
+            rules::drift("fw_cfg-content-derived", p, x.cloned(), y.cloned())
+        } else {
+            let shift = p.category() == "fw_cfg"
+                && p.as_str().ends_with(".selector")
+                && selector_shift_explained(old, new, &p.segments()[2]);
+            rules::classified(p, x.cloned(), y.cloned(), shift)
+        };
         if let (Some(i), Some(j)) = (x.and_then(|s| BlobId::parse(s)), y.and_then(|s| BlobId::parse(s))) {
             if let (Some(u), Some(v)) = (old_blob(&i), new_blob(&j)) {
                 d.detail = Some(if d.rule == "fw_cfg-rom-content" {
@@ -582,6 +593,40 @@ fn one_change_every_cpu(out: &mut Vec<Drift>, old: &Facts, new: &Facts) {
         d.path = FactPath::new(&key.0);
         kept.insert(key)
     });
+}
+
+/// Whether every e820 entry (address, length, type; 20 bytes each) that is
+/// in one side's etc/e820 and not the other's starts a range of the guest's
+/// map that changed (`map_paths`: the memory_map drift paths). False when a
+/// table cannot be read or the map was not read on either side: then the
+/// file's change is reported as its own.
+fn e820_shown_in_map(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, map_paths: &BTreeSet<String>) -> bool {
+    if map_paths.is_empty() || map_paths.iter().any(|p| p.ends_with(".unavailable")) {
+        return false;
+    }
+    let table = |f: &Facts, get: BlobSource| -> Option<BTreeSet<(u64, u64, u32)>> {
+        let file = available(&f.fw_cfg)?.files.get("etc/e820")?;
+        let bytes = get(file.content.as_ref()?.available()?)?;
+        if bytes.len() % 20 != 0 {
+            return None;
+        }
+        let le = |b: &[u8]| b.iter().rev().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+        Some(
+            bytes
+                .chunks_exact(20)
+                .map(|e| (le(&e[0..8]), le(&e[8..16]), le(&e[16..20]) as u32))
+                .collect(),
+        )
+    };
+    let (Some(a), Some(b)) = (table(old, ob), table(new, nb)) else {
+        return false;
+    };
+    a.symmetric_difference(&b).all(|(start, _, _)| {
+        let range = format!("memory_map[start=0x{start:016x}]");
+        map_paths
+            .iter()
+            .any(|p| p == &range || p.starts_with(&format!("{range}.")))
+    })
 }
 
 /// The flattened paths of QEMU's e820 table in fw_cfg.
@@ -715,27 +760,9 @@ fn whole_objects(
     out
 }
 
-/// Decoders list a packed or flag field twice: whole (`Type`, in hex) and
-/// per sub-field (`Type.Chassis Type`, `BIOS Characteristics.PCI`). When a
-/// sub-field changed, it names the change and the whole only restates it:
-/// one changed byte is one finding, not two. A whole whose change no
-/// sub-field names (an unnamed bit) stays. AML keys are object paths, not
-/// fields, and are left alone.
-fn drop_restated_wholes(changed: &mut Vec<&String>) {
-    let subs: Vec<String> = changed.iter().map(|k| k.to_string()).collect();
-    changed.retain(|k| {
-        if aml_key(k).is_some() {
-            return true;
-        }
-        let prefix = format!("{k}.");
-        !subs.iter().any(|s| s.starts_with(&prefix) && aml_key(s).is_none())
-    });
-}
-
 fn decoded_drifts(at: &FactPath, old: &Decoded, new: &Decoded) -> Vec<Drift> {
     let keys: BTreeSet<&String> = old.items().keys().chain(new.items().keys()).collect();
     let mut changed: Vec<&String> = keys.into_iter().filter(|k| old.get(k) != new.get(k)).collect();
-    drop_restated_wholes(&mut changed);
     let objects = whole_objects(at, old, new, &changed);
     if !objects.is_empty() {
         changed.retain(|k| !k.split_once('.').is_some_and(|(o, _)| objects.contains_key(o)));
@@ -1102,16 +1129,6 @@ mod tests {
             [r#"smbios.table."System Enclosure or Chassis #0.Type.Chassis Type""#]
         );
         assert_eq!(drifts[0].severity, Severity::Break);
-    }
-
-    #[test]
-    fn an_unnamed_bit_keeps_its_whole() {
-        let (a, b, c) = ("Type".to_string(), "Type.Lock".to_string(), "Flags".to_string());
-        let d = "Device \\_SB.PCI0".to_string();
-        let e = "Device \\_SB.PCI0.S08".to_string();
-        let mut changed = vec![&a, &b, &c, &d, &e];
-        drop_restated_wholes(&mut changed);
-        assert_eq!(changed, [&b, &c, &d, &e]);
     }
 
     #[test]

@@ -43,11 +43,21 @@ fn lines(r: &MachineResult, verbose: bool) -> (Vec<Line>, usize) {
         let cpu = d.path.segments().get(1).filter(|s| s.starts_with("[cpu=")).cloned();
         cpus.entry(line).or_default().extend(cpu);
     }
+    (label_cpus(cpus), hidden)
+}
+
+/// Each line with the vCPUs it was seen on (`[cpu=N]` path segments).
+fn label_cpus(cpus: BTreeMap<Line, Vec<String>>) -> Vec<Line> {
+    // `[cpu=*]`: the comparison found the change on every vCPU alike. Any
+    // other line then names its vCPUs, as does one seen on fewer vCPUs
+    // than the most any line shows.
+    const EVERY: &str = "[cpu=*]";
+    let any_every = cpus.values().any(|c| c.iter().any(|s| s == EVERY));
     let n_cpus = cpus.values().map(Vec::len).max().unwrap_or(0);
-    let out = cpus
-        .into_iter()
+    cpus.into_iter()
         .map(|(mut l, c)| {
-            if !c.is_empty() && c.len() < n_cpus {
+            let every = c.iter().any(|s| s == EVERY);
+            if !c.is_empty() && !every && (any_every || c.len() < n_cpus) {
                 let ids: Vec<&str> = c
                     .iter()
                     .map(|s| s.trim_start_matches("[cpu=").trim_end_matches(']'))
@@ -56,8 +66,7 @@ fn lines(r: &MachineResult, verbose: bool) -> (Vec<Line>, usize) {
             }
             l
         })
-        .collect();
-    (out, hidden)
+        .collect()
 }
 
 /// The same change on many objects (a method body changed in 30 hot-plug
@@ -373,6 +382,34 @@ mod tests {
             "0000:00:0a.0 queue_sizes[2]",
         ];
         assert_eq!(folded(&queues), queues);
+    }
+
+    /// A change on every vCPU alike (`[cpu=*]`) is not labelled; a change
+    /// on vCPU 0 only is, even when it is the only line of its vCPU.
+    #[test]
+    fn a_change_on_one_vcpu_says_which() {
+        let cpus = BTreeMap::from([
+            (line("leaf 00000001.00000000 ecx.popcnt"), vec!["[cpu=*]".to_string()]),
+            (
+                line("leaf 80000008.00000000 eax.phys_addr_bits"),
+                vec!["[cpu=0]".to_string()],
+            ),
+        ]);
+        let locations: Vec<String> = label_cpus(cpus).into_iter().map(|l| l.location).collect();
+        assert_eq!(
+            locations,
+            [
+                "leaf 00000001.00000000 ecx.popcnt",
+                "leaf 80000008.00000000 eax.phys_addr_bits (cpu 0)"
+            ]
+        );
+        // Without the collapse: two vCPUs on one line, one on the other.
+        let cpus = BTreeMap::from([
+            (line("a"), vec!["[cpu=0]".to_string(), "[cpu=1]".to_string()]),
+            (line("b"), vec!["[cpu=1]".to_string()]),
+        ]);
+        let locations: Vec<String> = label_cpus(cpus).into_iter().map(|l| l.location).collect();
+        assert_eq!(locations, ["a", "b (cpu 1)"]);
     }
 
     #[test]

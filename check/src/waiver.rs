@@ -12,7 +12,7 @@
 //! baseline_until = "10.0"               # optional: only against baselines recorded up to this release
 //! old = "1"                             # optional, exact
 //! new = "3"                             # optional, exact
-//! renames = [["GSI0", "L000"]]          # optional: new is old with these renamed, in turn
+//! renames = [["GSI0", "L000"]]          # optional: new is old with these renamed, all at once
 //! probe = "linux"                       # optional: only observations of this probe kind
 //! reason = "MADT revision raised to 3 for all machine types (ACPI 6.x)"
 //! link = "https://…"                    # optional
@@ -235,15 +235,32 @@ impl Waiver {
             && (self.renames.is_empty() || self.renamed(d))
     }
 
-    /// True when the drift's new value is its old value with every rename
-    /// applied (both values present).
+    /// True when the drift's new value is its old value with the renames
+    /// applied at once, left to right, the longest `from` first where two
+    /// start at one place (both values present). At once: with
+    /// `[A, B]` and `[B, C]`, `A` may become `B`, never `C`.
     fn renamed(&self, d: &Drift) -> bool {
         let (Some(old), Some(new)) = (&d.old, &d.new) else {
             return false;
         };
-        let mut v = old.clone();
-        for [from, to] in &self.renames {
-            v = v.replace(from.as_str(), to);
+        let mut v = String::with_capacity(old.len());
+        let mut rest = old.as_str();
+        while let Some(c) = rest.chars().next() {
+            let hit = self
+                .renames
+                .iter()
+                .filter(|[from, _]| rest.starts_with(from.as_str()))
+                .max_by_key(|[from, _]| from.len());
+            match hit {
+                Some([from, to]) => {
+                    v.push_str(to);
+                    rest = &rest[from.len()..];
+                }
+                None => {
+                    v.push(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+            }
         }
         v == *new
     }
@@ -651,6 +668,13 @@ link = "https://example.invalid/commit"
         assert!(!w.matches(&row(Some(gsi1), Some("Package(4) {0x1ffff, 0x3, L000, 0x0}"))));
         assert!(!w.matches(&row(None, Some(l001))));
         assert!(!w.matches(&row(Some(gsi1), None)));
+        // All at once: a chain of renames does not compose (GSI0 -> GSI1 -> L001).
+        let chain =
+            parse(&text.replace("[\"GSI0\", \"L000\"]", "[\"GSI0\", \"GSI1\"]")).unwrap_or_else(|e| panic!("{e}"));
+        let chain = &chain.list[0];
+        let gsi0 = "Package(4) {0x1ffff, 0x3, GSI0, 0x0}";
+        assert!(chain.matches(&row(Some(gsi0), Some(gsi1))));
+        assert!(!chain.matches(&row(Some(gsi0), Some(l001))));
         let e = error_of(&text.replace("[[\"GSI0\", \"L000\"], [\"GSI1\", \"L001\"]]", "[]"));
         assert!(e.starts_with("waivers.toml:6: ") && e.contains("renames"), "{e}");
         let e = error_of(&text.replace("[\"GSI0\", \"L000\"]", "[\"GSI0\"]"));

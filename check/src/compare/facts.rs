@@ -621,12 +621,15 @@ fn e820_shown_in_map(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, m
     let (Some(a), Some(b)) = (table(old, ob), table(new, nb)) else {
         return false;
     };
-    a.symmetric_difference(&b).all(|(start, _, _)| {
-        let range = format!("memory_map[start=0x{start:016x}]");
-        map_paths
-            .iter()
-            .any(|p| p == &range || p.starts_with(&format!("{range}.")))
-    })
+    let mut moved = a.symmetric_difference(&b).peekable();
+    // Same entries in another order: nothing for the map to show.
+    moved.peek().is_some()
+        && moved.all(|(start, _, _)| {
+            let range = format!("memory_map[start=0x{start:016x}]");
+            map_paths
+                .iter()
+                .any(|p| p == &range || p.starts_with(&format!("{range}.")))
+        })
 }
 
 /// The flattened paths of QEMU's e820 table in fw_cfg.

@@ -515,14 +515,10 @@ pub fn compare(old: &Facts, new: &Facts, old_blob: BlobSource, new_blob: BlobSou
     // QEMU's etc/e820 is what the firmware builds the guest's map from: when
     // every entry that came or went shows in the guest's map as a range that
     // changed, the file's bytes restate what the map names.
-    let map_paths: BTreeSet<String> = ranges
+    let map_paths: Vec<&FactPath> = ranges
         .iter()
-        .map(|d| d.path.as_str().to_string())
-        .chain(
-            raw.keys()
-                .filter(|p| p.category() == "memory_map")
-                .map(|p| p.as_str().to_string()),
-        )
+        .map(|d| &d.path)
+        .chain(raw.keys().filter(|p| p.category() == "memory_map"))
         .collect();
     let e820_shown = e820_shown_in_map(old, new, old_blob, new_blob, &map_paths);
     out.extend(ranges);
@@ -600,8 +596,8 @@ fn one_change_every_cpu(out: &mut Vec<Drift>, old: &Facts, new: &Facts) {
 /// map that changed (`map_paths`: the memory_map drift paths). False when a
 /// table cannot be read or the map was not read on either side: then the
 /// file's change is reported as its own.
-fn e820_shown_in_map(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, map_paths: &BTreeSet<String>) -> bool {
-    if map_paths.is_empty() || map_paths.iter().any(|p| p.ends_with(".unavailable")) {
+fn e820_shown_in_map(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, map_paths: &[&FactPath]) -> bool {
+    if map_paths.is_empty() || map_paths.iter().any(|p| p.as_str().ends_with(".unavailable")) {
         return false;
     }
     let table = |f: &Facts, get: BlobSource| -> Option<BTreeSet<(u64, u64, u32)>> {
@@ -610,11 +606,12 @@ fn e820_shown_in_map(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, m
         if bytes.len() % 20 != 0 {
             return None;
         }
-        let le = |b: &[u8]| b.iter().rev().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+        let u64_at = |e: &[u8], at: usize| u64::from_le_bytes(e[at..at + 8].try_into().unwrap_or_default());
+        let u32_at = |e: &[u8], at: usize| u32::from_le_bytes(e[at..at + 4].try_into().unwrap_or_default());
         Some(
             bytes
                 .chunks_exact(20)
-                .map(|e| (le(&e[0..8]), le(&e[8..16]), le(&e[16..20]) as u32))
+                .map(|e| (u64_at(e, 0), u64_at(e, 8), u32_at(e, 16)))
                 .collect(),
         )
     };
@@ -625,10 +622,11 @@ fn e820_shown_in_map(old: &Facts, new: &Facts, ob: BlobSource, nb: BlobSource, m
     // Same entries in another order: nothing for the map to show.
     moved.peek().is_some()
         && moved.all(|(start, _, _)| {
-            let range = format!("memory_map[start=0x{start:016x}]");
-            map_paths
-                .iter()
-                .any(|p| p == &range || p.starts_with(&format!("{range}.")))
+            // The range's path as `flatten` keys the map's list elements.
+            let range = FactPath::root()
+                .child("memory_map")
+                .element(&format!("start=0x{start:016x}"));
+            map_paths.iter().any(|p| p.is_within(&range))
         })
 }
 
@@ -641,27 +639,31 @@ const E820_FILE: [&str; 2] = [r#"fw_cfg.files."etc/e820".content"#, r#"fw_cfg.fi
 /// field by field.
 fn memory_ranges(raw: &mut BTreeMap<FactPath, (Option<&String>, Option<&String>)>) -> Vec<Drift> {
     // range path -> (old side, new side) field values
-    type Sides<'a> = (BTreeMap<&'a str, &'a String>, BTreeMap<&'a str, &'a String>);
-    let mut ranges: BTreeMap<String, Sides> = BTreeMap::new();
+    type Sides<'a> = (BTreeMap<String, &'a String>, BTreeMap<String, &'a String>);
+    let mut ranges: BTreeMap<FactPath, Sides> = BTreeMap::new();
     for (p, (x, y)) in raw.iter() {
-        let Some((range, field)) = p.as_str().rsplit_once("].") else {
-            continue;
-        };
-        if !range.starts_with("memory_map[") || field.contains('.') {
+        // memory_map [start=…] field
+        let [category, element, field] = p.segments().try_into().unwrap_or_default();
+        if category != "memory_map" {
             continue;
         }
-        let e = ranges.entry(format!("{range}]")).or_default();
+        let Some(label) = element.strip_prefix('[').and_then(|l| l.strip_suffix(']')) else {
+            continue;
+        };
+        let e = ranges
+            .entry(FactPath::root().child("memory_map").element(label))
+            .or_default();
         if let Some(x) = x {
-            e.0.insert(field, x);
+            e.0.insert(field.clone(), x);
         }
         if let Some(y) = y {
             e.1.insert(field, y);
         }
     }
-    let summary = |f: &BTreeMap<&str, &String>| -> Option<String> {
+    let summary = |f: &BTreeMap<String, &String>| -> Option<String> {
         Some(format!("{}-{} {}", f.get("start")?, f.get("end")?, f.get("type")?))
     };
-    let whole: Vec<(String, Option<String>, Option<String>)> = ranges
+    let whole: Vec<(FactPath, Option<String>, Option<String>)> = ranges
         .into_iter()
         .filter_map(|(range, (old, new))| {
             // Whole: every field on one side only (and all three there).
@@ -673,13 +675,11 @@ fn memory_ranges(raw: &mut BTreeMap<FactPath, (Option<&String>, Option<&String>)
             Some((range, was, is))
         })
         .collect();
-    let mut out = Vec::new();
-    for (range, was, is) in whole {
-        let prefix = format!("{range}.");
-        raw.retain(|p, _| !p.as_str().starts_with(&prefix));
-        out.push(rules::classified(FactPath::new(&range), was, is, false));
-    }
-    out
+    raw.retain(|p, _| !whole.iter().any(|(range, _, _)| p.is_within(range)));
+    whole
+        .into_iter()
+        .map(|(range, was, is)| rules::classified(range, was, is, false))
+        .collect()
 }
 
 /// The device tree, decoded when its blob differs: the decoded drift
